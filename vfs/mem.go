@@ -1,0 +1,134 @@
+package vfs
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/agent-os/agentos"
+)
+
+// MemMount is an in-memory read-write mount, the backing of /mem/working/
+// and /state/. Directories are implied by the files below them: writing
+// "a/b/c" creates "a" and "a/b", and removing the last file of a directory
+// removes the directory.
+//
+// It holds whatever it is given: bound its size by mounting it in a
+// namespace with a [Quota]. It is safe for concurrent use.
+type MemMount struct {
+	clock func() time.Time
+	mu    sync.RWMutex
+	t     tree
+}
+
+var (
+	_ Mount         = (*MemMount)(nil)
+	_ WriteMount    = (*MemMount)(nil)
+	_ AppendMount   = (*MemMount)(nil)
+	_ SnapshotMount = (*MemMount)(nil)
+)
+
+// NewMemMount returns an empty in-memory mount. clock stamps modification
+// times; nil means time.Now.
+func NewMemMount(clock func() time.Time) *MemMount {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &MemMount{clock: clock, t: tree{root: newDir(clock())}}
+}
+
+// ReadFile implements [Mount].
+func (m *MemMount) ReadFile(ctx context.Context, name string) ([]byte, error) {
+	if err := precheck(ctx, agentos.OpRead, name); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.t.readFile(agentos.OpRead, name)
+}
+
+// Stat implements [Mount].
+func (m *MemMount) Stat(ctx context.Context, name string) (FileInfo, error) {
+	if err := precheck(ctx, agentos.OpStat, name); err != nil {
+		return FileInfo{}, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.t.stat(agentos.OpStat, name)
+}
+
+// ReadDir implements [Mount].
+func (m *MemMount) ReadDir(ctx context.Context, name string) ([]FileInfo, error) {
+	if err := precheck(ctx, agentos.OpList, name); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.t.readDir(agentos.OpList, name)
+}
+
+// WriteFile implements [WriteMount].
+func (m *MemMount) WriteFile(ctx context.Context, name string, data []byte) error {
+	if err := precheck(ctx, agentos.OpWrite, name); err != nil {
+		return err
+	}
+	now := m.clock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.t.put(agentos.OpWrite, name, data, putReplace, now)
+}
+
+// AppendFile implements [AppendMount].
+func (m *MemMount) AppendFile(ctx context.Context, name string, data []byte) error {
+	if err := precheck(ctx, agentos.OpAppend, name); err != nil {
+		return err
+	}
+	now := m.clock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.t.put(agentos.OpAppend, name, data, putAppend, now)
+}
+
+// Remove implements [WriteMount].
+func (m *MemMount) Remove(ctx context.Context, name string) error {
+	if err := precheck(ctx, agentos.OpDelete, name); err != nil {
+		return err
+	}
+	now := m.clock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.t.remove(agentos.OpDelete, name, now)
+}
+
+// Snapshot implements [SnapshotMount].
+func (m *MemMount) Snapshot(ctx context.Context) (Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return Snapshot{}, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return Snapshot{Files: m.t.files()}, nil
+}
+
+// Restore implements [SnapshotMount].
+func (m *MemMount) Restore(ctx context.Context, s Snapshot) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t, err := build(agentos.OpRollback, s, m.clock())
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.t = *t
+	m.mu.Unlock()
+	return nil
+}
+
+// precheck runs the checks every mount method starts with.
+func precheck(ctx context.Context, op agentos.Op, name string) error {
+	if err := ctx.Err(); err != nil {
+		return mountError(op, name, err)
+	}
+	return checkName(op, name)
+}
