@@ -1,0 +1,70 @@
+// Package recorder is the flight recorder of agentos: an append-only,
+// hash-chained, crash-safe log of every decision and outcome, stored in
+// SQLite (github.com/mattn/go-sqlite3, WAL mode).
+//
+// # Usage
+//
+// [Open] a file (or "" for memory), [Recorder.Append] one [KindDecision]
+// entry before a syscall runs and one [KindOutcome] entry with the same
+// Trace when it completes; signals, lifecycle events and panics get their
+// own kinds. Entries are never updated in place: the outcome is a second
+// entry, so the verdict and the result are both covered by the chain.
+// [Recorder.Query] reads entries by agent, op, tool, effect, kind, time
+// range and trace; [Recorder.Verify] checks the chain; [Recorder.Export]
+// and [Import] move it as JSON Lines, re-verifying on import.
+//
+// # The chain
+//
+// Every entry carries the hash of the entry before it and its own hash:
+// SHA-256 over the previous hash and a canonical, versioned encoding of its
+// sequence number and every field ([ComputeHash]). The first entry of a
+// file links to the file's genesis: zero for a first file, the last hash
+// of the previous file after a rollover. SQLite triggers refuse UPDATE and
+// DELETE on the tables, so the recorder's own connection cannot change
+// history by mistake.
+//
+// # What is durable when
+//
+// In [WriteAhead] mode (the default) Append returns only after the entry's
+// transaction has committed; with the default [SyncFull] the commit is
+// fsynced, so an acknowledged entry survives a crash of the process and of
+// the machine. With [SyncNormal] it survives a crash of the process (the
+// data is in the operating system's cache) but may be lost if the machine
+// loses power. Concurrent appenders share one commit (group commit).
+//
+// In [Buffered] mode Append returns once the entry is queued, with its
+// sequence number already fixed. A flusher commits the queue when
+// [Options.BatchSize] entries wait, every [Options.FlushInterval], on
+// [Recorder.Flush] and on [Recorder.Close]. Entries still queued when the
+// process dies are lost; everything committed before is not. The queue is
+// bounded: when it is full Append blocks, or fails with [ErrQueueFull]
+// under [Fail]. Nothing is dropped silently: if a commit fails (disk full,
+// [ErrStorageFull]) the entries already accepted are reported as a
+// [*LostError] by the next Append, Flush or Close, and the chain goes on
+// from the last committed entry.
+//
+// # What Verify proves, and what it cannot
+//
+// [Recorder.Verify] walks the chain from the genesis and reports the first
+// broken link: a stored field, hash or link that was edited, entries
+// deleted from the middle, entries inserted, or entries moved
+// ([ChainError] names the first bad sequence and the reason). It proves
+// that the entries present form one unbroken chain from the genesis.
+//
+// It cannot prove that nothing was cut off the end: a chain truncated after
+// entry n is a valid chain of n entries. Keep the head from
+// [Recorder.Anchor] somewhere the recorder's owner cannot rewrite (another
+// machine, a signed log) and check it with [Recorder.VerifyAnchor]. Nor can
+// it detect a wholesale rewrite by someone who can write the file and
+// recompute the hashes from the altered entry to the end: the chain is not
+// signed. Again only an anchor kept elsewhere reveals that. Verify checks
+// one file; [VerifyFiles] also checks the links between rolled-over files.
+//
+// # Concurrency
+//
+// A [Recorder] is safe for concurrent use. One goroutine, started by Open
+// and joined by Close, writes; Query iterates in pages and holds no
+// connection or lock while the caller's loop body runs. Two Recorders (or
+// processes) must not append to the same file: the second gets
+// [ErrConflict].
+package recorder

@@ -1,0 +1,663 @@
+package recorder
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agent-os/agentos"
+)
+
+// Durability says when Append returns.
+type Durability uint8
+
+const (
+	// WriteAhead (the default): Append returns once the entry is committed.
+	// Concurrent appenders share commits (group commit).
+	WriteAhead Durability = iota
+	// Buffered: Append returns once the entry is queued; a background
+	// flusher commits the queue in batches, on size or interval, and on
+	// Flush and Close.
+	Buffered
+)
+
+func (d Durability) String() string {
+	switch d {
+	case WriteAhead:
+		return "write-ahead"
+	case Buffered:
+		return "buffered"
+	}
+	return "durability(" + strconv.Itoa(int(d)) + ")"
+}
+
+// Sync is the SQLite synchronous level of commits.
+type Sync uint8
+
+const (
+	// SyncDefault is SyncFull in WriteAhead mode and SyncNormal in Buffered.
+	SyncDefault Sync = iota
+	// SyncNormal: a commit survives the crash of the process (it is in the
+	// operating system's cache) but the last commits may be lost if the
+	// machine loses power.
+	SyncNormal
+	// SyncFull: every commit is fsynced before Append returns; it survives
+	// power loss.
+	SyncFull
+)
+
+// WhenFull says what Append does when the queue is full.
+type WhenFull uint8
+
+const (
+	// Block (the default): Append waits for room, its context, or Close.
+	Block WhenFull = iota
+	// Fail: Append returns ErrQueueFull at once; the entry is not recorded.
+	Fail
+)
+
+// Rollover starts a new file when the current one holds MaxEntries. The new
+// file's genesis is the head of the previous file, so the chain continues
+// across files. Files are named after the path given to Open: "audit.db",
+// then "audit.000002.db", "audit.000003.db", …; Open resumes the newest.
+type Rollover struct {
+	MaxEntries uint64
+}
+
+// Options configure a Recorder. The zero value (and nil) means defaults.
+type Options struct {
+	Durability Durability
+	Sync       Sync
+	// QueueSize bounds the entries accepted but not yet committed
+	// (queued or being written). Default 4096.
+	QueueSize int
+	// WhenFull: Block (default) or Fail when QueueSize entries wait.
+	WhenFull WhenFull
+	// BatchSize: in Buffered mode the flusher commits as soon as this many
+	// entries wait. Default 512.
+	BatchSize int
+	// FlushInterval: in Buffered mode the longest an entry waits before
+	// the flusher commits it. Default 100ms.
+	FlushInterval time.Duration
+	// MaxBatch bounds the entries of one transaction. Default 4096.
+	MaxBatch int
+	// MaxEntryBytes bounds the encoded size of one entry. Default 1 MiB.
+	MaxEntryBytes int
+	// MaxBytes bounds the database file (SQLite max_page_count); an append
+	// beyond it fails with ErrStorageFull. 0 means no bound.
+	MaxBytes int64
+	// Rollover, when set, starts a new file every MaxEntries entries.
+	// Ignored in memory.
+	Rollover *Rollover
+	// ReadOnly opens an existing file for Query, Verify, Stats and Export;
+	// Append returns agentos.ErrReadOnly.
+	ReadOnly bool
+	// ReadConns bounds the reader connections of a file. Default 4.
+	ReadConns int
+	// Clock gives the time of entries appended with a zero Time.
+	// Default time.Now.
+	Clock func() time.Time
+}
+
+func (o *Options) withDefaults() Options {
+	var v Options
+	if o != nil {
+		v = *o
+	}
+	if v.Sync == SyncDefault {
+		v.Sync = SyncFull
+		if v.Durability == Buffered {
+			v.Sync = SyncNormal
+		}
+	}
+	if v.QueueSize <= 0 {
+		v.QueueSize = 4096
+	}
+	if v.BatchSize <= 0 {
+		v.BatchSize = 512
+	}
+	if v.FlushInterval <= 0 {
+		v.FlushInterval = 100 * time.Millisecond
+	}
+	if v.MaxBatch <= 0 {
+		v.MaxBatch = 4096
+	}
+	if v.MaxEntryBytes <= 0 {
+		v.MaxEntryBytes = 1 << 20
+	}
+	if v.ReadConns <= 0 {
+		v.ReadConns = 4
+	}
+	if v.Clock == nil {
+		v.Clock = time.Now
+	}
+	return v
+}
+
+func (o *Options) check() error {
+	if o.Durability > Buffered {
+		return fmt.Errorf("%w: recorder: unknown durability %d", agentos.ErrInvalid, o.Durability)
+	}
+	if o.Sync > SyncFull {
+		return fmt.Errorf("%w: recorder: unknown sync level %d", agentos.ErrInvalid, o.Sync)
+	}
+	if o.WhenFull > Fail {
+		return fmt.Errorf("%w: recorder: unknown WhenFull %d", agentos.ErrInvalid, o.WhenFull)
+	}
+	if o.Rollover != nil && o.Rollover.MaxEntries == 0 {
+		return fmt.Errorf("%w: recorder: Rollover.MaxEntries must be positive", agentos.ErrInvalid)
+	}
+	if o.MaxBytes < 0 {
+		return fmt.Errorf("%w: recorder: negative MaxBytes", agentos.ErrInvalid)
+	}
+	return nil
+}
+
+// item is a queued entry, or a flush marker when flush is non-nil.
+type item struct {
+	e     Entry
+	done  chan error // WriteAhead: receives the commit result
+	flush chan error // flush marker: receives the result of everything before it
+}
+
+// Recorder is the flight recorder: an append-only, hash-chained log of
+// entries in SQLite. All methods are safe for concurrent use.
+type Recorder struct {
+	opts Options
+	base string // path given to Open ("" in memory)
+
+	// stMu guards st, which the flusher swaps at rollover. Readers hold
+	// it for one query.
+	stMu sync.RWMutex
+	st   *store
+
+	mu       sync.Mutex
+	head     Anchor  // head of accepted entries (committed and queued)
+	pending  []*item // queue, in sequence order
+	queued   int     // entries (not markers) in pending
+	space    chan struct{}
+	closed   bool
+	asyncErr error // buffered entries lost, reported once
+
+	dmu      sync.Mutex
+	durable  Anchor // head of committed entries
+	inFile   uint64 // entries in the current file
+	lastErr  error  // last commit or rollover error
+	segments []string
+
+	wake     chan struct{}
+	quit     chan struct{}
+	done     chan struct{}
+	closeErr error
+	once     sync.Once
+}
+
+// Open opens the recorder at path, creating the file when absent, or an
+// in-memory recorder when path is "" or ":memory:". Nil opts means
+// defaults. An existing file is checked: a file that is not a recorder
+// database gives ErrCorrupt, one from a newer recorder a *SchemaError. The
+// chain itself is not verified at Open; call Verify.
+func Open(path string, opts *Options) (*Recorder, error) {
+	return open(context.Background(), path, opts, Anchor{}, nil)
+}
+
+// open opens a recorder; a new file gets genesis, and fill, when given,
+// loads entries before the flusher starts.
+func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill func(*store) (Anchor, error)) (*Recorder, error) {
+	o := opts.withDefaults()
+	if err := o.check(); err != nil {
+		return nil, err
+	}
+	if path == ":memory:" {
+		path = ""
+	}
+	if path == "" {
+		o.Rollover = nil
+		if o.ReadOnly {
+			return nil, fmt.Errorf("%w: recorder: a read-only recorder needs a file", agentos.ErrInvalid)
+		}
+	}
+	r := &Recorder{opts: o, base: path, space: make(chan struct{}),
+		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+	active := path
+	if o.Rollover != nil {
+		segs, err := listSegments(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(segs) > 0 {
+			active = segs[len(segs)-1]
+			r.segments = segs
+		} else {
+			r.segments = []string{path}
+		}
+	}
+	if path != "" && o.ReadOnly {
+		if _, err := os.Stat(active); err != nil {
+			return nil, fmt.Errorf("recorder: %w", err)
+		}
+	}
+	st, err := openStore(ctx, active, &o, genesis)
+	if err != nil {
+		return nil, err
+	}
+	if fill != nil {
+		head, err := fill(st)
+		if err != nil {
+			st.close()
+			return nil, err
+		}
+		st.head = head
+	}
+	r.st = st
+	r.head, r.durable = st.head, st.head
+	r.inFile = st.head.Seq - st.genesis.Seq
+	if o.ReadOnly {
+		close(r.done)
+		return r, nil
+	}
+	go r.run()
+	return r, nil
+}
+
+// Append records e and returns its sequence number. The recorder sets
+// e.Seq, e.PrevHash and e.Hash, and e.Time from the clock when it is zero;
+// e.Args is stored in canonical form (see CanonicalJSON).
+//
+// In WriteAhead mode Append returns once the entry is committed. If ctx ends
+// first, Append returns ctx's error and the entry may or may not be
+// recorded. In Buffered mode it returns once the entry is queued; when the
+// queue is full it blocks (or fails with ErrQueueFull under WhenFull: Fail).
+//
+// Errors: agentos.ErrInvalid for a malformed entry, agentos.ErrClosed after
+// Close, agentos.ErrReadOnly, ErrStorageFull, ErrQueueFull, and in Buffered
+// mode a *LostError (once) when earlier accepted entries could not be
+// written — the entry given to that call is not recorded.
+func (r *Recorder) Append(ctx context.Context, e Entry) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if r.opts.ReadOnly {
+		return 0, fmt.Errorf("%w: recorder is read-only", agentos.ErrReadOnly)
+	}
+	if e.Time.IsZero() {
+		e.Time = r.opts.Clock()
+	}
+	if err := normalize(&e); err != nil {
+		return 0, err
+	}
+	f := fieldsOf(&e)
+	buf := encode(make([]byte, 0, 256), &f)
+	if len(buf) > r.opts.MaxEntryBytes {
+		return 0, fmt.Errorf("%w: recorder: entry of %d bytes exceeds MaxEntryBytes %d", agentos.ErrInvalid, len(buf), r.opts.MaxEntryBytes)
+	}
+	it := &item{e: e}
+	writeAhead := r.opts.Durability == WriteAhead
+	if writeAhead {
+		it.done = make(chan error, 1)
+	}
+	for {
+		r.mu.Lock()
+		if r.closed {
+			r.mu.Unlock()
+			return 0, fmt.Errorf("recorder: append: %w", agentos.ErrClosed)
+		}
+		if err := r.asyncErr; err != nil {
+			r.asyncErr = nil
+			r.mu.Unlock()
+			return 0, err
+		}
+		if r.queued >= r.opts.QueueSize {
+			if r.opts.WhenFull == Fail {
+				r.mu.Unlock()
+				return 0, ErrQueueFull
+			}
+			space := r.space
+			r.mu.Unlock()
+			r.signal()
+			select {
+			case <-space:
+				continue
+			case <-r.quit:
+				return 0, fmt.Errorf("recorder: append: %w", agentos.ErrClosed)
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			}
+		}
+		seq := r.head.Seq + 1
+		it.e.Seq, it.e.PrevHash = seq, r.head.Hash
+		it.e.Hash = seal(buf, r.head.Hash, seq)
+		r.head = Anchor{Seq: seq, Hash: it.e.Hash}
+		r.pending = append(r.pending, it)
+		r.queued++
+		wake := writeAhead || r.queued >= r.opts.BatchSize
+		r.mu.Unlock()
+		if wake {
+			r.signal()
+		}
+		if !writeAhead {
+			return seq, nil
+		}
+		select {
+		case err := <-it.done:
+			if err != nil {
+				return 0, err
+			}
+			return seq, nil
+		case <-ctx.Done():
+			return 0, fmt.Errorf("recorder: entry %d may not be recorded: %w", seq, ctx.Err())
+		}
+	}
+}
+
+func (r *Recorder) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Flush returns once every entry accepted before the call is committed. It
+// returns a *LostError if accepted entries could not be written since the
+// error was last reported, and agentos.ErrClosed after Close.
+func (r *Recorder) Flush(ctx context.Context) error {
+	if r.opts.ReadOnly {
+		return nil
+	}
+	m := &item{flush: make(chan error, 1)}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return fmt.Errorf("recorder: flush: %w", agentos.ErrClosed)
+	}
+	r.pending = append(r.pending, m)
+	r.mu.Unlock()
+	r.signal()
+	select {
+	case err := <-m.flush:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Anchor returns the head of the committed chain: the sequence and hash of
+// the last durable entry (the genesis when there is none). Keep it outside
+// the recorder's reach to detect later truncation with VerifyAnchor.
+func (r *Recorder) Anchor() Anchor {
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
+	return r.durable
+}
+
+// Close commits every accepted entry, stops the flusher and closes the
+// database. It returns a commit error, or a *LostError not yet reported.
+// Close is idempotent; later calls of other methods return
+// agentos.ErrClosed.
+func (r *Recorder) Close() error {
+	r.once.Do(func() {
+		r.mu.Lock()
+		r.closed = true
+		r.mu.Unlock()
+		close(r.quit)
+		<-r.done
+		r.mu.Lock()
+		err := r.asyncErr
+		r.asyncErr = nil
+		r.mu.Unlock()
+		r.stMu.Lock()
+		r.closeErr = errors.Join(err, r.st.close())
+		r.stMu.Unlock()
+	})
+	return r.closeErr
+}
+
+// run is the flusher: the only goroutine that writes. It is started by Open
+// and joined by Close.
+func (r *Recorder) run() {
+	defer close(r.done)
+	var tick <-chan time.Time
+	if r.opts.Durability == Buffered {
+		t := time.NewTicker(r.opts.FlushInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		stop := false
+		select {
+		case <-r.wake:
+		case <-tick:
+		case <-r.quit:
+			stop = true
+		}
+		r.drain()
+		if stop {
+			// Appenders seen closed; drain what is left and answer markers.
+			r.drain()
+			return
+		}
+	}
+}
+
+// drain commits everything pending, in batches of at most MaxBatch.
+func (r *Recorder) drain() {
+	for {
+		r.mu.Lock()
+		n := 0
+		cut := 0
+		for cut < len(r.pending) && n < r.opts.MaxBatch {
+			if r.pending[cut].flush == nil {
+				n++
+			}
+			cut++
+		}
+		items := r.pending[:cut:cut]
+		r.pending = r.pending[cut:]
+		if len(r.pending) == 0 {
+			r.pending = nil
+		}
+		r.mu.Unlock()
+		if cut == 0 {
+			return
+		}
+		r.process(items)
+		// The taken entries count against QueueSize until committed.
+		r.mu.Lock()
+		r.queued -= n
+		close(r.space)
+		r.space = make(chan struct{})
+		r.mu.Unlock()
+	}
+}
+
+// process commits the entries of items in order and answers flush markers.
+func (r *Recorder) process(items []*item) {
+	start := 0
+	for i := 0; i <= len(items); i++ {
+		if i < len(items) && items[i].flush == nil {
+			continue
+		}
+		if i > start {
+			if failed := r.commit(items[start:i], items[i:]); failed {
+				return
+			}
+		}
+		if i < len(items) {
+			r.mu.Lock()
+			err := r.asyncErr
+			r.asyncErr = nil
+			r.mu.Unlock()
+			items[i].flush <- err
+		}
+		start = i + 1
+	}
+}
+
+// commit writes batch. On failure it fails batch, rest and everything
+// pending (they all chain from the failed entries), rewinds the head to the
+// last durable entry and reports true.
+func (r *Recorder) commit(batch, rest []*item) (failed bool) {
+	r.dmu.Lock()
+	head := r.durable
+	r.dmu.Unlock()
+	r.stMu.RLock()
+	err := r.st.writeBatch(context.Background(), head, batch)
+	r.stMu.RUnlock()
+	if err == nil {
+		last := batch[len(batch)-1].e
+		r.dmu.Lock()
+		r.durable = Anchor{Seq: last.Seq, Hash: last.Hash}
+		r.inFile += uint64(len(batch))
+		roll := r.opts.Rollover != nil && r.inFile >= r.opts.Rollover.MaxEntries
+		r.dmu.Unlock()
+		for _, it := range batch {
+			if it.done != nil {
+				it.done <- nil
+			}
+		}
+		if roll {
+			r.rollover()
+		}
+		return false
+	}
+	r.mu.Lock()
+	all := append(append(append([]*item{}, batch...), rest...), r.pending...)
+	for _, it := range r.pending {
+		if it.flush == nil {
+			r.queued-- // the entries of batch and rest are counted by drain
+		}
+	}
+	r.pending = nil
+	r.head = head
+	var first, last uint64
+	var markers []*item
+	for _, it := range all {
+		if it.flush != nil {
+			markers = append(markers, it)
+			continue
+		}
+		if first == 0 {
+			first = it.e.Seq
+		}
+		last = it.e.Seq
+		if it.done != nil {
+			it.done <- fmt.Errorf("recorder: entry %d not recorded: %w", it.e.Seq, err)
+		}
+	}
+	report := err
+	if r.opts.Durability == Buffered && first != 0 {
+		lost := &LostError{First: first, Last: last, Err: err}
+		if prev, ok := r.asyncErr.(*LostError); ok {
+			lost.First = prev.First
+		}
+		r.asyncErr = lost
+		report = lost
+		if len(markers) > 0 {
+			r.asyncErr = nil // a Flush reports it
+		}
+	}
+	r.mu.Unlock()
+	r.dmu.Lock()
+	r.lastErr = err
+	r.dmu.Unlock()
+	for _, m := range markers {
+		m.flush <- report
+	}
+	return true
+}
+
+// segmentPath names the n-th file of a rolled-over recorder (n from 1).
+func segmentPath(base string, n int) string {
+	if n <= 1 {
+		return base
+	}
+	ext := filepath.Ext(base)
+	return fmt.Sprintf("%s.%06d%s", strings.TrimSuffix(base, ext), n, ext)
+}
+
+// listSegments returns the existing files of a rolled-over recorder, in
+// order.
+func listSegments(base string) ([]string, error) {
+	var segs []string
+	for n := 1; ; n++ {
+		p := segmentPath(base, n)
+		if _, err := os.Stat(p); err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				return segs, nil
+			}
+			return nil, fmt.Errorf("recorder: %w", err)
+		}
+		segs = append(segs, p)
+	}
+}
+
+// rollover starts the next file with the durable head as its genesis. On
+// failure the recorder goes on in the current file and tries again after
+// the next commit; the error shows in Stats.
+func (r *Recorder) rollover() {
+	r.dmu.Lock()
+	head := r.durable
+	next := segmentPath(r.base, len(r.segments)+1)
+	r.dmu.Unlock()
+	st, err := openStore(context.Background(), next, &r.opts, head)
+	if err == nil && st.genesis != head {
+		st.close()
+		err = fmt.Errorf("%w: %s exists with genesis %d, expected %d", ErrCorrupt, next, st.genesis.Seq, head.Seq)
+	}
+	if err == nil && st.head != head {
+		st.close()
+		err = fmt.Errorf("%w: %s already holds entries", ErrCorrupt, next)
+	}
+	if err != nil {
+		r.dmu.Lock()
+		r.lastErr = fmt.Errorf("recorder: rollover: %w", err)
+		r.dmu.Unlock()
+		return
+	}
+	r.stMu.Lock()
+	old := r.st
+	r.st = st
+	r.stMu.Unlock()
+	cerr := old.close()
+	r.dmu.Lock()
+	r.segments = append(r.segments, next)
+	r.inFile = 0
+	if cerr != nil {
+		r.lastErr = fmt.Errorf("recorder: rollover: closing %s: %w", old.path, cerr)
+	}
+	r.dmu.Unlock()
+}
+
+// Segments returns the files of the recorder in chain order: one file
+// unless Options.Rollover is set, none in memory.
+func (r *Recorder) Segments() []string {
+	if r.base == "" {
+		return nil
+	}
+	r.dmu.Lock()
+	defer r.dmu.Unlock()
+	if len(r.segments) == 0 {
+		return []string{r.base}
+	}
+	return append([]string(nil), r.segments...)
+}
+
+// store returns the current store for one read, with the read lock held;
+// call the returned release when done.
+func (r *Recorder) reader() (*store, func(), error) {
+	r.stMu.RLock()
+	r.mu.Lock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
+		r.stMu.RUnlock()
+		return nil, nil, agentos.ErrClosed
+	}
+	return r.st, r.stMu.RUnlock, nil
+}

@@ -1,0 +1,328 @@
+package recorder
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+
+	"github.com/mattn/go-sqlite3"
+)
+
+// schemaVersion is PRAGMA user_version of the databases this code writes.
+const schemaVersion = 1
+
+// applicationID is PRAGMA application_id of a recorder database ("AGOR").
+const applicationID = 0x41474f52
+
+// schema creates a version-1 database. entries.seq is the rowid, so the
+// chain is ordered by the table itself; the hash has no index (a unique index
+// on a random column makes inserts several times slower and the sequence
+// already orders the chain). Triggers make both tables append-only.
+const schema = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE entries (
+	seq            INTEGER PRIMARY KEY,
+	time           INTEGER NOT NULL,
+	trace          TEXT NOT NULL,
+	agent          TEXT NOT NULL,
+	kind           TEXT NOT NULL,
+	op             TEXT NOT NULL,
+	tool           TEXT NOT NULL,
+	path           TEXT NOT NULL,
+	target         TEXT NOT NULL,
+	args           BLOB NOT NULL,
+	policy_version TEXT NOT NULL,
+	rule           TEXT NOT NULL,
+	effect         INTEGER NOT NULL,
+	message        TEXT NOT NULL,
+	severity       INTEGER NOT NULL,
+	status         TEXT NOT NULL,
+	error          TEXT NOT NULL,
+	duration       INTEGER NOT NULL,
+	result_digest  TEXT NOT NULL,
+	detail         TEXT NOT NULL,
+	prev_hash      BLOB NOT NULL,
+	hash           BLOB NOT NULL
+);
+CREATE INDEX entries_agent  ON entries(agent);
+CREATE INDEX entries_op     ON entries(op);
+CREATE INDEX entries_tool   ON entries(tool) WHERE tool <> '';
+CREATE INDEX entries_effect ON entries(effect);
+CREATE INDEX entries_kind   ON entries(kind);
+CREATE INDEX entries_trace  ON entries(trace);
+CREATE INDEX entries_time   ON entries(time);
+CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
+	BEGIN SELECT RAISE(ABORT, 'recorder: entries are append-only'); END;
+CREATE TRIGGER entries_no_delete BEFORE DELETE ON entries
+	BEGIN SELECT RAISE(ABORT, 'recorder: entries are append-only'); END;
+CREATE TRIGGER meta_no_update BEFORE UPDATE ON meta
+	BEGIN SELECT RAISE(ABORT, 'recorder: meta is append-only'); END;
+CREATE TRIGGER meta_no_delete BEFORE DELETE ON meta
+	BEGIN SELECT RAISE(ABORT, 'recorder: meta is append-only'); END;
+`
+
+// columns lists the entry columns in insert and select order.
+const columns = `seq, time, trace, agent, kind, op, tool, path, target, args, policy_version, rule,
+	effect, message, severity, status, error, duration, result_digest, detail, prev_hash, hash`
+
+const insertSQL = `INSERT INTO entries (` + columns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+// insertArgs returns the insert parameters of a sealed entry.
+func insertArgs(e *Entry) []any {
+	args := []byte(e.Args)
+	if args == nil {
+		args = []byte{}
+	}
+	return []any{
+		int64(e.Seq), e.Time.UnixNano(), e.Trace, string(e.Agent), string(e.Kind), string(e.Op),
+		e.Tool, e.Path, string(e.Target), args, e.PolicyVersion, e.Rule, int64(e.Effect),
+		e.Message, int64(e.Severity), string(e.Status), e.Error, int64(e.Duration),
+		e.ResultDigest, e.Detail, e.PrevHash[:], e.Hash[:],
+	}
+}
+
+var sqliteDriver = &sqlite3.SQLiteDriver{}
+
+// connector opens SQLite connections and runs per-connection pragmas.
+type connector struct {
+	dsn     string
+	pragmas []string
+}
+
+func (c *connector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := sqliteDriver.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	sc := conn.(*sqlite3.SQLiteConn)
+	for _, p := range c.pragmas {
+		if _, err := sc.Exec(p, nil); err != nil {
+			sc.Close()
+			return nil, err
+		}
+	}
+	return conn, nil
+}
+
+func (c *connector) Driver() driver.Driver { return sqliteDriver }
+
+// store is one SQLite database file (or the in-memory database): a writer
+// handle with a single connection and a reader pool (the same handle when in
+// memory, so that every access sees the one in-memory database).
+type store struct {
+	path    string // "" when in memory
+	w, r    *sql.DB
+	insert  *sql.Stmt
+	genesis Anchor
+	head    Anchor // durable head when opened
+}
+
+func syncPragma(s Sync) string {
+	if s == SyncFull {
+		return "PRAGMA synchronous=FULL"
+	}
+	return "PRAGMA synchronous=NORMAL"
+}
+
+// openStore opens (creating when absent and not read-only) the database at
+// path, or an in-memory one when path is "". genesis is written into a new
+// database; an existing one keeps its own.
+func openStore(ctx context.Context, path string, o *Options, genesis Anchor) (_ *store, err error) {
+	s := &store{path: path}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	pragmas := []string{"PRAGMA busy_timeout=10000", syncPragma(o.Sync)}
+	if path == "" {
+		c := &connector{dsn: ":memory:", pragmas: pragmas}
+		s.w = sql.OpenDB(c)
+		s.w.SetMaxOpenConns(1)
+		s.w.SetMaxIdleConns(1)
+		s.w.SetConnMaxLifetime(0)
+		s.w.SetConnMaxIdleTime(0)
+		s.r = s.w
+	} else {
+		q := url.Values{}
+		q.Set("_txlock", "immediate")
+		if o.ReadOnly {
+			q.Set("mode", "ro")
+		}
+		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
+		wp := append([]string{}, pragmas...)
+		if !o.ReadOnly {
+			wp = append(wp, "PRAGMA journal_mode=WAL")
+		}
+		s.w = sql.OpenDB(&connector{dsn: dsn, pragmas: wp})
+		s.w.SetMaxOpenConns(1)
+		s.w.SetMaxIdleConns(1)
+		s.r = sql.OpenDB(&connector{dsn: dsn, pragmas: append(pragmas, "PRAGMA query_only=1")})
+		s.r.SetMaxOpenConns(o.ReadConns)
+		s.r.SetMaxIdleConns(o.ReadConns)
+	}
+	if err := s.init(ctx, o, genesis); err != nil {
+		return nil, err
+	}
+	if o.MaxBytes > 0 && !o.ReadOnly {
+		var pageSize int64
+		if err := s.w.QueryRowContext(ctx, "PRAGMA page_size").Scan(&pageSize); err != nil {
+			return nil, s.wrap(err)
+		}
+		pages := max(o.MaxBytes/pageSize, 1)
+		if _, err := s.w.ExecContext(ctx, "PRAGMA max_page_count="+strconv.FormatInt(pages, 10)); err != nil {
+			return nil, s.wrap(err)
+		}
+	}
+	if !o.ReadOnly {
+		if s.insert, err = s.w.PrepareContext(ctx, insertSQL); err != nil {
+			return nil, s.wrap(err)
+		}
+	}
+	return s, nil
+}
+
+func (s *store) name() string {
+	if s.path == "" {
+		return ":memory:"
+	}
+	return s.path
+}
+
+// wrap turns SQLite errors into the recorder's sentinels.
+func (s *store) wrap(err error) error {
+	if err == nil {
+		return nil
+	}
+	var se sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code {
+		case sqlite3.ErrNotADB, sqlite3.ErrCorrupt:
+			return fmt.Errorf("%w: %s: %w", ErrCorrupt, s.name(), err)
+		case sqlite3.ErrFull:
+			return fmt.Errorf("%w: %s: %w", ErrStorageFull, s.name(), err)
+		}
+	}
+	return fmt.Errorf("recorder: %s: %w", s.name(), err)
+}
+
+// init checks the file's identity and schema version, creating the schema
+// in an empty database, and loads the genesis and the head.
+func (s *store) init(ctx context.Context, o *Options, genesis Anchor) error {
+	var appID, version, tables int64
+	if err := s.w.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID); err != nil {
+		return s.wrap(err)
+	}
+	if err := s.w.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
+		return s.wrap(err)
+	}
+	if err := s.w.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_schema").Scan(&tables); err != nil {
+		return s.wrap(err)
+	}
+	switch {
+	case appID == 0 && version == 0 && tables == 0:
+		if o.ReadOnly {
+			return fmt.Errorf("%w: %s is empty", ErrCorrupt, s.name())
+		}
+		if err := s.create(ctx, genesis); err != nil {
+			return err
+		}
+	case appID != applicationID:
+		return fmt.Errorf("%w: %s is an SQLite database of another application (application_id %#x)", ErrCorrupt, s.name(), appID)
+	case version > schemaVersion:
+		return &SchemaError{Path: s.name(), Found: version, Want: schemaVersion}
+	case version < 1:
+		return fmt.Errorf("%w: %s has schema version %d", ErrCorrupt, s.name(), version)
+	}
+	var seq int64
+	var hash []byte
+	err := s.w.QueryRowContext(ctx, "SELECT value FROM meta WHERE key='genesis_seq'").Scan(&seq)
+	if err == nil {
+		err = s.w.QueryRowContext(ctx, "SELECT value FROM meta WHERE key='genesis_hash'").Scan(&hash)
+	}
+	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s has no genesis", ErrCorrupt, s.name())
+		}
+		return s.wrap(err)
+	}
+	if seq < 0 || len(hash) != HashSize {
+		return fmt.Errorf("%w: %s has a malformed genesis", ErrCorrupt, s.name())
+	}
+	s.genesis = Anchor{Seq: uint64(seq), Hash: Hash(hash)}
+	s.head = s.genesis
+	err = s.w.QueryRowContext(ctx, "SELECT seq, hash FROM entries ORDER BY seq DESC LIMIT 1").Scan(&seq, &hash)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return s.wrap(err)
+	case len(hash) != HashSize || uint64(seq) <= s.genesis.Seq:
+		return fmt.Errorf("%w: %s: malformed head entry %d", ErrCorrupt, s.name(), seq)
+	default:
+		s.head = Anchor{Seq: uint64(seq), Hash: Hash(hash)}
+	}
+	return nil
+}
+
+func (s *store) create(ctx context.Context, genesis Anchor) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer tx.Rollback()
+	stmts := []string{schema,
+		fmt.Sprintf("PRAGMA application_id=%d", applicationID),
+		fmt.Sprintf("PRAGMA user_version=%d", schemaVersion)}
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return s.wrap(err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES ('genesis_seq', ?), ('genesis_hash', ?)",
+		int64(genesis.Seq), genesis.Hash[:]); err != nil {
+		return s.wrap(err)
+	}
+	return s.wrap(tx.Commit())
+}
+
+// writeBatch inserts sealed entries in one transaction, after checking that
+// nobody else appended since head.
+func (s *store) writeBatch(ctx context.Context, head Anchor, batch []*item) error {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	defer tx.Rollback()
+	var last sql.NullInt64
+	if err := tx.QueryRowContext(ctx, "SELECT max(seq) FROM entries").Scan(&last); err != nil {
+		return s.wrap(err)
+	}
+	if last.Valid && uint64(last.Int64) != head.Seq || !last.Valid && head.Seq != s.genesis.Seq {
+		return fmt.Errorf("%w: %s: head is %d, expected %d", ErrConflict, s.name(), last.Int64, head.Seq)
+	}
+	stmt := tx.StmtContext(ctx, s.insert)
+	for _, it := range batch {
+		if _, err := stmt.ExecContext(ctx, insertArgs(&it.e)...); err != nil {
+			return s.wrap(err)
+		}
+	}
+	return s.wrap(tx.Commit())
+}
+
+func (s *store) close() error {
+	var errs []error
+	if s.insert != nil {
+		errs = append(errs, s.insert.Close())
+	}
+	if s.r != nil && s.r != s.w {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	return errors.Join(errs...)
+}
