@@ -1,0 +1,238 @@
+package policy
+
+import (
+	"github.com/agent-os/agentos"
+
+	"cel.dev/cel-go/common/ast"
+	"cel.dev/cel-go/common/operators"
+	"cel.dev/cel-go/common/types"
+)
+
+// constraints is what a rule requires of action.op and action.tool: the
+// values it can match, or nil when it can match any. The rule can only be
+// true when every required field has one of the listed values.
+type constraints struct {
+	ops, tools map[string]struct{}
+}
+
+// extractConstraints reads the tests on action.op and action.tool in the
+// top-level conjunction of e: equality with a string constant, membership
+// in a list of string constants, or a disjunction of such tests on the
+// same field. Because CEL's logical operators are commutative with respect
+// to errors (false && error is false), a rule whose required field has
+// another value evaluates to false, never to an error, so skipping it does
+// not change any decision.
+func extractConstraints(e ast.Expr) constraints {
+	var c constraints
+	for _, conj := range conjuncts(e, nil) {
+		f, vals, ok := fieldTest(conj)
+		if !ok {
+			continue
+		}
+		set := make(map[string]struct{}, len(vals))
+		for _, v := range vals {
+			set[v] = struct{}{}
+		}
+		switch f {
+		case "op":
+			c.ops = intersect(c.ops, set)
+		case "tool":
+			c.tools = intersect(c.tools, set)
+		}
+	}
+	return c
+}
+
+func intersect(a, b map[string]struct{}) map[string]struct{} {
+	if a == nil {
+		return b
+	}
+	out := map[string]struct{}{}
+	for k := range a {
+		if _, ok := b[k]; ok {
+			out[k] = struct{}{}
+		}
+	}
+	return out
+}
+
+func conjuncts(e ast.Expr, out []ast.Expr) []ast.Expr {
+	if e.Kind() == ast.CallKind && e.AsCall().FunctionName() == operators.LogicalAnd {
+		for _, a := range e.AsCall().Args() {
+			out = conjuncts(a, out)
+		}
+		return out
+	}
+	return append(out, e)
+}
+
+// fieldTest recognizes action.F == "v", "v" == action.F, action.F in
+// ["v", ...] and disjunctions of those on one field F (op or tool).
+func fieldTest(e ast.Expr) (string, []string, bool) {
+	if e.Kind() != ast.CallKind {
+		return "", nil, false
+	}
+	call := e.AsCall()
+	args := call.Args()
+	switch call.FunctionName() {
+	case operators.Equals:
+		if len(args) != 2 {
+			return "", nil, false
+		}
+		if f, ok := actionField(args[0]); ok {
+			if s, ok := stringConst(args[1]); ok {
+				return f, []string{s}, true
+			}
+		}
+		if f, ok := actionField(args[1]); ok {
+			if s, ok := stringConst(args[0]); ok {
+				return f, []string{s}, true
+			}
+		}
+	case operators.In:
+		if len(args) != 2 || args[1].Kind() != ast.ListKind {
+			return "", nil, false
+		}
+		f, ok := actionField(args[0])
+		if !ok {
+			return "", nil, false
+		}
+		l := args[1].AsList()
+		if len(l.OptionalIndices()) > 0 {
+			return "", nil, false
+		}
+		vals := make([]string, 0, l.Size())
+		for _, el := range l.Elements() {
+			s, ok := stringConst(el)
+			if !ok {
+				return "", nil, false
+			}
+			vals = append(vals, s)
+		}
+		return f, vals, true
+	case operators.LogicalOr:
+		var field string
+		var vals []string
+		for _, a := range args {
+			f, v, ok := fieldTest(a)
+			if !ok || (field != "" && f != field) {
+				return "", nil, false
+			}
+			field = f
+			vals = append(vals, v...)
+		}
+		return field, vals, field != ""
+	}
+	return "", nil, false
+}
+
+func actionField(e ast.Expr) (string, bool) {
+	if e.Kind() != ast.SelectKind {
+		return "", false
+	}
+	sel := e.AsSelect()
+	if sel.IsTestOnly() || sel.Operand().Kind() != ast.IdentKind || sel.Operand().AsIdent() != "action" {
+		return "", false
+	}
+	switch f := sel.FieldName(); f {
+	case "op", "tool":
+		return f, true
+	}
+	return "", false
+}
+
+func stringConst(e ast.Expr) (string, bool) {
+	if e.Kind() != ast.LiteralKind {
+		return "", false
+	}
+	s, ok := e.AsLiteral().(types.String)
+	return string(s), ok
+}
+
+// hasComprehension reports whether e loops (all, exists, map, filter,
+// cel.bind and the like): only those check for interruption.
+func hasComprehension(e ast.Expr) bool {
+	found := false
+	ast.PostOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		if x.Kind() == ast.ComprehensionKind {
+			found = true
+		}
+	}))
+	return found
+}
+
+// phase holds the rules of one effect class, indexed.
+type phase struct {
+	all    []*compiledRule            // every rule, in policy order
+	byTool map[string][]*compiledRule // rules that require action.tool (and maybe op)
+	byOp   map[string][]*compiledRule // rules that require action.op only
+	always []*compiledRule            // rules with no constraint
+	// needAll is true when the phase has an audit or rate-limited rule:
+	// then every matching rule matters, not only the first.
+	needAll bool
+}
+
+func (p *phase) add(r *compiledRule) {
+	p.all = append(p.all, r)
+	if r.rule.Effect == agentos.Audit || r.rule.Limit != nil {
+		p.needAll = true
+	}
+	if r.cons.ops != nil && len(r.cons.ops) == 0 || r.cons.tools != nil && len(r.cons.tools) == 0 {
+		return // contradictory tests: the rule can never match
+	}
+	switch {
+	case r.cons.tools != nil:
+		if p.byTool == nil {
+			p.byTool = map[string][]*compiledRule{}
+		}
+		for t := range r.cons.tools {
+			p.byTool[t] = append(p.byTool[t], r)
+		}
+	case r.cons.ops != nil:
+		if p.byOp == nil {
+			p.byOp = map[string][]*compiledRule{}
+		}
+		for o := range r.cons.ops {
+			p.byOp[o] = append(p.byOp[o], r)
+		}
+	default:
+		p.always = append(p.always, r)
+	}
+}
+
+// cursor walks the rules of a phase that can apply to one action, in
+// policy order, without allocating.
+type cursor struct {
+	lists  [3][]*compiledRule
+	op     string
+	filter bool // check the op constraint of rules found by tool
+}
+
+func (p *phase) cursor(op, tool string, indexed bool) cursor {
+	if !indexed {
+		return cursor{lists: [3][]*compiledRule{p.all}}
+	}
+	return cursor{lists: [3][]*compiledRule{p.byTool[tool], p.byOp[op], p.always}, op: op, filter: true}
+}
+
+func (c *cursor) next() *compiledRule {
+	for {
+		best := -1
+		for i := range c.lists {
+			if len(c.lists[i]) > 0 && (best < 0 || c.lists[i][0].idx < c.lists[best][0].idx) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		r := c.lists[best][0]
+		c.lists[best] = c.lists[best][1:]
+		if best == 0 && c.filter && r.cons.ops != nil {
+			if _, ok := r.cons.ops[c.op]; !ok {
+				continue
+			}
+		}
+		return r
+	}
+}

@@ -1,0 +1,137 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/agent-os/agentos"
+)
+
+func keys(m map[string]struct{}) []string {
+	if m == nil {
+		return nil
+	}
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestExtractConstraints(t *testing.T) {
+	tests := []struct {
+		when       string
+		ops, tools []string // nil: any
+	}{
+		{`true`, nil, nil},
+		{`action.tool == "a"`, nil, []string{"a"}},
+		{`"a" == action.tool`, nil, []string{"a"}},
+		{`action.op == "exec" && action.tool == "a"`, []string{"exec"}, []string{"a"}},
+		{`action.tool in ["a", "b"] && action.args.x > 1`, nil, []string{"a", "b"}},
+		{`(action.tool == "a" || action.tool == "b") && agent.role == "r"`, nil, []string{"a", "b"}},
+		{`action.op in ["read", "list"]`, []string{"list", "read"}, nil},
+		{`action.tool == "a" || action.op == "read"`, nil, nil},
+		{`action.tool == "a" || agent.role == "r"`, nil, nil},
+		{`!(action.tool == "a")`, nil, nil},
+		{`action.tool != "a"`, nil, nil},
+		{`action.tool.startsWith("a")`, nil, nil},
+		{`action.tool == "a" && action.tool == "b"`, nil, []string{}},
+		{`action.tool in ["a", "b"] && action.tool == "b"`, nil, []string{"b"}},
+		{`variables.isSQL && true`, nil, []string{"sql.query"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.when, func(t *testing.T) {
+			d := doc(t, "p", "spec:\n  variables:\n    - {name: isSQL, expression: 'action.tool == \"sql.query\"'}\n"+
+				"  rules:\n"+r("x", "allow", tt.when))
+			e := engine(t, nil, d)
+			cr := e.cur.Load().permit.all[0]
+			assert.Equal(t, tt.ops, keys(cr.cons.ops), "ops")
+			assert.Equal(t, tt.tools, keys(cr.cons.tools), "tools")
+		})
+	}
+}
+
+// randomPolicy builds rules over a few tools and ops, of every effect, with
+// conditions the index sees and conditions it does not.
+func randomPolicy(rng *rand.Rand, n int) string {
+	tools := []string{"a", "b", "c", "d"}
+	ops := []string{"exec", "read", "write"}
+	effects := []string{"allow", "deny", "approve", "audit"}
+	var b strings.Builder
+	b.WriteString("spec:\n  rules:\n")
+	for i := range n {
+		var conds []string
+		switch rng.IntN(6) {
+		case 0:
+			conds = append(conds, fmt.Sprintf(`action.tool == "%s"`, tools[rng.IntN(len(tools))]))
+		case 1:
+			conds = append(conds, fmt.Sprintf(`action.tool in ["%s", "%s"]`, tools[rng.IntN(len(tools))], tools[rng.IntN(len(tools))]))
+		case 2:
+			conds = append(conds, fmt.Sprintf(`action.op == "%s"`, ops[rng.IntN(len(ops))]))
+		case 3:
+			conds = append(conds, fmt.Sprintf(`action.op == "%s" && action.tool == "%s"`, ops[rng.IntN(len(ops))], tools[rng.IntN(len(tools))]))
+		case 4:
+			conds = append(conds, fmt.Sprintf(`(action.tool == "%s" || action.tool == "%s")`, tools[rng.IntN(len(tools))], tools[rng.IntN(len(tools))]))
+		}
+		switch rng.IntN(4) {
+		case 0:
+			conds = append(conds, fmt.Sprintf("action.args.n > %d", rng.IntN(10)))
+		case 1:
+			conds = append(conds, fmt.Sprintf(`agent.role == "r%d"`, rng.IntN(3)))
+		case 2:
+			conds = append(conds, `has(action.args.flag)`)
+		}
+		if len(conds) == 0 {
+			conds = append(conds, "true")
+		}
+		eff := effects[rng.IntN(len(effects))]
+		fmt.Fprintf(&b, "    - {name: r%d, effect: %s, when: '%s'}\n", i, eff, strings.Join(conds, " && "))
+	}
+	return b.String()
+}
+
+func TestIndexNeverChangesADecision(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	tools := []string{"a", "b", "c", "d", "e", ""}
+	ops := []agentos.Op{agentos.OpExec, agentos.OpRead, agentos.OpWrite, agentos.OpSend}
+	for p := range 20 {
+		d := doc(t, fmt.Sprintf("p%d", p), randomPolicy(rng, 5+rng.IntN(40)))
+		indexed := engine(t, nil, d)
+		plain := engine(t, []Option{withoutIndex()}, d)
+		for range 200 {
+			in := Input{
+				Action: agentos.Action{Op: ops[rng.IntN(len(ops))], Tool: tools[rng.IntN(len(tools))], Args: map[string]any{}},
+				Agent:  Subject{ID: "a", Role: fmt.Sprintf("r%d", rng.IntN(3))},
+			}
+			switch rng.IntN(3) {
+			case 0:
+				in.Action.Args["n"] = rng.IntN(10)
+			case 1:
+				in.Action.Args["n"] = "text" // a type error in some rules
+			}
+			if rng.IntN(2) == 0 {
+				in.Action.Args["flag"] = true
+			}
+			a, err := indexed.Decide(context.Background(), in)
+			require.NoError(t, err)
+			b, err := plain.Decide(context.Background(), in)
+			require.NoError(t, err)
+			require.Equal(t, b, a, "policy %d, input %+v", p, in.Action)
+
+			xa, err := indexed.Explain(context.Background(), in)
+			require.NoError(t, err)
+			xb, err := plain.Explain(context.Background(), in)
+			require.NoError(t, err)
+			require.Equal(t, xb.Rules, xa.Rules)
+			require.Equal(t, xb.Decision, xa.Decision)
+		}
+	}
+}
