@@ -1,0 +1,456 @@
+package kernel
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/policy"
+	"github.com/agent-os/agentos/recorder"
+	"github.com/agent-os/agentos/signals"
+	"github.com/agent-os/agentos/vfs"
+)
+
+// Agent is one governed agent: its syscalls go through the kernel that
+// spawned it. Every method is safe for concurrent use. A killed agent's
+// syscalls fail with an error matching agentos.ErrKilled.
+//
+// Errors of the syscall methods: a *agentos.PolicyViolation (errors.Is
+// agentos.ErrDenied) when policy or the kernel did not permit the action;
+// agentos.ErrKilled once the agent is killed; agentos.ErrStopped (with the
+// context's cause) when ctx ends while the agent is stopped;
+// agentos.ErrClosed and agentos.ErrPanicked from the kernel; an error
+// wrapping [ErrRecorder] when the flight recorder failed; otherwise the
+// operation's own error (a *fs.PathError from the VFS, the tool's error).
+type Agent struct {
+	k       *Kernel
+	id      agentos.AgentID
+	subject policy.Subject // immutable after Spawn
+	sig     *signals.Dispatcher
+	ns      *vfs.FS
+}
+
+func (k *Kernel) newAgent(id agentos.AgentID, ac agentConfig) (*Agent, error) {
+	a := &Agent{
+		k:  k,
+		id: id,
+		subject: policy.Subject{
+			ID:     string(id),
+			Role:   ac.role,
+			Trust:  ac.trust,
+			Labels: maps.Clone(ac.labels),
+		},
+	}
+	nsOpts := []vfs.Option{vfs.WithClock(k.now)}
+	if q := ac.quota; q != nil {
+		nsOpts = append(nsOpts, vfs.WithQuota(*q))
+	} else if k.quota != nil {
+		nsOpts = append(nsOpts, vfs.WithQuota(*k.quota))
+	}
+	ns, err := vfs.NewAgentFS(k.policyMount, nsOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: agent %q namespace: %w", id, err)
+	}
+	a.ns = ns
+	a.sig = signals.New(id,
+		signals.WithClock(k.now),
+		signals.WithObserver(a.observe),
+		signals.WithSnapshot(a.snapshotHook),
+		signals.WithCheckpoint(a.checkpointHook),
+	)
+	return a, nil
+}
+
+// ID returns the agent's id.
+func (a *Agent) ID() agentos.AgentID { return a.id }
+
+// Role returns the role the agent was spawned with.
+func (a *Agent) Role() string { return a.subject.Role }
+
+// Trust returns the trust score the agent was spawned with.
+func (a *Agent) Trust() float64 { return a.subject.Trust }
+
+// Labels returns a copy of the agent's labels.
+func (a *Agent) Labels() map[string]string { return maps.Clone(a.subject.Labels) }
+
+// State returns the agent's run state: running, stopped or terminated.
+func (a *Agent) State() signals.State { return a.sig.State() }
+
+// Done returns a channel that is closed when the agent is killed
+// (terminated). Killing is final.
+func (a *Agent) Done() <-chan struct{} { return a.sig.Done() }
+
+// Err returns nil while the agent lives, then the cause of its termination:
+// a *signals.SignalError naming the signal, matching agentos.ErrKilled.
+func (a *Agent) Err() error { return a.sig.Err() }
+
+// Signal sends sig to the agent on behalf of the host and returns once it
+// took effect (see signals.Dispatcher.Send). Signals are not decided by
+// policy: the host can always stop or kill an agent. Every signal is
+// recorded.
+func (a *Agent) Signal(sig signals.Signal) error {
+	return a.SignalContext(context.Background(), sig, "sent by the host")
+}
+
+// SignalContext is Signal with a context for the handlers and hooks the
+// signal runs, and a reason that is recorded.
+func (a *Agent) SignalContext(ctx context.Context, sig signals.Signal, reason string) error {
+	return a.sig.Send(ctx, sig, reason)
+}
+
+// Signals returns the agent's signal dispatcher, for installing handlers,
+// masking signals and reading the signal history. Handlers cannot be
+// installed for SIGKILL, SIGPOLICY, SIGTRUST, SIGSTOP or SIGCONT.
+func (a *Agent) Signals() *signals.Dispatcher { return a.sig }
+
+// Read returns the contents of the file at path.
+func (a *Agent) Read(ctx context.Context, path string) ([]byte, error) {
+	res, err := a.syscall(ctx, request{
+		act: agentos.Action{Op: agentos.OpRead, Path: path},
+		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
+			b, err := a.ns.Read(ctx, act.Path)
+			return b, b, err
+		},
+	})
+	b, _ := res.([]byte)
+	return b, err
+}
+
+// Write creates or replaces the file at path with a copy of data.
+func (a *Agent) Write(ctx context.Context, path string, data []byte) error {
+	_, err := a.syscall(ctx, request{
+		act:    agentos.Action{Op: agentos.OpWrite, Path: path},
+		commit: true,
+		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
+			return nil, data, a.ns.Write(ctx, act.Path, data)
+		},
+	})
+	return err
+}
+
+// Append appends a copy of data to the file at path, creating it when it is
+// missing. It is the only write an append-only mount (/mem/episodic/)
+// takes, besides creating a new file.
+func (a *Agent) Append(ctx context.Context, path string, data []byte) error {
+	_, err := a.syscall(ctx, request{
+		act:    agentos.Action{Op: agentos.OpAppend, Path: path},
+		commit: true,
+		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
+			return nil, data, a.ns.Append(ctx, act.Path, data)
+		},
+	})
+	return err
+}
+
+// Delete removes the file at path.
+func (a *Agent) Delete(ctx context.Context, path string) error {
+	_, err := a.syscall(ctx, request{
+		act:    agentos.Action{Op: agentos.OpDelete, Path: path},
+		commit: true,
+		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
+			return nil, nil, a.ns.Delete(ctx, act.Path)
+		},
+	})
+	return err
+}
+
+// Stat describes the file or directory at path.
+func (a *Agent) Stat(ctx context.Context, path string) (vfs.FileInfo, error) {
+	res, err := a.syscall(ctx, request{
+		act: agentos.Action{Op: agentos.OpStat, Path: path},
+		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
+			fi, err := a.ns.Stat(ctx, act.Path)
+			if err != nil {
+				return nil, nil, err
+			}
+			return fi, infoDigest(nil, fi), nil
+		},
+	})
+	fi, _ := res.(vfs.FileInfo)
+	return fi, err
+}
+
+// List returns the entries of the directory at path, sorted by name.
+func (a *Agent) List(ctx context.Context, path string) ([]vfs.FileInfo, error) {
+	res, err := a.syscall(ctx, request{
+		act: agentos.Action{Op: agentos.OpList, Path: path},
+		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
+			list, err := a.ns.List(ctx, act.Path)
+			if err != nil {
+				return nil, nil, err
+			}
+			var d []byte
+			for _, fi := range list {
+				d = infoDigest(d, fi)
+			}
+			return list, d, nil
+		},
+	})
+	list, _ := res.([]vfs.FileInfo)
+	return list, err
+}
+
+// infoDigest appends the digest input of a FileInfo to b.
+func infoDigest(b []byte, fi vfs.FileInfo) []byte {
+	b = strconv.AppendQuote(b, fi.Name)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, fi.Size, 10)
+	b = append(b, ' ')
+	b = strconv.AppendBool(b, fi.IsDir)
+	return append(b, '\n')
+}
+
+// Checkpoint snapshots the agent's working memory and state (see
+// vfs.FS.Checkpoint) and returns the checkpoint id, which Rollback takes.
+// Policy sees it as op "checkpoint" on path /state/checkpoints.
+func (a *Agent) Checkpoint(ctx context.Context) (string, error) {
+	res, err := a.syscall(ctx, request{
+		act:    agentos.Action{Op: agentos.OpCheckpoint, Path: vfs.PrefixCheckpoints},
+		commit: true,
+		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
+			info, err := a.ns.Checkpoint(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			return info.ID, []byte(info.ID), nil
+		},
+	})
+	id, _ := res.(string)
+	return id, err
+}
+
+// Rollback restores the agent's working memory and state to checkpoint id,
+// atomically. Policy sees it as op "rollback" on path
+// /state/checkpoints/<id>; an id that does not make a valid path is refused
+// by the kernel (rule [RulePath]), and an unknown id fails with
+// agentos.ErrNotFound.
+func (a *Agent) Rollback(ctx context.Context, id string) error {
+	_, err := a.syscall(ctx, request{
+		act:    agentos.Action{Op: agentos.OpRollback, Path: vfs.PrefixCheckpoints + "/" + id},
+		commit: true,
+		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
+			return nil, nil, a.ns.Rollback(ctx, id)
+		},
+	})
+	return err
+}
+
+// Exec calls the tool named tool with args. The name must match a tool
+// given with [WithTool] exactly: policy compares names exactly too, so a
+// name that differs from an allowed one only in case or by a look-alike
+// character is decided as a different tool (and, when policy allows it
+// anyway, fails with agentos.ErrNotFound unless such a tool exists).
+//
+// args must hold JSON-like values (see [MaxArgsDepth] and the other bounds);
+// the kernel deep-copies them before policy sees them, and the tool receives
+// that copy, so what ran is what was decided and recorded. Integer
+// arguments reach policy and the tool as int64, floats as float64.
+//
+// The tool runs with a context cancelled when the agent is interrupted
+// (SIGINT) or killed; a result that arrives after the kill is discarded and
+// Exec returns an error matching agentos.ErrKilled. A panic in the tool is
+// recovered and returned as an error.
+func (a *Agent) Exec(ctx context.Context, tool string, args map[string]any) (any, error) {
+	rq := request{act: agentos.Action{Op: agentos.OpExec, Tool: tool}}
+	if err := checkToolName(tool); err != nil {
+		rq.act.Tool = truncateString(strings.ToValidUTF8(tool, "\uFFFD"), MaxToolNameLen)
+		rq.pre, rq.preRule = err, RuleToolName
+	} else if cp, err := copyArgs(args); err != nil {
+		rq.pre, rq.preRule = fmt.Errorf("kernel: tool arguments: %w", err), RuleArgs
+	} else if js, err := json.Marshal(cp); err != nil {
+		rq.pre, rq.preRule = fmt.Errorf("kernel: tool arguments: %w: %w", agentos.ErrInvalid, err), RuleArgs
+	} else {
+		rq.act.Args, rq.argsJSON = cp, js
+	}
+	fn := a.k.tools[tool]
+	rq.run = func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
+		if fn == nil {
+			return nil, nil, fmt.Errorf("kernel: tool %q: %w", act.Tool, agentos.ErrNotFound)
+		}
+		res, err := callTool(context.WithValue(ctx, actionKey{}, act), fn, act.Args)
+		if err != nil {
+			return nil, nil, err
+		}
+		return res, resultBytes(res), nil
+	}
+	return a.syscall(ctx, rq)
+}
+
+// callTool runs a tool, turning a panic into an error.
+func callTool(ctx context.Context, fn ToolFunc, args map[string]any) (res any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("kernel: tool panicked: %v", r)
+		}
+	}()
+	return fn(ctx, args)
+}
+
+// resultBytes is what a tool result's digest is computed over.
+func resultBytes(res any) []byte {
+	switch r := res.(type) {
+	case nil:
+		return []byte("null")
+	case []byte:
+		return r
+	case string:
+		return []byte(r)
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		return fmt.Appendf(nil, "%T: %v", res, res)
+	}
+	return b
+}
+
+// Do governs an action whose effect the caller supplies: pipes and message
+// buses use it for agentos.OpSend, vector stores for agentos.OpSearch. The
+// kernel fills act.ID, act.Agent and act.At, cleans act.Path when set,
+// gates, decides and records act, and runs fn only when it is permitted,
+// inside the agent's commit section when act.Op has side effects (so fn
+// must be short and must not signal the agent). fn's result is digested as
+// a tool result is. Tool arguments in act.Args are copied as for Exec.
+//
+// Ops the kernel executes itself (read, write, append, stat, list, delete,
+// exec, checkpoint, rollback) are refused with agentos.ErrInvalid: use the
+// methods. An unknown op is denied by rule [RuleUnknownOp] and recorded.
+func (a *Agent) Do(ctx context.Context, act agentos.Action, fn func(ctx context.Context) (any, error)) (any, error) {
+	switch act.Op {
+	case agentos.OpRead, agentos.OpWrite, agentos.OpAppend, agentos.OpStat, agentos.OpList,
+		agentos.OpDelete, agentos.OpExec, agentos.OpCheckpoint, agentos.OpRollback:
+		return nil, fmt.Errorf("kernel: %w: op %q has its own Agent method", agentos.ErrInvalid, act.Op)
+	}
+	if fn == nil {
+		return nil, fmt.Errorf("kernel: %w: nil function", agentos.ErrInvalid)
+	}
+	rq := request{
+		act: agentos.Action{
+			Op: act.Op, Path: act.Path, Tool: act.Tool, Target: act.Target,
+			PayloadType: act.PayloadType, Meta: maps.Clone(act.Meta),
+		},
+		commit: act.Op.SideEffect(),
+		run: func(ctx context.Context, _ *agentos.Action) (any, []byte, error) {
+			res, err := fn(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			return res, resultBytes(res), nil
+		},
+	}
+	if act.Args != nil {
+		if cp, err := copyArgs(act.Args); err != nil {
+			rq.pre, rq.preRule = fmt.Errorf("kernel: arguments: %w", err), RuleArgs
+		} else if js, err := json.Marshal(cp); err != nil {
+			rq.pre, rq.preRule = fmt.Errorf("kernel: arguments: %w: %w", agentos.ErrInvalid, err), RuleArgs
+		} else {
+			rq.act.Args, rq.argsJSON = cp, js
+		}
+	}
+	return a.syscall(ctx, rq)
+}
+
+// cleanPath runs the VFS path check.
+func cleanPath(p string) (string, error) { return vfs.Clean(p) }
+
+// observe records a signal event; the dispatcher calls it for every event.
+func (a *Agent) observe(ev signals.Event) {
+	e := recorder.Entry{
+		Time:    ev.Time,
+		Kind:    recorder.KindSignal,
+		Agent:   ev.Agent,
+		Message: truncateString(ev.Reason, maxErrorRecorded),
+		Detail:  fmt.Sprintf("%s %s %s→%s", ev.Signal, ev.Action, ev.From, ev.To),
+	}
+	if ev.Signal.Fatal() {
+		e.Severity = agentos.SeverityCritical
+	}
+	if ev.Result != "" {
+		e.Detail += " result=" + truncateString(ev.Result, 256)
+	}
+	if ev.Dropped > 0 {
+		e.Detail += fmt.Sprintf(" (%d earlier signal events not recorded)", ev.Dropped)
+	}
+	if ev.Err != nil {
+		e.Error = truncateString(ev.Err.Error(), maxErrorRecorded)
+	}
+	if _, err := a.k.appendEntry(context.Background(), e); err != nil {
+		a.k.log.Error("kernel: recording signal", "agent", a.id, "signal", ev.Signal, "err", err)
+	}
+	if ev.To == signals.Terminated && ev.From != signals.Terminated {
+		a.k.log.Info("kernel: agent terminated", "agent", a.id, "signal", ev.Signal, "reason", ev.Reason)
+	}
+}
+
+// snapshotHook answers SIGUSR1: a one-line diagnostic of the agent, which
+// the signal event records.
+func (a *Agent) snapshotHook(ctx context.Context) (string, error) {
+	u := a.ns.Usage()
+	return fmt.Sprintf("state=%s inflight=%d waiting=%d files=%d bytes=%d checkpoints=%d",
+		a.sig.State(), a.sig.InFlight(), a.sig.Waiting(), u.Files, u.Bytes, u.Checkpoints), nil
+}
+
+// checkpointHook answers SIGUSR2: a checkpoint of the namespace, taken by
+// the host's signal and therefore not decided by policy. Its id is
+// recorded with the signal event.
+func (a *Agent) checkpointHook(ctx context.Context) (string, error) {
+	var id string
+	err := a.sig.Commit(func() error {
+		info, err := a.ns.Checkpoint(ctx)
+		id = info.ID
+		return err
+	})
+	return id, err
+}
+
+// Inspect returns a read-only io/fs view of the agent's namespace for the
+// host (tests, debugging, export). It bypasses policy and is not recorded:
+// do not hand it to agent code.
+func (k *Kernel) Inspect(id agentos.AgentID) (fs.FS, error) {
+	a := k.Agent(id)
+	if a == nil {
+		return nil, fmt.Errorf("kernel: agent %q: %w", id, agentos.ErrNotFound)
+	}
+	return a.ns.IOFS(), nil
+}
+
+// policyFiles renders policy documents as the files of /policy/: one file
+// per document, named after the document (metadata.name, or its file) with
+// a .yaml extension, holding its source.
+func policyFiles(docs []*policy.Document) map[string][]byte {
+	files := make(map[string][]byte, len(docs))
+	for i, d := range docs {
+		base := d.Name
+		if base == "" {
+			base = "policy-" + strconv.Itoa(i+1)
+		}
+		base = strings.Map(func(r rune) rune {
+			if r == '/' || r == '\\' || r < 0x20 || r == 0x7f {
+				return '_'
+			}
+			return r
+		}, base)
+		name := base + ".yaml"
+		for n := 2; files[name] != nil || !vfs.ValidName(name); n++ {
+			if !vfs.ValidName(name) {
+				base = "policy-" + strconv.Itoa(i+1)
+			}
+			name = base + "-" + strconv.Itoa(n) + ".yaml"
+		}
+		files[name] = slices.Clone(d.Source)
+	}
+	return files
+}
+
+// documentsOf returns the documents an evaluator shows, or nil.
+func documentsOf(e Evaluator) []*policy.Document {
+	if d, ok := e.(documenter); ok {
+		return d.Documents()
+	}
+	return nil
+}

@@ -1,0 +1,183 @@
+package kernel
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"unicode/utf8"
+
+	"github.com/agent-os/agentos"
+)
+
+// Bounds on tool arguments. Arguments beyond them are denied by the kernel
+// (rule kernel.args) before policy sees them.
+const (
+	MaxArgsDepth  = 32      // nesting of maps and lists
+	MaxArgsValues = 10_000  // values in total, keys included
+	MaxArgsBytes  = 4 << 20 // bytes of strings in total
+)
+
+// copyArgs makes the kernel's own deep copy of tool arguments, so that what
+// policy decided on is exactly what the tool receives and what is recorded,
+// whatever the caller does with its map afterwards. It accepts JSON-like
+// values: nil, bool, string, the integer and float kinds, json.Number,
+// []any, []string, map[string]any and map[string]string. Integers stay
+// int64 (uint64 above MaxInt64 is refused); floats become float64 and must
+// be finite.
+func copyArgs(in map[string]any) (map[string]any, error) {
+	if in == nil {
+		return map[string]any{}, nil
+	}
+	b := argsBudget{values: MaxArgsValues, bytes: MaxArgsBytes}
+	v, err := b.copy(in, 0)
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]any), nil
+}
+
+type argsBudget struct {
+	values, bytes int
+}
+
+func (b *argsBudget) spend(strBytes int) error {
+	b.values--
+	b.bytes -= strBytes
+	if b.values < 0 {
+		return fmt.Errorf("%w: more than %d argument values", agentos.ErrInvalid, MaxArgsValues)
+	}
+	if b.bytes < 0 {
+		return fmt.Errorf("%w: more than %d bytes of argument strings", agentos.ErrInvalid, MaxArgsBytes)
+	}
+	return nil
+}
+
+func (b *argsBudget) str(s string) (string, error) {
+	if err := b.spend(len(s)); err != nil {
+		return "", err
+	}
+	if !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: argument string is not valid UTF-8", agentos.ErrInvalid)
+	}
+	return s, nil
+}
+
+func (b *argsBudget) copy(v any, depth int) (any, error) {
+	if depth > MaxArgsDepth {
+		return nil, fmt.Errorf("%w: arguments nested deeper than %d", agentos.ErrInvalid, MaxArgsDepth)
+	}
+	switch x := v.(type) {
+	case nil:
+		return nil, b.spend(0)
+	case bool:
+		return x, b.spend(0)
+	case string:
+		return b.str(x)
+	case int:
+		return int64(x), b.spend(0)
+	case int8:
+		return int64(x), b.spend(0)
+	case int16:
+		return int64(x), b.spend(0)
+	case int32:
+		return int64(x), b.spend(0)
+	case int64:
+		return x, b.spend(0)
+	case uint:
+		return b.uint(uint64(x))
+	case uint8:
+		return int64(x), b.spend(0)
+	case uint16:
+		return int64(x), b.spend(0)
+	case uint32:
+		return int64(x), b.spend(0)
+	case uint64:
+		return b.uint(x)
+	case float32:
+		return b.float(float64(x))
+	case float64:
+		return b.float(x)
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i, b.spend(0)
+		}
+		f, err := x.Float64()
+		if err != nil {
+			return nil, fmt.Errorf("%w: argument number %q", agentos.ErrInvalid, string(x))
+		}
+		return b.float(f)
+	case []any:
+		if err := b.spend(0); err != nil {
+			return nil, err
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			c, err := b.copy(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = c
+		}
+		return out, nil
+	case []string:
+		if err := b.spend(0); err != nil {
+			return nil, err
+		}
+		out := make([]any, len(x))
+		for i, e := range x {
+			s, err := b.str(e)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = s
+		}
+		return out, nil
+	case map[string]any:
+		if err := b.spend(0); err != nil {
+			return nil, err
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if _, err := b.str(k); err != nil {
+				return nil, err
+			}
+			c, err := b.copy(e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = c
+		}
+		return out, nil
+	case map[string]string:
+		if err := b.spend(0); err != nil {
+			return nil, err
+		}
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if _, err := b.str(k); err != nil {
+				return nil, err
+			}
+			s, err := b.str(e)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = s
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("%w: argument of type %T (want JSON-like values)", agentos.ErrInvalid, v)
+}
+
+func (b *argsBudget) uint(x uint64) (any, error) {
+	if x > math.MaxInt64 {
+		return nil, fmt.Errorf("%w: argument integer %d overflows int64", agentos.ErrInvalid, x)
+	}
+	return int64(x), b.spend(0)
+}
+
+func (b *argsBudget) float(f float64) (any, error) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return nil, fmt.Errorf("%w: argument number is not finite", agentos.ErrInvalid)
+	}
+	return f, b.spend(0)
+}

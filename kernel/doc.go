@@ -1,0 +1,100 @@
+// Package kernel composes the policy engine, the flight recorder, per-agent
+// signals and the agent virtual file system into governed syscalls. It is
+// the facade of agentos: the subsystems never see it.
+//
+// Every action an agent takes is a syscall on its [Agent], and every syscall
+// passes the same steps, in this order:
+//
+//  1. the kernel is open and has not panicked ([agentos.ErrClosed],
+//     [agentos.ErrPanicked]);
+//  2. the operation is one the kernel knows (an unknown op is denied and
+//     recorded);
+//  3. the path, for file operations, is cleaned by the VFS before policy sees
+//     it (a hostile path — a ".." escape, a NUL byte, invalid UTF-8, an
+//     over-long path — is refused and recorded);
+//  4. the signal gate: a stopped agent blocks here until SIGCONT, a killed
+//     one gets [agentos.ErrKilled];
+//  5. the policy decision (an engine error is a deny; an approve effect asks
+//     the [Approver], and is a deny without one or past its timeout);
+//  6. the decision entry is appended to the flight recorder; if that fails
+//     the syscall fails closed and nothing executes;
+//  7. a syscall that was not permitted returns an [*agentos.PolicyViolation]
+//     and, unless the deciding rule says onDeny: refuse, raises SIGPOLICY on
+//     the agent, which kills it ([WithStrict] makes every deny kill);
+//  8. execution: VFS mutations commit only while the agent is alive, tools
+//     run with a context that is cancelled when the agent is interrupted or
+//     killed, and a result that arrives after the kill is discarded;
+//  9. the outcome entry: status, error, duration and the SHA-256 digest of
+//     the result.
+//
+// There is no way to run without a policy: with no policy option, [New]
+// loads the [Baseline] policy, which lets an agent use its own memory mounts
+// and read /policy/, and denies every tool call, every message and anything
+// else.
+//
+// # Usage
+//
+//	k, err := kernel.New(
+//		kernel.WithPolicyFile("policy.yaml"),
+//		kernel.WithTool("sql.query", runQuery),
+//	)
+//	if err != nil {
+//		return err
+//	}
+//	defer k.Close()
+//
+//	a, err := k.Spawn(ctx, "agent-001", kernel.WithRole("analyst"))
+//	err = a.Write(ctx, "/mem/working/task.txt", []byte("Analyze data"))
+//	data, err := a.Read(ctx, "/mem/working/task.txt")
+//	out, err := a.Exec(ctx, "sql.query", map[string]any{"query": "SELECT 1"})
+//	var v *agentos.PolicyViolation
+//	if errors.As(err, &v) {
+//		// denied by v.Decision.Rule; unless the rule says onDeny: refuse,
+//		// the agent is now killed and its later syscalls fail with
+//		// agentos.ErrKilled.
+//	}
+//
+// [Kernel.Run] runs agent code with a context that is cancelled when the
+// agent is killed, and recovers a panic in it: the panic is recorded, only
+// that agent is killed, and Run returns an [*AgentPanic]. [Kernel.Panic]
+// halts everything: every agent is killed and later calls fail with
+// [agentos.ErrPanicked].
+//
+// Tests of agent code use package kerneltest, which builds a kernel with an
+// in-memory recorder, a fake clock and a policy given as a string, and has
+// helpers to assert what was denied and by which rule.
+//
+// # Concurrency
+//
+// A [Kernel] and its [Agent] values are safe for concurrent use: many
+// goroutines may issue syscalls on the same agent at once, and signals may
+// be sent to it from any goroutine while they run. Tools and the approver
+// are called on the goroutine that made the syscall. The kernel starts one
+// goroutine per [Kernel.Run] call, owned and joined by that call, and none
+// otherwise; the recorder and the signal dispatchers document their own.
+//
+// [Kernel.Close] is immediate: it refuses new syscalls, kills every agent
+// (cancelling the syscalls in flight), waits a bounded time for them to
+// return, records the close and flushes the recorder. It closes only what
+// the kernel opened: a recorder passed with [WithRecorder] belongs to the
+// caller, who closes it after the kernel.
+//
+// # Caveats
+//
+// This kernel lives in the same Go process as the agents it governs, so the
+// words "kernel" and "kill" mean less than they do in an operating system.
+// The kernel decides, records and executes everything that goes through an
+// [Agent]; it cannot stop agent code from doing things that do not go
+// through it (opening a file with package os, starting a goroutine, calling
+// a network API directly). A kill is cooperative cancellation plus refusal
+// at the gate: once SIGKILL has been delivered, no further syscall of that
+// agent executes or returns a result, in-flight tool calls see their
+// context cancelled and their results are discarded, and the agent's
+// context is done — but a goroutine that ignores its context keeps running
+// until it returns, and a tool that ignores its context may finish its
+// external effect (which is recorded as an outcome of status "killed").
+// A panic in a goroutine that agent code started itself is not recovered by
+// [Kernel.Run] and ends the process, as any Go panic does. Real isolation —
+// tools in their own process group and cgroup, egress enforced by eBPF —
+// comes with subprocess tools (package atr) and package bpf.
+package kernel

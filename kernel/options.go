@@ -1,0 +1,348 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/policy"
+	"github.com/agent-os/agentos/vfs"
+)
+
+// An Option configures a [Kernel]. Options that can fail (a policy file that
+// does not parse, a nil argument) make [New] return their error.
+type Option func(*config) error
+
+// ToolFunc is a tool an agent may call with [Agent.Exec]. It runs on the
+// goroutine that made the syscall, with a context that is cancelled when the
+// agent is interrupted or killed; [ActionFromContext] returns the action
+// being executed. args is the kernel's own copy of the arguments policy
+// decided on: changing the caller's map after the call started has no
+// effect on it. The result's digest is recorded; a result that is not a
+// []byte or string is digested in its JSON encoding.
+type ToolFunc func(ctx context.Context, args map[string]any) (any, error)
+
+// Approver decides an action whose policy decision is [agentos.Approve]:
+// it returns true to let it run. It is called on the syscall's goroutine with
+// a context bounded by the timeout given to [WithApprover]; an error, a
+// false answer or the timeout deny the action.
+type Approver func(ctx context.Context, act agentos.Action, d agentos.Decision) (bool, error)
+
+// Bounds on what the kernel accepts.
+const (
+	// MaxAgentIDLen is the longest agent id Spawn accepts, in bytes.
+	MaxAgentIDLen = 128
+	// MaxToolNameLen is the longest tool name Exec and WithTool accept.
+	MaxToolNameLen = 256
+	// DefaultMaxAgents is the number of agents a kernel holds unless
+	// WithMaxAgents says otherwise.
+	DefaultMaxAgents = 4096
+	// DefaultApprovalTimeout bounds an approver when WithApprover is given
+	// a zero timeout.
+	DefaultApprovalTimeout = 30 * time.Second
+	// DefaultCloseTimeout bounds how long Close waits for syscalls in
+	// flight to return after it killed their agents.
+	DefaultCloseTimeout = 10 * time.Second
+)
+
+type config struct {
+	eval        Evaluator
+	policyDocs  []*policy.Document // documents loaded by an option, shown under /policy/
+	policyCount int                // how many policy options were given
+	sink        Sink
+	tools       map[string]ToolFunc
+	approver    Approver
+	approveTO   time.Duration
+	strict      bool
+	shadow      bool
+	clock       func() time.Time
+	logger      *slog.Logger
+	maxAgents   int
+	closeTO     time.Duration
+	quota       *vfs.Quota
+}
+
+// WithPolicyFile loads the policy documents of one YAML or JSON file (a file
+// may hold several documents).
+func WithPolicyFile(path string) Option {
+	return func(c *config) error {
+		docs, err := policy.ParseFile(path)
+		if err != nil {
+			return fmt.Errorf("kernel: policy file: %w", err)
+		}
+		return c.setDocs(docs)
+	}
+}
+
+// WithPolicyDir loads every policy document of a directory.
+func WithPolicyDir(dir string) Option {
+	return func(c *config) error {
+		docs, err := policy.ParseDir(dir)
+		if err != nil {
+			return fmt.Errorf("kernel: policy dir: %w", err)
+		}
+		return c.setDocs(docs)
+	}
+}
+
+// WithPolicySource loads one policy document from its YAML (or JSON) text;
+// name identifies it in errors and under /policy/.
+func WithPolicySource(name string, src []byte) Option {
+	return func(c *config) error {
+		doc, err := policy.Parse(name, src)
+		if err != nil {
+			return fmt.Errorf("kernel: policy: %w", err)
+		}
+		return c.setDocs([]*policy.Document{doc})
+	}
+}
+
+// WithPolicy makes e decide every syscall. A *policy.Engine is an
+// Evaluator; its documents are shown under /policy/ when it has a
+// Documents method. Only one policy option may be given.
+func WithPolicy(e Evaluator) Option {
+	return func(c *config) error {
+		if e == nil {
+			return fmt.Errorf("kernel: %w: nil policy", agentos.ErrInvalid)
+		}
+		c.policyCount++
+		c.eval = e
+		return nil
+	}
+}
+
+func (c *config) setDocs(docs []*policy.Document) error {
+	if len(docs) == 0 {
+		return fmt.Errorf("kernel: %w: the policy has no documents", agentos.ErrInvalid)
+	}
+	c.policyCount++
+	c.policyDocs = docs
+	return nil
+}
+
+// WithRecorder makes the kernel append its entries to s, usually a
+// *recorder.Recorder. The recorder belongs to the caller: [Kernel.Close]
+// flushes it but does not close it. Without this option the kernel opens an
+// in-memory recorder of its own and closes it on Close.
+func WithRecorder(s Sink) Option {
+	return func(c *config) error {
+		if s == nil {
+			return fmt.Errorf("kernel: %w: nil recorder", agentos.ErrInvalid)
+		}
+		c.sink = s
+		return nil
+	}
+}
+
+// WithTool adds a tool to the kernel's tool table. Names are matched
+// exactly (no case folding, no Unicode normalization), are at most
+// [MaxToolNameLen] bytes of valid UTF-8, and may be given only once.
+func WithTool(name string, fn ToolFunc) Option {
+	return func(c *config) error {
+		if err := checkToolName(name); err != nil {
+			return err
+		}
+		if fn == nil {
+			return fmt.Errorf("kernel: %w: tool %q has a nil function", agentos.ErrInvalid, name)
+		}
+		if _, dup := c.tools[name]; dup {
+			return fmt.Errorf("kernel: %w: tool %q given twice", agentos.ErrInvalid, name)
+		}
+		c.tools[name] = fn
+		return nil
+	}
+}
+
+func checkToolName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("kernel: %w: empty tool name", agentos.ErrInvalid)
+	case len(name) > MaxToolNameLen:
+		return fmt.Errorf("kernel: %w: tool name longer than %d bytes", agentos.ErrInvalid, MaxToolNameLen)
+	case !utf8.ValidString(name):
+		return fmt.Errorf("kernel: %w: tool name is not valid UTF-8", agentos.ErrInvalid)
+	case strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Errorf("kernel: %w: tool name %q has control characters", agentos.ErrInvalid, name)
+	}
+	return nil
+}
+
+// WithApprover sets the function asked about actions whose decision is
+// [agentos.Approve]. timeout bounds each call (zero means
+// [DefaultApprovalTimeout]); past it the action is denied. Without an
+// approver every approve decision is a deny.
+func WithApprover(fn Approver, timeout time.Duration) Option {
+	return func(c *config) error {
+		if fn == nil {
+			return fmt.Errorf("kernel: %w: nil approver", agentos.ErrInvalid)
+		}
+		if timeout < 0 {
+			return fmt.Errorf("kernel: %w: negative approval timeout", agentos.ErrInvalid)
+		}
+		if timeout == 0 {
+			timeout = DefaultApprovalTimeout
+		}
+		c.approver, c.approveTO = fn, timeout
+		return nil
+	}
+}
+
+// WithStrict makes every denial kill the agent, including those of rules
+// that say onDeny: refuse, rate limits, and the kernel's own refusals of
+// hostile paths and unknown operations.
+func WithStrict() Option {
+	return func(c *config) error { c.strict = true; return nil }
+}
+
+// WithShadow runs the kernel in shadow mode: every syscall is gated, decided
+// and recorded as usual, and denials are enforced as usual, but a permitted
+// side-effecting syscall (write, append, delete, exec, checkpoint, rollback,
+// send) is not executed: its outcome is recorded with status "shadow" and it
+// returns a zero result and a nil error. Reads, stats and lists run.
+func WithShadow() Option {
+	return func(c *config) error { c.shadow = true; return nil }
+}
+
+// WithClock sets the clock the kernel stamps actions and entries with, and
+// gives the policy input its Now. The default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(c *config) error {
+		if now == nil {
+			return fmt.Errorf("kernel: %w: nil clock", agentos.ErrInvalid)
+		}
+		c.clock = now
+		return nil
+	}
+}
+
+// WithLogger sets the logger for what the kernel cannot return to a caller
+// (a recorder failure after an effect, an agent killed). The default
+// discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) error {
+		if l == nil {
+			return fmt.Errorf("kernel: %w: nil logger", agentos.ErrInvalid)
+		}
+		c.logger = l
+		return nil
+	}
+}
+
+// WithMaxAgents bounds the number of agents the kernel holds (default
+// [DefaultMaxAgents]); Spawn past it fails with [agentos.ErrQuota]. Killed
+// agents count until they are reaped with [Kernel.Reap].
+func WithMaxAgents(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return fmt.Errorf("kernel: %w: max agents must be positive", agentos.ErrInvalid)
+		}
+		c.maxAgents = n
+		return nil
+	}
+}
+
+// WithCloseTimeout bounds how long [Kernel.Close] waits for the syscalls in
+// flight to return after it killed their agents (default
+// [DefaultCloseTimeout]).
+func WithCloseTimeout(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("kernel: %w: close timeout must be positive", agentos.ErrInvalid)
+		}
+		c.closeTO = d
+		return nil
+	}
+}
+
+// An AgentOption configures an agent at [Kernel.Spawn]. The role, trust and
+// labels are what policy sees as agent.role, agent.trust and agent.labels.
+type AgentOption func(*agentConfig) error
+
+type agentConfig struct {
+	role   string
+	trust  float64
+	labels map[string]string
+	quota  *vfs.Quota
+}
+
+// Bounds on agent attributes.
+const (
+	maxRoleLen  = 128
+	maxLabels   = 64
+	maxLabelLen = 256
+)
+
+// WithRole sets the agent's role (agent.role in policy).
+func WithRole(role string) AgentOption {
+	return func(c *agentConfig) error {
+		if len(role) > maxRoleLen || !utf8.ValidString(role) {
+			return fmt.Errorf("kernel: %w: role must be at most %d bytes of UTF-8", agentos.ErrInvalid, maxRoleLen)
+		}
+		c.role = role
+		return nil
+	}
+}
+
+// WithTrust sets the agent's trust score in [0, 1] (agent.trust in policy).
+// The default is 0: an agent is trusted only as far as it is told to be.
+func WithTrust(trust float64) AgentOption {
+	return func(c *agentConfig) error {
+		if !(trust >= 0 && trust <= 1) { // also refuses NaN
+			return fmt.Errorf("kernel: %w: trust %v is outside [0, 1]", agentos.ErrInvalid, trust)
+		}
+		c.trust = trust
+		return nil
+	}
+}
+
+// WithLabels adds labels to the agent (agent.labels in policy). At most 64
+// labels of at most 256 bytes each.
+func WithLabels(labels map[string]string) AgentOption {
+	return func(c *agentConfig) error {
+		if len(labels)+len(c.labels) > maxLabels {
+			return fmt.Errorf("kernel: %w: more than %d labels", agentos.ErrInvalid, maxLabels)
+		}
+		for k, v := range labels {
+			if len(k) > maxLabelLen || len(v) > maxLabelLen || !utf8.ValidString(k) || !utf8.ValidString(v) {
+				return fmt.Errorf("kernel: %w: label %q: keys and values must be at most %d bytes of UTF-8", agentos.ErrInvalid, k, maxLabelLen)
+			}
+			if c.labels == nil {
+				c.labels = make(map[string]string, len(labels))
+			}
+			c.labels[k] = v
+		}
+		return nil
+	}
+}
+
+// WithQuota sets the default VFS quota of every agent's namespace (bytes,
+// files, file size, checkpoints); a zero field takes the VFS default. A
+// write beyond it fails with agentos.ErrQuota.
+func WithQuota(q vfs.Quota) Option {
+	return func(c *config) error {
+		if q.MaxBytes < 0 || q.MaxFiles < 0 || q.MaxFileSize < 0 || q.MaxCheckpoints < 0 {
+			return fmt.Errorf("kernel: %w: negative quota", agentos.ErrInvalid)
+		}
+		c.quota = &q
+		return nil
+	}
+}
+
+// WithAgentQuota sets this agent's VFS quota, overriding the kernel's
+// [WithQuota].
+func WithAgentQuota(q vfs.Quota) AgentOption {
+	return func(c *agentConfig) error {
+		if q.MaxBytes < 0 || q.MaxFiles < 0 || q.MaxFileSize < 0 || q.MaxCheckpoints < 0 {
+			return fmt.Errorf("kernel: %w: negative quota", agentos.ErrInvalid)
+		}
+		c.quota = &q
+		return nil
+	}
+}
+
+var errNilOption = errors.New("kernel: nil option")

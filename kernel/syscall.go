@@ -1,0 +1,364 @@
+package kernel
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/policy"
+	"github.com/agent-os/agentos/recorder"
+	"github.com/agent-os/agentos/signals"
+)
+
+// Statuses the kernel writes besides the recorder's own.
+const (
+	// StatusPermitted marks a decision entry whose syscall was let through
+	// (allow, audit, or an approve the approver granted).
+	StatusPermitted recorder.Status = "permitted"
+	// StatusKilled marks an outcome whose result was discarded because the
+	// agent was killed before it could be delivered, or whose commit was
+	// refused because the agent was already killed.
+	StatusKilled recorder.Status = "killed"
+)
+
+// Rules the kernel itself decides by, before policy is consulted. They
+// appear in decision entries and in PolicyViolation.Decision.Rule.
+const (
+	RuleUnknownOp   = "kernel.unknown-op"   // the op is not one of agentos.Ops
+	RulePath        = "kernel.path"         // the path was refused by vfs.Clean
+	RuleArgs        = "kernel.args"         // tool arguments not JSON-like or over the bounds
+	RuleToolName    = "kernel.tool-name"    // empty, over-long, non-UTF-8 or control characters
+	RulePolicyError = "kernel.policy-error" // the evaluator failed and named no rule
+)
+
+type actionKey struct{}
+
+// ActionFromContext returns the action a tool is executing, as policy saw
+// it, from the context the kernel passes to a [ToolFunc]. Its ID is the
+// trace id of the syscall's recorder entries.
+func ActionFromContext(ctx context.Context) (agentos.Action, bool) {
+	a, ok := ctx.Value(actionKey{}).(*agentos.Action)
+	if !ok {
+		return agentos.Action{}, false
+	}
+	return *a, true
+}
+
+// request is one syscall as the agent's methods build it.
+type request struct {
+	act      agentos.Action // Op, Path (raw), Tool, Args (the kernel's copy), Target, PayloadType, Meta
+	argsJSON json.RawMessage
+	// pre is a refusal found while building the request (bad arguments, a
+	// bad tool name): the syscall is denied by rule preRule.
+	pre     error
+	preRule string
+	// commit runs the effect inside the dispatcher's Commit, so that it
+	// happens only while the agent is alive.
+	commit bool
+	// run executes the syscall. It returns the result, the bytes to digest
+	// (nil: no digest) and an error.
+	run func(ctx context.Context, act *agentos.Action) (result any, digest []byte, err error)
+}
+
+// syscall is the one path every agent action takes; see the package doc for
+// the steps.
+func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
+	k := a.k
+	if err := ctx.Err(); err != nil {
+		return nil, context.Cause(ctx)
+	}
+	if err := k.admit(); err != nil {
+		return nil, err
+	}
+	defer k.inflight.Done()
+
+	// Entries are recorded even when the caller's context ends meanwhile.
+	rctx := context.WithoutCancel(ctx)
+	act := rq.act
+	act.ID = k.newTrace()
+	act.Agent = a.id
+	act.At = k.now()
+
+	// Refusals the kernel makes before the gate, each recorded.
+	switch {
+	case !act.Op.Valid():
+		return nil, a.refuse(rctx, &act, rq.argsJSON, RuleUnknownOp, fmt.Sprintf("unknown operation %q", act.Op),
+			fmt.Errorf("%w: unknown operation %q", agentos.ErrInvalid, act.Op))
+	case rq.pre != nil:
+		return nil, a.refuse(rctx, &act, rq.argsJSON, rq.preRule, rq.pre.Error(), rq.pre)
+	}
+	if act.Path != "" || needsPath(act.Op) {
+		p, err := cleanPath(act.Path)
+		if err != nil {
+			return nil, a.refuse(rctx, &act, rq.argsJSON, RulePath, "path refused: "+err.Error(), err)
+		}
+		act.Path = p
+	}
+
+	// The signal gate.
+	sctx, done, err := a.sig.Enter(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { done() }()
+
+	d, permitted, detail, evalErr := a.decide(sctx, &act)
+	if evalErr != nil && sctx.Err() != nil {
+		// The syscall was interrupted or its agent killed while policy was
+		// deciding: nothing was decided and nothing runs.
+		return nil, context.Cause(sctx)
+	}
+	status := recorder.StatusDenied
+	if permitted {
+		status = StatusPermitted
+	}
+	_, recErr := k.appendEntry(rctx, decisionEntry(&act, rq.argsJSON, d, status, detail))
+	if recErr != nil {
+		recErr = fmt.Errorf("%w: decision not recorded: %w", ErrRecorder, recErr)
+		k.log.Error("kernel: recording decision", "agent", a.id, "trace", act.ID, "err", recErr)
+	}
+	if !permitted {
+		v := &agentos.PolicyViolation{Action: act, Decision: d}
+		kill := k.strict || !d.Refuse
+		done()
+		done = func() {}
+		if kill {
+			a.kill(rctx, signals.SIGPOLICY, d)
+		}
+		if recErr != nil {
+			return nil, fmt.Errorf("%w (%w)", v, recErr)
+		}
+		return nil, v
+	}
+	if recErr != nil {
+		return nil, recErr // fail closed: an unrecorded decision executes nothing
+	}
+
+	// Execution.
+	var (
+		res   any
+		dig   []byte
+		opErr error
+	)
+	out := recorder.StatusOK
+	switch {
+	case k.shadow && act.Op.SideEffect():
+		out = recorder.StatusShadow
+	case rq.commit:
+		ran := false
+		opErr = a.sig.Commit(func() error {
+			ran = true
+			var e error
+			res, dig, e = rq.run(sctx, &act)
+			return e
+		})
+		if !ran {
+			out = StatusKilled
+		}
+	default:
+		res, dig, opErr = rq.run(sctx, &act)
+		// A result that arrives after the kill is discarded: the commit
+		// point of a read or a tool call is its delivery.
+		if kerr := a.sig.Commit(func() error { return nil }); kerr != nil {
+			res, dig, opErr, out = nil, nil, kerr, StatusKilled
+		}
+	}
+	if opErr != nil && out == recorder.StatusOK {
+		out = recorder.StatusError
+		if sctx.Err() != nil && errors.Is(opErr, context.Cause(sctx)) || errors.Is(opErr, context.Canceled) {
+			out = recorder.StatusCanceled
+		}
+	}
+	end := k.now()
+	oe := recorder.Entry{
+		Time:          end,
+		Kind:          recorder.KindOutcome,
+		Trace:         act.ID,
+		Agent:         act.Agent,
+		Op:            act.Op,
+		Tool:          act.Tool,
+		Path:          act.Path,
+		Target:        act.Target,
+		PolicyVersion: d.PolicyVersion,
+		Rule:          d.Rule,
+		Effect:        d.Effect,
+		Status:        out,
+		Duration:      end.Sub(act.At), // from the call: gate, decision and execution
+	}
+	if opErr != nil {
+		oe.Error = truncateString(opErr.Error(), maxErrorRecorded)
+	}
+	if dig != nil {
+		oe.ResultDigest = digest(dig)
+	}
+	if _, err := k.appendEntry(rctx, oe); err != nil {
+		err = fmt.Errorf("%w: outcome not recorded: %w", ErrRecorder, err)
+		k.log.Error("kernel: recording outcome", "agent", a.id, "trace", act.ID, "err", err)
+		return res, errors.Join(opErr, err)
+	}
+	return res, opErr
+}
+
+// decide asks policy, then the approver, and reports whether the syscall may
+// run. detail explains approvals and evaluator errors.
+func (a *Agent) decide(ctx context.Context, act *agentos.Action) (_ agentos.Decision, permitted bool, detail string, evalErr error) {
+	k := a.k
+	in := policy.Input{Action: *act, Agent: a.subject, Now: act.At}
+	if act.Target != "" {
+		if peer := k.Agent(act.Target); peer != nil {
+			in.Peer = &peer.subject
+		}
+	}
+	d, err := k.eval.Decide(ctx, in)
+	if err != nil {
+		d.Effect = agentos.Deny
+		d.Refuse = true // the agent did nothing wrong; the kernel could not decide
+		if d.Rule == "" {
+			d.Rule = RulePolicyError
+		}
+		if d.Message == "" {
+			d.Message = "policy could not decide"
+		}
+		d.Errors = append(d.Errors, err.Error())
+		return d, false, "policy error: " + truncateString(err.Error(), maxErrorRecorded), err
+	}
+	switch {
+	case d.Effect.Permits():
+		return d, true, "", nil
+	case d.Effect != agentos.Approve:
+		return d, false, "", nil
+	}
+	// Approve: only an approver can let it through, within its timeout.
+	d.Refuse = true // an approval not granted refuses; it does not kill
+	if k.approver == nil {
+		return d, false, "approval required and no approver is configured", nil
+	}
+	actx, cancel := context.WithTimeout(ctx, k.approveTO)
+	defer cancel()
+	ok, err := callApprover(actx, k.approver, *act, d)
+	switch {
+	case actx.Err() != nil:
+		return d, false, "approval not granted: " + context.Cause(actx).Error(), nil
+	case err != nil:
+		return d, false, "approval not granted: " + truncateString(err.Error(), maxErrorRecorded), nil
+	case !ok:
+		return d, false, "approval refused", nil
+	}
+	return d, true, "approved", nil
+}
+
+// callApprover runs the approver, turning a panic into a refusal.
+func callApprover(ctx context.Context, fn Approver, act agentos.Action, d agentos.Decision) (ok bool, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok, err = false, fmt.Errorf("kernel: approver panicked: %v", r)
+		}
+	}()
+	return fn(ctx, act, d)
+}
+
+// refuse records and returns a refusal made by the kernel before the gate.
+// With WithStrict it also kills the agent.
+func (a *Agent) refuse(ctx context.Context, act *agentos.Action, args json.RawMessage, rule, msg string, cause error) error {
+	d := agentos.Decision{
+		Effect:        agentos.Deny,
+		Rule:          rule,
+		Message:       truncateString(msg, maxErrorRecorded),
+		Severity:      agentos.SeverityHigh,
+		PolicyVersion: a.k.policyVersion(),
+		Refuse:        !a.k.strict,
+	}
+	v := &agentos.PolicyViolation{Action: *act, Decision: d}
+	_, recErr := a.k.appendEntry(ctx, decisionEntry(act, args, d, recorder.StatusDenied, ""))
+	if a.k.strict {
+		a.kill(ctx, signals.SIGPOLICY, d)
+	}
+	if recErr != nil {
+		a.k.log.Error("kernel: recording refusal", "agent", a.id, "trace", act.ID, "err", recErr)
+		return fmt.Errorf("%w: %w (%w: %w)", v, cause, ErrRecorder, recErr)
+	}
+	return fmt.Errorf("%w: %w", v, cause)
+}
+
+// kill raises sig (SIGPOLICY) on the agent for decision d.
+func (a *Agent) kill(ctx context.Context, sig signals.Signal, d agentos.Decision) {
+	reason := "denied by " + d.Rule
+	if d.Rule == "" {
+		reason = "denied by the default effect"
+	}
+	if err := a.sig.Send(context.WithoutCancel(ctx), sig, reason); err != nil && !errors.Is(err, agentos.ErrKilled) {
+		a.k.log.Error("kernel: raising signal", "agent", a.id, "signal", sig, "err", err)
+	}
+}
+
+func decisionEntry(act *agentos.Action, args json.RawMessage, d agentos.Decision, status recorder.Status, detail string) recorder.Entry {
+	e := recorder.Entry{
+		Time:          act.At,
+		Kind:          recorder.KindDecision,
+		Trace:         act.ID,
+		Agent:         act.Agent,
+		Op:            act.Op,
+		Tool:          act.Tool,
+		Path:          act.Path,
+		Target:        act.Target,
+		Args:          args,
+		PolicyVersion: d.PolicyVersion,
+		Rule:          d.Rule,
+		Effect:        d.Effect,
+		Message:       d.Message,
+		Severity:      d.Severity,
+		Status:        status,
+		Detail:        detail,
+	}
+	if !act.Op.Valid() {
+		e.Op = agentos.Op(truncateString(strings.ToValidUTF8(string(act.Op), "?"), 64))
+	}
+	if len(d.Errors) > 0 {
+		e.Error = truncateString(strings.Join(d.Errors, "; "), maxErrorRecorded)
+	}
+	if d.Shadow != nil && (d.Shadow.Effect != d.Effect || d.Shadow.Rule != d.Rule) {
+		sh := "shadow policy: " + d.Shadow.String()
+		if e.Detail != "" {
+			sh = e.Detail + "; " + sh
+		}
+		e.Detail = truncateString(sh, maxErrorRecorded)
+	}
+	return e
+}
+
+// needsPath reports whether op addresses a VFS path.
+func needsPath(op agentos.Op) bool {
+	switch op {
+	case agentos.OpRead, agentos.OpWrite, agentos.OpAppend, agentos.OpStat, agentos.OpList, agentos.OpDelete:
+		return true
+	}
+	return false
+}
+
+const maxErrorRecorded = 4096
+
+func truncateString(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for len(s) > 0 && !utf8ValidTail(s) {
+		s = s[:len(s)-1]
+	}
+	return s + "…"
+}
+
+// utf8ValidTail reports whether s does not end inside a multi-byte rune.
+func utf8ValidTail(s string) bool {
+	return strings.ToValidUTF8(s[max(0, len(s)-4):], "\uFFFD") == s[max(0, len(s)-4):]
+}
+
+func digest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
