@@ -210,6 +210,9 @@ func Open(path string, opts *Options) (*Recorder, error) {
 // open opens a recorder; a new file gets genesis, and fill, when given,
 // loads entries before the flusher starts.
 func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill func(*store) (Anchor, error)) (*Recorder, error) {
+	if errNoSQLite != nil {
+		return nil, errNoSQLite
+	}
 	o := opts.withDefaults()
 	if err := o.check(); err != nil {
 		return nil, err

@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-
-	"github.com/mattn/go-sqlite3"
 )
 
 // schemaVersion is PRAGMA user_version of the databases this code writes.
@@ -85,23 +83,25 @@ func insertArgs(e *Entry) []any {
 	}
 }
 
-var sqliteDriver = &sqlite3.SQLiteDriver{}
-
 // connector opens SQLite connections and runs per-connection pragmas.
 type connector struct {
 	dsn     string
 	pragmas []string
 }
 
-func (c *connector) Connect(context.Context) (driver.Conn, error) {
+func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := sqliteDriver.Open(c.dsn)
 	if err != nil {
 		return nil, err
 	}
-	sc := conn.(*sqlite3.SQLiteConn)
+	ec, ok := conn.(driver.ExecerContext)
+	if !ok {
+		conn.Close()
+		return nil, fmt.Errorf("recorder: unexpected driver connection %T", conn)
+	}
 	for _, p := range c.pragmas {
-		if _, err := sc.Exec(p, nil); err != nil {
-			sc.Close()
+		if _, err := ec.ExecContext(ctx, p, nil); err != nil {
+			conn.Close()
 			return nil, err
 		}
 	}
@@ -198,14 +198,11 @@ func (s *store) wrap(err error) error {
 	if err == nil {
 		return nil
 	}
-	var se sqlite3.Error
-	if errors.As(err, &se) {
-		switch se.Code {
-		case sqlite3.ErrNotADB, sqlite3.ErrCorrupt:
-			return fmt.Errorf("%w: %s: %w", ErrCorrupt, s.name(), err)
-		case sqlite3.ErrFull:
-			return fmt.Errorf("%w: %s: %w", ErrStorageFull, s.name(), err)
-		}
+	switch sqliteKind(err) {
+	case sqliteCorrupt:
+		return fmt.Errorf("%w: %s: %w", ErrCorrupt, s.name(), err)
+	case sqliteFull:
+		return fmt.Errorf("%w: %s: %w", ErrStorageFull, s.name(), err)
 	}
 	return fmt.Errorf("recorder: %s: %w", s.name(), err)
 }
@@ -326,3 +323,12 @@ func (s *store) close() error {
 	}
 	return errors.Join(errs...)
 }
+
+// sqliteErrKind is what the recorder needs to know of a SQLite error.
+type sqliteErrKind uint8
+
+const (
+	sqliteOther sqliteErrKind = iota
+	sqliteCorrupt
+	sqliteFull
+)

@@ -8,7 +8,6 @@ import (
 
 	"errors"
 	"fmt"
-	"github.com/mattn/go-sqlite3"
 
 	"github.com/agent-os/agentos"
 )
@@ -108,7 +107,7 @@ func verifyStore(ctx context.Context, st *store, anchor *Anchor) (Report, error)
 	var broken *brokenRow
 	expect := st.genesis
 	err = conn.Raw(func(dc any) error {
-		sc, ok := dc.(*sqlite3.SQLiteConn)
+		sc, ok := dc.(driver.QueryerContext)
 		if !ok {
 			return fmt.Errorf("recorder: unexpected driver connection %T", dc)
 		}
