@@ -309,13 +309,14 @@ func resultBytes(res any) []byte {
 	return b
 }
 
-// Do governs an action whose effect the caller supplies: pipes and message
-// buses use it for agentos.OpSend, vector stores for agentos.OpSearch. The
-// kernel fills act.ID, act.Agent and act.At, cleans act.Path when set,
-// gates, decides and records act, and runs fn only when it is permitted,
-// inside the agent's commit section when act.Op has side effects (so fn
-// must be short and must not signal the agent). fn's result is digested as
-// a tool result is. Tool arguments in act.Args are copied as for Exec.
+// Do governs an action whose effect the caller supplies: transports other
+// than [Agent.Gate] and the bus methods use it for agentos.OpSend, vector
+// stores for agentos.OpSearch. The kernel fills act.ID, act.Agent and
+// act.At, cleans act.Path when set, gates, decides and records act, and
+// runs fn only when it is permitted, inside the agent's commit section when
+// act.Op has side effects (so fn must be short and must not signal the
+// agent). fn's result is digested as a tool result is. Tool arguments in
+// act.Args are copied as for Exec.
 //
 // Ops the kernel executes itself (read, write, append, stat, list, delete,
 // exec, checkpoint, rollback) are refused with agentos.ErrInvalid: use the

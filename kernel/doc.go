@@ -54,6 +54,13 @@
 //		// agentos.ErrKilled.
 //	}
 //
+// Agents talk through governed sends: [Agent.Gate] makes the [ipc.Gate] of a
+// typed pipe from one agent to another, and with [WithBus] an agent
+// publishes, requests and subscribes on a message bus ([Agent.Publish],
+// [Agent.Request], [Agent.Subscribe]). Each crossing, message and delivery
+// is an agentos.OpSend syscall; action.meta.direction says which
+// ([DirectionPipe], [DirectionPublish]…).
+//
 // [Kernel.Run] runs agent code with a context that is cancelled when the
 // agent is killed, and recovers a panic in it: the panic is recorded, only
 // that agent is killed, and Run returns an [*AgentPanic]. [Kernel.Panic]
@@ -70,8 +77,11 @@
 // goroutines may issue syscalls on the same agent at once, and signals may
 // be sent to it from any goroutine while they run. Tools and the approver
 // are called on the goroutine that made the syscall. The kernel starts one
-// goroutine per [Kernel.Run] call, owned and joined by that call, and none
-// otherwise; the recorder and the signal dispatchers document their own.
+// goroutine per [Kernel.Run] call, owned and joined by that call, and, with
+// [WithBus], one per agent that subscribed, which ends the agent's
+// subscriptions when it dies and is joined by [Kernel.Close]; none
+// otherwise. Bus handlers run on the bus's goroutines; the recorder and the
+// signal dispatchers document their own.
 //
 // [Kernel.Close] is immediate: it refuses new syscalls, kills every agent
 // (cancelling the syscalls in flight), waits a bounded time for them to

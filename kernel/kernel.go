@@ -19,6 +19,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/amb"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/signals"
@@ -58,6 +59,9 @@ type Kernel struct {
 
 	tracePrefix string
 	traceSeq    atomic.Uint64
+
+	bus amb.Bus // WithBus; nil without
+	hub *busHub // the subscriptions agents made on bus; nil without
 
 	policyMount *vfs.StaticMount // /policy/ of every agent, replaced on reload
 	quota       *vfs.Quota
@@ -126,6 +130,9 @@ func New(opts ...Option) (*Kernel, error) {
 		closeTO:   c.closeTO,
 		quota:     c.quota,
 		agents:    map[agentos.AgentID]*Agent{},
+	}
+	if c.bus != nil {
+		k.bus, k.hub = c.bus, newBusHub(c.bus, c.logger)
 	}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails
@@ -437,6 +444,11 @@ func (k *Kernel) close() error {
 	case <-timer.C:
 		errs = append(errs, fmt.Errorf("kernel: close: syscalls still in flight after %v", k.closeTO))
 		// The waiting goroutine ends when the last of them returns.
+	}
+	if k.hub != nil {
+		if err := k.hub.close(k.closeTO); err != nil {
+			errs = append(errs, err)
+		}
 	}
 
 	ctx := context.Background()

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/amb"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/vfs"
 )
@@ -65,6 +66,7 @@ type config struct {
 	maxAgents   int
 	closeTO     time.Duration
 	quota       *vfs.Quota
+	bus         amb.Bus // WithBus
 }
 
 // WithPolicyFile loads the policy documents of one YAML or JSON file (a file

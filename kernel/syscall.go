@@ -63,6 +63,10 @@ type request struct {
 	// run executes the syscall. It returns the result, the bytes to digest
 	// (nil: no digest) and an error.
 	run func(ctx context.Context, act *agentos.Action) (result any, digest []byte, err error)
+	// topic: act.Target names a bus topic, not an agent, so policy sees no
+	// peer. incoming: the syscall delivers a message to the agent, which did
+	// not choose it: a denial refuses the delivery and never kills.
+	topic, incoming bool
 }
 
 // syscall is the one path every agent action takes; see the package doc for
@@ -107,7 +111,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	}
 	defer func() { done() }()
 
-	d, permitted, detail, evalErr := a.decide(sctx, &act)
+	d, permitted, detail, evalErr := a.decide(sctx, &act, !rq.topic)
 	if evalErr != nil && sctx.Err() != nil {
 		// The syscall was interrupted or its agent killed while policy was
 		// deciding: nothing was decided and nothing runs.
@@ -124,7 +128,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	}
 	if !permitted {
 		v := &agentos.PolicyViolation{Action: act, Decision: d}
-		kill := k.strict || !d.Refuse
+		kill := (k.strict || !d.Refuse) && !rq.incoming
 		done()
 		done = func() {}
 		if kill {
@@ -206,10 +210,10 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 
 // decide asks policy, then the approver, and reports whether the syscall may
 // run. detail explains approvals and evaluator errors.
-func (a *Agent) decide(ctx context.Context, act *agentos.Action) (_ agentos.Decision, permitted bool, detail string, evalErr error) {
+func (a *Agent) decide(ctx context.Context, act *agentos.Action, peer bool) (_ agentos.Decision, permitted bool, detail string, evalErr error) {
 	k := a.k
 	in := policy.Input{Action: *act, Agent: a.subject, Now: act.At}
-	if act.Target != "" {
+	if peer && act.Target != "" {
 		if peer := k.Agent(act.Target); peer != nil {
 			in.Peer = &peer.subject
 		}
@@ -314,6 +318,9 @@ func decisionEntry(act *agentos.Action, args json.RawMessage, d agentos.Decision
 		Severity:      d.Severity,
 		Status:        status,
 		Detail:        detail,
+	}
+	if s := sendDetail(act); s != "" {
+		e.Detail = joinDetail(s, e.Detail)
 	}
 	if !act.Op.Valid() {
 		e.Op = agentos.Op(truncateString(strings.ToValidUTF8(string(act.Op), "?"), 64))
