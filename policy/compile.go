@@ -22,9 +22,11 @@ type compiledRule struct {
 	idx      int // position in policy order (documents in order, rules in order)
 	doc      *Document
 	rule     *Rule
-	label    string // "policy/rule", used in errors
-	prg      cel.Program
-	loops    bool // has comprehensions: evaluate under a deadline
+	label    string      // "policy/rule", used in errors
+	prg      cel.Program // the whole condition: the unindexed path
+	residual cel.Program // prg without the conjuncts the index proves: the indexed path
+	direct   pexpr       // residual compiled for direct evaluation, or nil
+	loops    bool        // has comprehensions: evaluate under a deadline
 	cons     constraints
 	limitKey string
 	estimate cost.Estimate
@@ -37,9 +39,11 @@ type ruleSet struct {
 	rules          int
 	deny           phase
 	approve        phase
-	permit         phase // allow and audit
+	permit         phase                  // allow and audit
+	byTool, byOp   map[string]*phaseLists // the phases' indexes, merged
 	defaultEffect  agentos.Effect
 	defaultMessage string
+	egress         []compiledEgress
 }
 
 var (
@@ -154,6 +158,8 @@ func compile(docs []*Document, cfg *config) (*ruleSet, error) {
 		}
 	}
 	rs.rules = idx
+	rs.buildIndex()
+	rs.egress = compileEgress(docs, cfg, &errs)
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
@@ -241,6 +247,24 @@ func compileRule(env *cel.Env, inlines []*cel.InlineVariable, d *Document, r *Ru
 		loops:    loops,
 		cons:     extractConstraints(a.NativeRep().Expr()),
 		estimate: estimate,
+	}
+	// The indexed path evaluates the rule without the op and tool tests
+	// the index has already proved (see residual.go), directly where it
+	// can (see native.go).
+	cr.residual = prg
+	ra, err := residual(env, a, cr.cons)
+	if err != nil {
+		return nil, fail("building the indexed program: "+err.Error(), err)
+	}
+	if ra != nil {
+		if cr.residual, err = env.Program(ra, popts...); err != nil {
+			return nil, fail("building the indexed program: "+err.Error(), err)
+		}
+	} else {
+		ra = a
+	}
+	if !loops {
+		cr.direct = compileDirect(ra.NativeRep().Expr())
 	}
 	if r.Limit != nil {
 		cr.limitKey = fmt.Sprintf("%s/%s@%d/%s", d.Name, r.Name, r.Limit.Rate, r.Limit.Per)

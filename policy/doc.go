@@ -83,6 +83,30 @@
 // no document at all everything is denied. When several rules of one kind
 // match, the first in load order names the decision.
 //
+// # Egress
+//
+// A document may also say where agents' tool processes may connect, in
+// spec.egress (see [EgressRule]): rules that select agents by role ("*"
+// for all) and labels, and allow CIDRs and hostnames, ports and
+// protocols (tcp by default, udp):
+//
+//	spec:
+//	  egress:
+//	    - name: analysts-db
+//	      role: analyst
+//	      cidrs: [10.20.0.0/16, 127.0.0.1]
+//	      hosts: [db.internal]
+//	      ports: [5432, 8000-8100]
+//
+// Hostnames are resolved once, when an [Engine] loads the documents,
+// through the [Resolver] given with [WithResolver] (there is no implicit
+// resolver: without one, a host is a load error); [Engine.Resolutions]
+// lists what each resolved to. [Engine.Egress] returns the allow-list of
+// one agent: the union of the egress rules that select it, empty (no
+// egress at all) when none does. Reload carries the new egress rules with
+// the new rule set. The same document thus decides the library-level
+// OpExec and the kernel-level egress of the tool it runs.
+//
 // A rule that fails to evaluate (a missing key, a type error, a cost or
 // time limit) counts as matching if it is a deny rule and as not matching
 // otherwise: an error never opens a door. The error is listed, with the
@@ -111,7 +135,15 @@
 // action.op and action.tool (action.tool == "x", action.op in ["read",
 // "list"], or a disjunction of such tests): a decision evaluates only the
 // rules that can apply, so a large policy costs about what the rules for
-// one tool cost. The index never changes a decision.
+// one tool cost. Such a rule is evaluated without the op and tool tests
+// the index has proved, and a condition built only of tests of action
+// fields, arguments, meta, labels and the agent against constants (==,
+// !=, <, <=, >, >=, in a constant list, startsWith, endsWith, contains,
+// matches, has, &&, ||, !) is evaluated by Go code compiled from it,
+// without the CEL interpreter and without allocating; on any value it
+// cannot decide exactly as CEL would (a missing key, a NaN, another type)
+// it hands the rule to its CEL program. Neither the index nor these
+// shortcuts ever change a decision.
 //
 // # Concurrency
 //

@@ -54,7 +54,11 @@ type Document struct {
 	HasDefault    bool
 	Variables     []Variable
 	Rules         []Rule
-	Line          int // line in File where the document starts
+	// Egress is spec.egress: the network destinations agents' tool
+	// processes may reach (see [EgressRule]), as written; hostnames are
+	// resolved when an [Engine] loads the document.
+	Egress []EgressRule
+	Line   int // line in File where the document starts
 }
 
 // Variable is a named CEL expression a document's rules refer to as
@@ -520,7 +524,7 @@ func (p *parser) metadata(n *yaml.Node, d *Document) {
 }
 
 func (p *parser) spec(n *yaml.Node, d *Document) {
-	f := p.fields(n, "", "spec", "defaultEffect", "variables", "rules")
+	f := p.fields(n, "", "spec", "defaultEffect", "variables", "rules", "egress")
 	if f == nil {
 		return
 	}
@@ -539,6 +543,9 @@ func (p *parser) spec(n *yaml.Node, d *Document) {
 	}
 	if v, ok := f["rules"]; ok {
 		p.rules(v, d)
+	}
+	if v, ok := f["egress"]; ok {
+		p.egress(v, d)
 	}
 }
 

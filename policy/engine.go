@@ -11,6 +11,7 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
 
 	"github.com/agent-os/agentos"
 )
@@ -33,6 +34,8 @@ type config struct {
 	hints          SizeHints
 	maxBuckets     int
 	unindexed      bool
+	resolver       Resolver
+	resolveTimeout time.Duration
 }
 
 // Option configures an Engine. Options that receive invalid values make
@@ -154,6 +157,7 @@ func NewEngine(docs []*Document, opts ...Option) (*Engine, error) {
 		interruptEvery: DefaultInterruptEvery,
 		hints:          SizeHints{MaxString: 4096, MaxEntries: 64},
 		maxBuckets:     DefaultMaxRateBuckets,
+		resolveTimeout: DefaultResolveTimeout,
 	}
 	for _, o := range opts {
 		if o == nil {
@@ -331,13 +335,18 @@ func (e *Engine) decide(ctx context.Context, rs *ruleSet, in *Input, x *Explanat
 	var (
 		lctx   context.Context // deadline context, made on the first looping rule
 		cancel context.CancelFunc
+		frame  *interpreter.ExecutionFrame // shared by the straight-line rules of this decision
 	)
 	defer func() {
 		if cancel != nil {
 			cancel()
 		}
+		if frame != nil {
+			frame.Close()
+		}
 		st.in, st.clock = Input{}, nil
 		st.args, st.nowVal, st.strs = nil, nil, [7]ref.Val{}
+		st.lookups.clear()
 		statePool.Put(st)
 		if p := recover(); p != nil {
 			d = agentos.Decision{PolicyVersion: rs.version, Message: "policy evaluation panicked", Errors: append(d.Errors, fmt.Sprint(p))}
@@ -350,15 +359,45 @@ func (e *Engine) decide(ctx context.Context, rs *ruleSet, in *Input, x *Explanat
 
 	eval := func(r *compiledRule) (bool, error) {
 		evaluated++
+		prg := r.prg
+		if indexed {
+			prg = r.residual
+		}
 		if !r.loops {
-			out, _, err := r.prg.Eval(st)
+			// A straight-line program keeps no state in the frame: one
+			// frame over st serves every such rule of the decision.
+			if frame == nil {
+				f, err := interpreter.NewExecutionFrame(st)
+				if err != nil {
+					return false, err
+				}
+				frame = f
+			}
+			out, _, err := prg.Eval(frame)
 			return result(out, err)
 		}
 		if lctx == nil {
 			lctx, cancel = context.WithTimeout(ctx, e.cfg.evalTimeout)
 		}
-		out, _, err := r.prg.ContextEval(lctx, st)
+		out, _, err := prg.ContextEval(lctx, st)
 		return result(out, err)
+	}
+	// try evaluates r directly (see native.go), where it can; ok is false
+	// when the CEL program must decide.
+	try := func(r *compiledRule) (m, ok bool) {
+		if !indexed || r.direct == nil {
+			return false, false
+		}
+		switch r.direct(st) {
+		case triTrue:
+			m, ok = true, true
+		case triFalse:
+			ok = true
+		}
+		if ok {
+			evaluated++
+		}
+		return m, ok
 	}
 	record := func(r *compiledRule, matched bool, err error) {
 		if err != nil {
@@ -377,10 +416,17 @@ func (e *Engine) decide(ctx context.Context, rs *ruleSet, in *Input, x *Explanat
 	// Deny rules: an error counts as a match.
 	var deny *compiledRule
 	var denyErr error
-	c := rs.deny.cursor(op, tool, indexed)
+	byTool, byOp := rs.lookup(op, tool)
+	c := rs.cursor(0, op, tool, byTool, byOp, indexed)
 	for r := c.next(); r != nil; r = c.next() {
-		m, err := eval(r)
-		record(r, m || err != nil, err)
+		m, ok := try(r)
+		var err error
+		if !ok {
+			m, err = eval(r)
+		}
+		if err != nil || x != nil {
+			record(r, m || err != nil, err)
+		}
 		if (m || err != nil) && deny == nil {
 			deny, denyErr = r, err
 			if x == nil {
@@ -393,10 +439,16 @@ func (e *Engine) decide(ctx context.Context, rs *ruleSet, in *Input, x *Explanat
 	var limitedBuf [maxLimitedInline]*compiledRule
 	limited := limitedBuf[:0]
 	if deny == nil || x != nil {
-		c = rs.approve.cursor(op, tool, indexed)
+		c = rs.cursor(1, op, tool, byTool, byOp, indexed)
 		for r := c.next(); r != nil; r = c.next() {
-			m, err := eval(r)
-			record(r, m && err == nil, err)
+			m, ok := try(r)
+			var err error
+			if !ok {
+				m, err = eval(r)
+			}
+			if err != nil || x != nil {
+				record(r, m && err == nil, err)
+			}
 			if m && err == nil && approve == nil {
 				approve = r
 				if x == nil {
@@ -406,10 +458,16 @@ func (e *Engine) decide(ctx context.Context, rs *ruleSet, in *Input, x *Explanat
 		}
 	}
 	if (deny == nil && approve == nil) || x != nil {
-		c = rs.permit.cursor(op, tool, indexed)
+		c = rs.cursor(2, op, tool, byTool, byOp, indexed)
 		for r := c.next(); r != nil; r = c.next() {
-			m, err := eval(r)
-			record(r, m && err == nil, err)
+			m, ok := try(r)
+			var err error
+			if !ok {
+				m, err = eval(r)
+			}
+			if err != nil || x != nil {
+				record(r, m && err == nil, err)
+			}
 			if !m || err != nil {
 				continue
 			}

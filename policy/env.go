@@ -318,6 +318,7 @@ type evalState struct {
 	strs    [7]ref.Val
 	noPeer  Subject
 	objs    [3]object
+	lookups lookupCache // map entries read by direct evaluation
 }
 
 var _ interpreter.Activation = (*evalState)(nil)
@@ -329,6 +330,7 @@ func (st *evalState) reset(in *Input, clock func() time.Time, adapter types.Adap
 	st.args = nil
 	st.strs = [7]ref.Val{}
 	st.now, st.nowVal = in.Now, nil
+	st.lookups.n = 0
 	for i := range st.objs {
 		st.objs[i] = object{st: st, which: i}
 	}

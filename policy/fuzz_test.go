@@ -17,6 +17,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("---\n--- \n...\n"))
 	f.Add([]byte(header + "metadata: {name: p}\nspec:\n  rules:\n    - &a {name: r, effect: allow, when: 'true'}\n    - *a\n"))
 	f.Add([]byte(header + "metadata: {name: p}\nspec:\n  rules:\n    - name: r\n      effect: deny\n      when: |\n        lists.range(10).all(i, i < 20)\n"))
+	f.Add([]byte(header + "metadata: {name: p}\nspec:\n  egress:\n    - {name: e, role: '*', labels: {a: b}, cidrs: [10.0.0.0/8, '::1'], hosts: [db.internal], ports: [443, 8000-8100], protocols: [udp]}\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		d, err := Parse("fuzz.yaml", src)
 		if err != nil {

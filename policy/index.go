@@ -13,6 +13,19 @@ import (
 // true when every required field has one of the listed values.
 type constraints struct {
 	ops, tools map[string]struct{}
+	op         string // the one op of ops, when it has exactly one
+}
+
+// allowsOp reports whether op satisfies the op constraint.
+func (c *constraints) allowsOp(op string) bool {
+	switch {
+	case c.ops == nil:
+		return true
+	case c.op != "" || len(c.ops) == 1:
+		return op == c.op
+	}
+	_, ok := c.ops[op]
+	return ok
 }
 
 // extractConstraints reads the tests on action.op and action.tool in the
@@ -38,6 +51,11 @@ func extractConstraints(e ast.Expr) constraints {
 			c.ops = intersect(c.ops, set)
 		case "tool":
 			c.tools = intersect(c.tools, set)
+		}
+	}
+	if len(c.ops) == 1 {
+		for o := range c.ops {
+			c.op = o
 		}
 	}
 	return c
@@ -216,6 +234,17 @@ func (p *phase) cursor(op, tool string, indexed bool) cursor {
 }
 
 func (c *cursor) next() *compiledRule {
+	if len(c.lists[1]) == 0 && len(c.lists[2]) == 0 {
+		// Only rules found by tool are left: no merge.
+		for len(c.lists[0]) > 0 {
+			r := c.lists[0][0]
+			c.lists[0] = c.lists[0][1:]
+			if !c.filter || r.cons.allowsOp(c.op) {
+				return r
+			}
+		}
+		return nil
+	}
 	for {
 		best := -1
 		for i := range c.lists {
@@ -228,11 +257,65 @@ func (c *cursor) next() *compiledRule {
 		}
 		r := c.lists[best][0]
 		c.lists[best] = c.lists[best][1:]
-		if best == 0 && c.filter && r.cons.ops != nil {
-			if _, ok := r.cons.ops[c.op]; !ok {
-				continue
-			}
+		if best == 0 && c.filter && !r.cons.allowsOp(c.op) {
+			continue
 		}
 		return r
 	}
+}
+
+// phaseLists are the rules of the three phases (deny, approve, permit)
+// that one tool or one op selects.
+type phaseLists [3][]*compiledRule
+
+// buildIndex gathers the per-phase indexes by tool and by op into one map
+// each, so that a decision looks up its tool and its op once for all
+// three phases.
+func (rs *ruleSet) buildIndex() {
+	rs.byTool, rs.byOp = map[string]*phaseLists{}, map[string]*phaseLists{}
+	for i, p := range []*phase{&rs.deny, &rs.approve, &rs.permit} {
+		for t, l := range p.byTool {
+			if rs.byTool[t] == nil {
+				rs.byTool[t] = new(phaseLists)
+			}
+			rs.byTool[t][i] = l
+		}
+		for o, l := range p.byOp {
+			if rs.byOp[o] == nil {
+				rs.byOp[o] = new(phaseLists)
+			}
+			rs.byOp[o][i] = l
+		}
+	}
+}
+
+// lookup returns the rules that the tool and the op select, for every
+// phase (nil when they select none).
+func (rs *ruleSet) lookup(op, tool string) (byTool, byOp *phaseLists) {
+	return rs.byTool[tool], rs.byOp[op]
+}
+
+// cursor returns the cursor of phase i (0 deny, 1 approve, 2 permit) for
+// one action, given what lookup returned: the same rules, in the same
+// order, as the phase's own cursor.
+func (rs *ruleSet) cursor(i int, op, tool string, byTool, byOp *phaseLists, indexed bool) cursor {
+	p := &rs.permit
+	switch i {
+	case 0:
+		p = &rs.deny
+	case 1:
+		p = &rs.approve
+	}
+	if !indexed {
+		return p.cursor(op, tool, false)
+	}
+	c := cursor{op: op, filter: true}
+	if byTool != nil {
+		c.lists[0] = byTool[i]
+	}
+	if byOp != nil {
+		c.lists[1] = byOp[i]
+	}
+	c.lists[2] = p.always
+	return c
 }

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"strings"
@@ -80,14 +81,24 @@ func randomPolicy(rng *rand.Rand, n int) string {
 			conds = append(conds, fmt.Sprintf(`action.op == "%s" && action.tool == "%s"`, ops[rng.IntN(len(ops))], tools[rng.IntN(len(tools))]))
 		case 4:
 			conds = append(conds, fmt.Sprintf(`(action.tool == "%s" || action.tool == "%s")`, tools[rng.IntN(len(tools))], tools[rng.IntN(len(tools))]))
+		case 5:
+			conds = append(conds, fmt.Sprintf(`action.op in ["%s", "%s"] && action.tool == "%s"`, ops[rng.IntN(len(ops))], ops[rng.IntN(len(ops))], tools[rng.IntN(len(tools))]))
 		}
-		switch rng.IntN(4) {
+		switch rng.IntN(9) {
 		case 0:
 			conds = append(conds, fmt.Sprintf("action.args.n > %d", rng.IntN(10)))
 		case 1:
 			conds = append(conds, fmt.Sprintf(`agent.role == "r%d"`, rng.IntN(3)))
 		case 2:
 			conds = append(conds, `has(action.args.flag)`)
+		case 3:
+			conds = append(conds, `has(action.args.n) && action.args.n in [1, 3, 5]`)
+		case 4:
+			conds = append(conds, fmt.Sprintf(`(action.args.n <= %d.5 || agent.role in ["r0", "r2"])`, rng.IntN(10)))
+		case 5:
+			conds = append(conds, `!(action.args.flag == true) && action.args.n != 2`)
+		case 6:
+			conds = append(conds, `action.args.n.startsWith("t") || action.args.n == "text"`)
 		}
 		if len(conds) == 0 {
 			conds = append(conds, "true")
@@ -111,11 +122,17 @@ func TestIndexNeverChangesADecision(t *testing.T) {
 				Action: agentos.Action{Op: ops[rng.IntN(len(ops))], Tool: tools[rng.IntN(len(tools))], Args: map[string]any{}},
 				Agent:  Subject{ID: "a", Role: fmt.Sprintf("r%d", rng.IntN(3))},
 			}
-			switch rng.IntN(3) {
+			switch rng.IntN(6) {
 			case 0:
 				in.Action.Args["n"] = rng.IntN(10)
 			case 1:
 				in.Action.Args["n"] = "text" // a type error in some rules
+			case 2:
+				in.Action.Args["n"] = float64(rng.IntN(10)) / 2 // JSON numbers
+			case 3:
+				in.Action.Args["n"] = uint(rng.IntN(10))
+			case 4:
+				in.Action.Args["n"] = math.NaN()
 			}
 			if rng.IntN(2) == 0 {
 				in.Action.Args["flag"] = true
