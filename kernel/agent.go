@@ -34,6 +34,7 @@ type Agent struct {
 	subject policy.Subject // immutable after Spawn
 	sig     *signals.Dispatcher
 	ns      *vfs.FS
+	box     agentBox // its command tools' cgroup (sandbox.go)
 }
 
 func (k *Kernel) newAgent(id agentos.AgentID, ac agentConfig) (*Agent, error) {
@@ -386,6 +387,7 @@ func (a *Agent) observe(ev signals.Event) {
 	if ev.To == signals.Terminated && ev.From != signals.Terminated {
 		a.k.log.Info("kernel: agent terminated", "agent", a.id, "signal", ev.Signal, "reason", ev.Reason)
 	}
+	a.syncBox(ev) // freeze, thaw or kill its command tools' cgroup
 }
 
 // snapshotHook answers SIGUSR1: a one-line diagnostic of the agent, which

@@ -79,8 +79,12 @@
 // are called on the goroutine that made the syscall. The kernel starts one
 // goroutine per [Kernel.Run] call, owned and joined by that call, and, with
 // [WithBus], one per agent that subscribed, which ends the agent's
-// subscriptions when it dies and is joined by [Kernel.Close]; none
-// otherwise. Bus handlers run on the bus's goroutines; the recorder and the
+// subscriptions when it dies and is joined by [Kernel.Close], and, with
+// [WithEgressEnforcement], one that turns the eBPF denials into recorder
+// entries and SIGPOLICY, also joined by Close; none otherwise. A command
+// tool's run starts goroutines that copy its output and are joined before
+// the call returns. Freezing, thawing and removing an agent's cgroup happen
+// in its signal observer, on the goroutine that sent the signal. Bus handlers run on the bus's goroutines; the recorder and the
 // signal dispatchers document their own.
 //
 // [Kernel.Close] is immediate: it refuses new syscalls, kills every agent
@@ -104,7 +108,10 @@
 // until it returns, and a tool that ignores its context may finish its
 // external effect (which is recorded as an outcome of status "killed").
 // A panic in a goroutine that agent code started itself is not recovered by
-// [Kernel.Run] and ends the process, as any Go panic does. Real isolation —
-// tools in their own process group and cgroup, egress enforced by eBPF —
-// comes with subprocess tools (package atr) and package bpf.
+// [Kernel.Run] and ends the process, as any Go panic does. Real isolation
+// comes with command tools ([WithCommand]): programs run in a process group
+// and, on Linux with cgroup v2, in a cgroup per agent that SIGKILL, SIGPOLICY
+// and SIGTRUST kill (cgroup.kill) and SIGSTOP freezes; with
+// [WithEgressEnforcement], eBPF programs on that cgroup enforce the policy's
+// egress rules in the Linux kernel, and each refusal raises SIGPOLICY.
 package kernel

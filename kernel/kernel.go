@@ -63,6 +63,8 @@ type Kernel struct {
 	bus amb.Bus // WithBus; nil without
 	hub *busHub // the subscriptions agents made on bus; nil without
 
+	sandbox *sandbox // command tools' cgroups and egress enforcement; nil without
+
 	policyMount *vfs.StaticMount // /policy/ of every agent, replaced on reload
 	quota       *vfs.Quota
 
@@ -161,6 +163,12 @@ func New(opts ...Option) (*Kernel, error) {
 			_ = k.ownSink.Close()
 		}
 		return nil, fmt.Errorf("kernel: recording start: %w: %w", ErrRecorder, err)
+	}
+	if err := k.startSandbox(c.sandbox); err != nil {
+		if k.ownSink != nil {
+			_ = k.ownSink.Close()
+		}
+		return nil, err
 	}
 	return k, nil
 }
@@ -300,6 +308,7 @@ func (k *Kernel) Reap(id agentos.AgentID) error {
 	}
 	delete(k.agents, id)
 	k.mu.Unlock()
+	k.forgetSandbox(a)
 	return nil
 }
 
@@ -451,6 +460,10 @@ func (k *Kernel) close() error {
 		}
 	}
 
+	if err := k.stopSandbox(); err != nil {
+		errs = append(errs, err)
+	}
+
 	ctx := context.Background()
 	if _, err := k.appendEntry(ctx, recorder.Entry{Kind: recorder.KindLifecycle, Message: "kernel closed"}); err != nil {
 		errs = append(errs, fmt.Errorf("kernel: recording close: %w", err))
@@ -501,6 +514,9 @@ func (k *Kernel) ReloadPolicy(ctx context.Context, docs []*policy.Document) erro
 		PolicyVersion: k.policyVersion(),
 	}); err != nil {
 		errs = append(errs, fmt.Errorf("kernel: recording policy reload: %w", err))
+	}
+	if err := k.reloadEgress(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

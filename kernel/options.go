@@ -66,7 +66,8 @@ type config struct {
 	maxAgents   int
 	closeTO     time.Duration
 	quota       *vfs.Quota
-	bus         amb.Bus // WithBus
+	bus         amb.Bus       // WithBus
+	sandbox     sandboxConfig // WithCommand, WithCgroupParent, WithoutCgroups, WithEgressEnforcement
 }
 
 // WithPolicyFile loads the policy documents of one YAML or JSON file (a file

@@ -200,6 +200,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	if dig != nil {
 		oe.ResultDigest = digest(dig)
 	}
+	noteOutcome(&oe, res, opErr) // a command tool's exit status and output digests
 	if _, err := k.appendEntry(rctx, oe); err != nil {
 		err = fmt.Errorf("%w: outcome not recorded: %w", ErrRecorder, err)
 		k.log.Error("kernel: recording outcome", "agent", a.id, "trace", act.ID, "err", err)
