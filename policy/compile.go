@@ -34,13 +34,18 @@ type compiledRule struct {
 
 // ruleSet is one compiled, immutable set of documents.
 type ruleSet struct {
-	docs           []*Document
-	version        string
-	rules          int
-	deny           phase
-	approve        phase
-	permit         phase                  // allow and audit
-	byTool, byOp   map[string]*phaseLists // the phases' indexes, merged
+	docs         []*Document
+	version      string
+	rules        int
+	deny         phase
+	approve      phase
+	permit       phase                  // allow and audit
+	byTool, byOp map[string]*phaseLists // the phases' indexes, merged
+	// merged holds, for each indexed tool ("" for any other tool), the
+	// candidate rules of every phase for each known op, already merged in
+	// policy order and filtered by op: a decision walks one slice per
+	// phase. nil when the lists would be too large (see maxMergedRules).
+	merged         map[string]*[numOps]phaseLists
 	defaultEffect  agentos.Effect
 	defaultMessage string
 	egress         []compiledEgress
@@ -159,6 +164,7 @@ func compile(docs []*Document, cfg *config) (*ruleSet, error) {
 	}
 	rs.rules = idx
 	rs.buildIndex()
+	rs.buildMerged()
 	rs.egress = compileEgress(docs, cfg, &errs)
 	if err := errs.err(); err != nil {
 		return nil, err

@@ -416,8 +416,8 @@ func (e *Engine) decide(ctx context.Context, rs *ruleSet, in *Input, x *Explanat
 	// Deny rules: an error counts as a match.
 	var deny *compiledRule
 	var denyErr error
-	byTool, byOp := rs.lookup(op, tool)
-	c := rs.cursor(0, op, tool, byTool, byOp, indexed)
+	byTool, byOp, merged := rs.lookup(op, tool)
+	c := rs.phaseCursor(0, op, tool, byTool, byOp, merged, indexed)
 	for r := c.next(); r != nil; r = c.next() {
 		m, ok := try(r)
 		var err error
@@ -439,7 +439,7 @@ func (e *Engine) decide(ctx context.Context, rs *ruleSet, in *Input, x *Explanat
 	var limitedBuf [maxLimitedInline]*compiledRule
 	limited := limitedBuf[:0]
 	if deny == nil || x != nil {
-		c = rs.cursor(1, op, tool, byTool, byOp, indexed)
+		c = rs.phaseCursor(1, op, tool, byTool, byOp, merged, indexed)
 		for r := c.next(); r != nil; r = c.next() {
 			m, ok := try(r)
 			var err error
@@ -458,7 +458,7 @@ func (e *Engine) decide(ctx context.Context, rs *ruleSet, in *Input, x *Explanat
 		}
 	}
 	if (deny == nil && approve == nil) || x != nil {
-		c = rs.cursor(2, op, tool, byTool, byOp, indexed)
+		c = rs.phaseCursor(2, op, tool, byTool, byOp, merged, indexed)
 		for r := c.next(); r != nil; r = c.next() {
 			m, ok := try(r)
 			var err error

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"slices"
+
 	"github.com/agent-os/agentos"
 
 	"cel.dev/cel-go/common/ast"
@@ -290,9 +292,106 @@ func (rs *ruleSet) buildIndex() {
 }
 
 // lookup returns the rules that the tool and the op select, for every
-// phase (nil when they select none).
-func (rs *ruleSet) lookup(op, tool string) (byTool, byOp *phaseLists) {
-	return rs.byTool[tool], rs.byOp[op]
+// phase (nil when they select none). When the merged lists cover the
+// action, merged is set instead and byTool and byOp are nil.
+func (rs *ruleSet) lookup(op, tool string) (byTool, byOp, merged *phaseLists) {
+	if rs.merged != nil {
+		if i := opSlot(op); i >= 0 {
+			m := rs.merged[tool]
+			if m == nil {
+				m = rs.merged[""]
+			}
+			return nil, nil, &m[i]
+		}
+	}
+	return rs.byTool[tool], rs.byOp[op], nil
+}
+
+// phaseCursor is cursor, walking the merged list when lookup found one.
+func (rs *ruleSet) phaseCursor(i int, op, tool string, byTool, byOp, merged *phaseLists, indexed bool) cursor {
+	if merged != nil && indexed {
+		return cursor{lists: [3][]*compiledRule{merged[i]}}
+	}
+	return rs.cursor(i, op, tool, byTool, byOp, indexed)
+}
+
+// numOps is the number of ops the merged lists are built for: the length
+// of agentos.Ops (checked by a test).
+const numOps = 13
+
+// opSlot returns the position of op in agentos.Ops, or -1 for an unknown
+// op (whose rules are then found by merging at decision time).
+func opSlot(op string) int {
+	switch agentos.Op(op) {
+	case agentos.OpRead:
+		return 0
+	case agentos.OpWrite:
+		return 1
+	case agentos.OpAppend:
+		return 2
+	case agentos.OpStat:
+		return 3
+	case agentos.OpList:
+		return 4
+	case agentos.OpDelete:
+		return 5
+	case agentos.OpExec:
+		return 6
+	case agentos.OpSend:
+		return 7
+	case agentos.OpSearch:
+		return 8
+	case agentos.OpCheckpoint:
+		return 9
+	case agentos.OpRollback:
+		return 10
+	case agentos.OpSpawn:
+		return 11
+	case agentos.OpSignal:
+		return 12
+	}
+	return -1
+}
+
+// maxMergedRules bounds the rule references the merged lists may hold in
+// all: rules that apply to every action are copied into the list of every
+// (tool, op) pair, so a policy with many of them and many tools keeps the
+// merging at decision time instead.
+const maxMergedRules = 1 << 16
+
+// buildMerged precomputes, for every indexed tool and for "" (any tool
+// that no rule names), the candidate rules of each phase for each known
+// op: exactly what a cursor would yield, in the same order.
+func (rs *ruleSet) buildMerged() {
+	tools := make([]string, 0, len(rs.byTool)+1)
+	tools = append(tools, "")
+	for t := range rs.byTool {
+		if t != "" {
+			tools = append(tools, t)
+		}
+	}
+	merged := make(map[string]*[numOps]phaseLists, len(tools))
+	total := 0
+	for _, t := range tools {
+		m := new([numOps]phaseLists)
+		for i, op := range agentos.Ops() {
+			byTool, byOp := rs.byTool[t], rs.byOp[string(op)]
+			for ph := range 3 {
+				c := rs.cursor(ph, string(op), t, byTool, byOp, true)
+				var l []*compiledRule
+				for r := c.next(); r != nil; r = c.next() {
+					l = append(l, r)
+				}
+				total += len(l)
+				if total > maxMergedRules {
+					return
+				}
+				m[i][ph] = slices.Clip(l)
+			}
+		}
+		merged[t] = m
+	}
+	rs.merged = merged
 }
 
 // cursor returns the cursor of phase i (0 deny, 1 approve, 2 permit) for

@@ -152,3 +152,21 @@ func TestIndexNeverChangesADecision(t *testing.T) {
 		}
 	}
 }
+
+// The merged lists have one slot per known op, in the order of agentos.Ops.
+func TestOpSlots(t *testing.T) {
+	ops := agentos.Ops()
+	if len(ops) != numOps {
+		t.Fatalf("numOps = %d, agentos.Ops has %d", numOps, len(ops))
+	}
+	for i, op := range ops {
+		if got := opSlot(string(op)); got != i {
+			t.Errorf("opSlot(%q) = %d, want %d", op, got, i)
+		}
+	}
+	for _, op := range []string{"", "READ", "other"} {
+		if got := opSlot(op); got != -1 {
+			t.Errorf("opSlot(%q) = %d, want -1", op, got)
+		}
+	}
+}
