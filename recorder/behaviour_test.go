@@ -397,8 +397,10 @@ func TestDiskFull(t *testing.T) {
 			require.NoError(t, err)
 			assert.ErrorIs(t, s.LastError, recorder.ErrStorageFull)
 			// Later appends keep failing clearly, and nothing before is lost.
+			// The entry is larger than the room a failed batch of Buffered
+			// mode leaves behind.
 			big := recordertest.Sample(1)
-			big.Message = string(make([]byte, 300))
+			big.Message = string(make([]byte, 32<<10))
 			_, err = r.Append(ctx, big)
 			if d == recorder.Buffered {
 				err = errors.Join(err, r.Flush(ctx))

@@ -3,6 +3,7 @@ package recorder_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"math/rand/v2"
 	"runtime"
 	"testing"
@@ -19,8 +20,8 @@ import (
 // no queue: what plain SQLite does for the same data.
 
 const rawInsert = `INSERT INTO entries (seq, time, trace, agent, kind, op, tool, path, target, args,
-	policy_version, rule, effect, message, severity, status, error, duration, result_digest, detail,
-	prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+	payload_type, meta, policy_version, rule, effect, message, severity, status, error, duration,
+	result_digest, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // rawFile creates an empty recorder file and opens it raw with the given
 // synchronous level.
@@ -49,8 +50,13 @@ func rawRow(i int) []any {
 	if args == nil {
 		args = []byte{}
 	}
+	var meta string // one JSON encoding of the map, as the recorder makes
+	if len(e.Meta) > 0 {
+		b, _ := json.Marshal(e.Meta)
+		meta = string(b)
+	}
 	return []any{int64(i + 1), e.Time.UnixNano(), e.Trace, string(e.Agent), string(e.Kind), string(e.Op),
-		e.Tool, e.Path, string(e.Target), args, e.PolicyVersion, e.Rule, int64(e.Effect), e.Message,
+		e.Tool, e.Path, string(e.Target), args, e.PayloadType, meta, e.PolicyVersion, e.Rule, int64(e.Effect), e.Message,
 		int64(e.Severity), string(e.Status), e.Error, int64(e.Duration), e.ResultDigest, e.Detail, prev[:], hash[:]}
 }
 

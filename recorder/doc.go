@@ -9,9 +9,26 @@
 // Trace when it completes; signals, lifecycle events and panics get their
 // own kinds. Entries are never updated in place: the outcome is a second
 // entry, so the verdict and the result are both covered by the chain.
-// [Recorder.Query] reads entries by agent, op, tool, effect, kind, time
-// range and trace; [Recorder.Verify] checks the chain; [Recorder.Export]
-// and [Import] move it as JSON Lines, re-verifying on import.
+// [Recorder.Query] reads entries by agent, op, tool, payload type, effect,
+// kind, time range and trace; [Recorder.Verify] checks the chain;
+// [Recorder.Export] and [Import] move it as JSON Lines, re-verifying on
+// import.
+//
+// # What an entry records
+//
+// An [Entry] holds, besides its sequence, time, trace, agent and kind:
+//
+//   - the action: op, tool, path, target, args (canonical JSON), the
+//     payload type of a value sent and the action's meta labels (direction,
+//     sender, pattern…), each in its own column, meta as a canonical JSON
+//     object;
+//   - the verdict: policy version, rule, effect, message, severity;
+//   - the outcome: status, error, duration, result digest;
+//   - detail, free text for signal, lifecycle and panic entries.
+//
+// Every one of them is covered by the entry's hash. Payload type and meta
+// are bounded ([MaxPayloadType], [MaxMetaEntries], [MaxMetaKey],
+// [MaxMetaValue]) and the whole entry by [Options.MaxEntryBytes].
 //
 // # The chain
 //

@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
+	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/agent-os/agentos"
 )
@@ -115,6 +118,15 @@ type Entry struct {
 	// Args is the action's arguments as JSON. Append stores it in canonical
 	// form (object keys sorted, no insignificant space, numbers as written).
 	Args json.RawMessage `json:"args,omitempty"`
+	// PayloadType is the package-qualified Go type of a value sent through
+	// a pipe, or the content type of a message (agentos.Action.PayloadType):
+	// at most MaxPayloadType bytes of UTF-8.
+	PayloadType string `json:"payload_type,omitempty"`
+	// Meta is the action's labels (agentos.Action.Meta), e.g. direction,
+	// sender, pattern: at most MaxMetaEntries entries, keys of at most
+	// MaxMetaKey and values of at most MaxMetaValue bytes of UTF-8. Append
+	// stores a copy; an empty map is stored, and read back, as nil.
+	Meta map[string]string `json:"meta,omitempty"`
 
 	// The verdict.
 	PolicyVersion string           `json:"policy_version,omitempty"`
@@ -137,6 +149,15 @@ type Entry struct {
 	Hash     Hash `json:"hash"`
 }
 
+// Bounds of the fields that carry what an action asked for, checked by
+// Append and Import (agentos.ErrInvalid beyond them).
+const (
+	MaxPayloadType = 256  // bytes of Entry.PayloadType
+	MaxMetaEntries = 32   // entries of Entry.Meta
+	MaxMetaKey     = 64   // bytes of one Entry.Meta key
+	MaxMetaValue   = 1024 // bytes of one Entry.Meta value
+)
+
 // encodingVersion is the first byte of the canonical encoding. A change of
 // the encoding gets a new version; old entries keep verifying with theirs.
 const encodingVersion = 1
@@ -154,6 +175,7 @@ const (
 type fields[S string | []byte] struct {
 	time                                             int64
 	trace, agent, kind, op, tool, path, target, args S
+	payloadType, meta                                S
 	policyVersion, rule                              S
 	effect, severity                                 int64
 	message, status, errText                         S
@@ -186,6 +208,8 @@ func encode[S string | []byte](dst []byte, f *fields[S]) []byte {
 	dst = appendBytes(dst, f.path)
 	dst = appendBytes(dst, f.target)
 	dst = appendBytes(dst, f.args)
+	dst = appendBytes(dst, f.payloadType)
+	dst = appendBytes(dst, f.meta)
 	dst = appendBytes(dst, f.policyVersion)
 	dst = appendBytes(dst, f.rule)
 	dst = appendInt(dst, f.effect)
@@ -211,6 +235,7 @@ func fieldsOf(e *Entry) fields[string] {
 	return fields[string]{
 		time: e.Time.UnixNano(), trace: e.Trace, agent: string(e.Agent), kind: string(e.Kind),
 		op: string(e.Op), tool: e.Tool, path: e.Path, target: string(e.Target), args: string(e.Args),
+		payloadType: e.PayloadType, meta: metaJSON(e.Meta),
 		policyVersion: e.PolicyVersion, rule: e.Rule, effect: int64(e.Effect), severity: int64(e.Severity),
 		message: e.Message, status: string(e.Status), errText: e.Error, duration: int64(e.Duration),
 		resultDigest: e.ResultDigest, detail: e.Detail,
@@ -219,8 +244,11 @@ func fieldsOf(e *Entry) fields[string] {
 
 // ComputeHash returns the chain hash of e given the hash of its
 // predecessor: SHA-256 over prev and the canonical encoding (version 1) of
-// e's sequence and every other field except PrevHash and Hash. It does not
-// canonicalize e.Args; stored entries already hold canonical args.
+// e's sequence and every other field except PrevHash and Hash. Strings are
+// length prefixed (uvarint), integers 8 bytes big-endian; Args is hashed
+// as given (it does not canonicalize e.Args; stored entries already hold
+// canonical args) and Meta as its canonical JSON object (keys sorted, the
+// form of CanonicalJSON; empty for a nil or empty map).
 func ComputeHash(prev Hash, e Entry) Hash {
 	f := fieldsOf(&e)
 	return seal(encode(nil, &f), prev, e.Seq)
@@ -259,7 +287,67 @@ func normalize(e *Entry) error {
 		return err
 	}
 	e.Args = args
+	if err := checkText("payload type", e.PayloadType, MaxPayloadType); err != nil {
+		return err
+	}
+	if len(e.Meta) > MaxMetaEntries {
+		return fmt.Errorf("%w: recorder: %d meta entries, at most %d", agentos.ErrInvalid, len(e.Meta), MaxMetaEntries)
+	}
+	for k, v := range e.Meta {
+		if err := checkText("meta key", k, MaxMetaKey); err != nil {
+			return err
+		}
+		if err := checkText("meta value of "+strconv.Quote(k), v, MaxMetaValue); err != nil {
+			return err
+		}
+	}
+	if len(e.Meta) == 0 {
+		e.Meta = nil
+	} else {
+		e.Meta = maps.Clone(e.Meta) // the caller may reuse its map once Append returns
+	}
 	return nil
+}
+
+// checkText checks that s is valid UTF-8 of at most limit bytes.
+func checkText(what, s string, limit int) error {
+	if len(s) > limit {
+		return fmt.Errorf("%w: recorder: %s of %d bytes, at most %d", agentos.ErrInvalid, what, len(s), limit)
+	}
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: recorder: %s is not valid UTF-8", agentos.ErrInvalid, what)
+	}
+	return nil
+}
+
+// metaJSON returns the canonical JSON object of m (keys sorted, no
+// insignificant space, no HTML escaping: what CanonicalJSON makes of any
+// JSON encoding of m), or "" when m is empty. It is the stored and the
+// hashed form of Entry.Meta.
+func metaJSON(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	enc.Encode(m) // a map of strings always encodes (encoding/json sorts its keys)
+	return string(bytes.TrimSuffix(out.Bytes(), []byte("\n")))
+}
+
+// parseMeta decodes a stored meta column; "" gives nil.
+func parseMeta[S string | []byte](b S) (map[string]string, error) {
+	if len(b) == 0 {
+		return nil, nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal([]byte(b), &m); err != nil {
+		return nil, err
+	}
+	if len(m) == 0 {
+		return nil, nil
+	}
+	return m, nil
 }
 
 // CanonicalJSON returns the canonical form of a JSON value: object keys

@@ -80,3 +80,32 @@ func ExampleRecorder_Flush() {
 	// accepted 1 committed 0
 	// committed 1
 }
+
+// What an action asked for beyond its op and arguments, the type of the
+// value it sends and its labels, is recorded as data: hashed, and
+// queryable by payload type.
+func ExampleFilter_payloadType() {
+	ctx := context.Background()
+	rec, _ := recorder.Open("", nil)
+	defer rec.Close()
+	rec.Append(ctx, recorder.Entry{
+		Kind: recorder.KindDecision, Trace: "call-1", Agent: "billing", Op: agentos.OpSend,
+		Target: "ledger", PayloadType: "example.com/billing.Invoice",
+		Meta:   map[string]string{"direction": "pipe", "sender": "billing"},
+		Effect: agentos.Allow, Rule: "invoices-to-ledger",
+	})
+	rec.Append(ctx, recorder.Entry{
+		Kind: recorder.KindDecision, Trace: "call-2", Agent: "billing", Op: agentos.OpSend,
+		Target: "mail", PayloadType: "text/plain", Meta: map[string]string{"direction": "publish"},
+		Effect: agentos.Deny, Rule: "no-mail",
+	})
+
+	for e, err := range rec.Query(ctx, recorder.Filter{PayloadType: "example.com/billing.Invoice"}) {
+		if err != nil {
+			panic(err)
+		}
+		fmt.Println(e.Seq, e.Target, e.PayloadType, e.Meta["direction"], e.Effect)
+	}
+	// Output:
+	// 1 ledger example.com/billing.Invoice pipe allow
+}

@@ -2,6 +2,7 @@ package recorder_test
 
 import (
 	"database/sql"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -41,8 +42,26 @@ type sqlTamperer struct{ db *sql.DB }
 
 var _ recordertest.Tamperer = sqlTamperer{}
 
-const cols = `time=?, trace=?, agent=?, kind=?, op=?, tool=?, path=?, target=?, args=?, policy_version=?, rule=?,
-	effect=?, message=?, severity=?, status=?, error=?, duration=?, result_digest=?, detail=?, prev_hash=?, hash=?`
+const cols = `time=?, trace=?, agent=?, kind=?, op=?, tool=?, path=?, target=?, args=?, payload_type=?, meta=?,
+	policy_version=?, rule=?, effect=?, message=?, severity=?, status=?, error=?, duration=?, result_digest=?,
+	detail=?, prev_hash=?, hash=?`
+
+// storedMeta is the stored form of an entry's meta: its canonical JSON
+// object, or "" when it has none.
+func storedMeta(m map[string]string) string {
+	if len(m) == 0 {
+		return ""
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	c, err := recorder.CanonicalJSON(b)
+	if err != nil {
+		panic(err)
+	}
+	return string(c)
+}
 
 func values(e recorder.Entry) []any {
 	args := []byte(e.Args)
@@ -50,7 +69,7 @@ func values(e recorder.Entry) []any {
 		args = []byte{}
 	}
 	return []any{e.Time.UnixNano(), e.Trace, string(e.Agent), string(e.Kind), string(e.Op), e.Tool, e.Path,
-		string(e.Target), args, e.PolicyVersion, e.Rule, int64(e.Effect), e.Message, int64(e.Severity),
+		string(e.Target), args, e.PayloadType, storedMeta(e.Meta), e.PolicyVersion, e.Rule, int64(e.Effect), e.Message, int64(e.Severity),
 		string(e.Status), e.Error, int64(e.Duration), e.ResultDigest, e.Detail, e.PrevHash[:], e.Hash[:]}
 }
 
@@ -96,7 +115,7 @@ func (s sqlTamperer) Insert(at uint64, e recorder.Entry) error {
 			return err
 		}
 	}
-	_, err = s.db.Exec("INSERT INTO entries (seq, time, trace, agent, kind, op, tool, path, target, args, policy_version, rule, effect, message, severity, status, error, duration, result_digest, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+	_, err = s.db.Exec("INSERT INTO entries (seq, time, trace, agent, kind, op, tool, path, target, args, payload_type, meta, policy_version, rule, effect, message, severity, status, error, duration, result_digest, detail, prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
 		append([]any{int64(at)}, values(e)...)...)
 	return err
 }

@@ -137,7 +137,7 @@ func Import(ctx context.Context, r io.Reader, path string, opts *Options) (*Reco
 				}
 				return Anchor{}, err
 			}
-			if _, err := stmt.ExecContext(ctx, insertArgs(&e)...); err != nil {
+			if _, err := stmt.ExecContext(ctx, insertArgs(&e, metaJSON(e.Meta))...); err != nil {
 				return Anchor{}, st.wrap(err)
 			}
 			head = Anchor{Seq: e.Seq, Hash: e.Hash}

@@ -81,6 +81,11 @@ func TestImportDetectsTampering(t *testing.T) {
 		{"deleted line", join(append(append([]string{}, lines[:5]...), lines[6:]...)), 5, recorder.ReasonDeleted},
 		{"swapped lines", join(append(append(append([]string{}, lines[:4]...), lines[5], lines[4]), lines[6:]...)), 4, recorder.ReasonReordered},
 		{"args reformatted", edit(1, `{"limit":0,"query":"SELECT 0"}`, `{"query":"SELECT 0","limit":0}`), 1, recorder.ReasonEdited},
+		{"edited payload type", edit(7, `"payload_type":"example.com/billing.Invoice"`, `"payload_type":"example.com/billing.Refund"`), 7, recorder.ReasonEdited},
+		{"payload type removed", edit(8, `"payload_type":"example.com/billing.Invoice",`, ``), 8, recorder.ReasonEdited},
+		{"edited meta value", edit(7, `"direction":"pipe"`, `"direction":"publish"`), 7, recorder.ReasonEdited},
+		{"meta entry added", edit(8, `"sender":"agent-1"`, `"sender":"agent-1","via":"relay"`), 8, recorder.ReasonEdited},
+		{"meta removed", edit(7, `"meta":{"direction":"pipe","sender":"agent-0","trace":"t-3"},`, ``), 7, recorder.ReasonEdited},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -96,15 +101,19 @@ func TestImportDetectsTampering(t *testing.T) {
 		})
 	}
 	malformed := map[string]string{
-		"empty":         "",
-		"no header":     join(lines[1:]),
-		"bad format":    strings.Replace(join(lines), "agentos.recorder", "other", 1),
-		"unknown field": edit(2, `"kind":`, `"extra":1,"kind":`),
-		"not json":      join(append(append([]string{}, lines[:3]...), "{oops")),
-		"bad kind":      edit(2, `"kind":"outcome"`, `"kind":"verdict"`),
-		"bad hash":      edit(2, `"hash":"`, `"hash":"zz`),
-		"trailing data": edit(2, `}`, `} {}`),
-		"newer version": strings.Replace(join(lines), `"version":1`, `"version":2`, 1),
+		"empty":            "",
+		"no header":        join(lines[1:]),
+		"bad format":       strings.Replace(join(lines), "agentos.recorder", "other", 1),
+		"unknown field":    edit(2, `"kind":`, `"extra":1,"kind":`),
+		"not json":         join(append(append([]string{}, lines[:3]...), "{oops")),
+		"bad kind":         edit(2, `"kind":"outcome"`, `"kind":"verdict"`),
+		"bad hash":         edit(2, `"hash":"`, `"hash":"zz`),
+		"trailing data":    edit(2, `}`, `} {}`),
+		"newer version":    strings.Replace(join(lines), `"version":1`, `"version":2`, 1),
+		"meta not strings": edit(7, `"direction":"pipe"`, `"direction":1`),
+		"meta not object":  edit(7, `"meta":{"direction":"pipe","sender":"agent-0","trace":"t-3"}`, `"meta":["pipe"]`),
+		"payload type too long": edit(7, `"payload_type":"example.com/billing.Invoice"`,
+			`"payload_type":"`+strings.Repeat("p", recorder.MaxPayloadType+1)+`"`),
 	}
 	for name, input := range malformed {
 		t.Run(name, func(t *testing.T) {
@@ -114,6 +123,28 @@ func TestImportDetectsTampering(t *testing.T) {
 			assert.True(t, errors.Is(err, agentos.ErrInvalid) || errors.Is(err, recorder.ErrSchemaVersion), "%v", err)
 		})
 	}
+}
+
+// TestImportMetaIsData checks that the meta of an export is read as a map:
+// the order of its keys and the escaping of its strings are not part of the
+// record, and the import stores the canonical form.
+func TestImportMetaIsData(t *testing.T) {
+	ctx := context.Background()
+	data := string(exportSample(t, 18))
+	lines := strings.Split(strings.TrimSpace(data), "\n")
+	require.Contains(t, lines[15], `"meta":{"direction":"publish","note":"say \"hi\" <b>&amp; é\n\u2028","pattern":"billing.*","sender":"agent-2","trace":"t-7"}`)
+	lines[15] = strings.Replace(lines[15],
+		`"meta":{"direction":"publish","note":"say \"hi\" <b>&amp; é\n\u2028","pattern":"billing.*","sender":"agent-2","trace":"t-7"}`,
+		`"meta":{ "trace":"t-7", "sender":"agent-2", "pattern":"billing.*", "note":"say \u0022hi\" \u003cb>&amp; \u00e9\n\u2028", "direction":"publish" }`, 1)
+	r, err := recorder.Import(ctx, strings.NewReader(strings.Join(lines, "\n")), "", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { r.Close() })
+	rep, err := r.Verify(ctx)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%v", rep.Broken)
+	var again bytes.Buffer
+	require.NoError(t, r.Export(ctx, &again))
+	assert.Equal(t, data, again.String(), "the export of the import is the canonical original")
 }
 
 // FuzzImport feeds arbitrary input to Import: it must never panic, and

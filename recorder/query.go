@@ -22,12 +22,15 @@ const (
 // Filter selects entries for Query. Zero fields match everything; set
 // fields must all match.
 type Filter struct {
-	Agent   agentos.AgentID
-	Op      agentos.Op
-	Tool    string
-	Kind    Kind
-	Trace   string
-	Effects []agentos.Effect // any of these; nil matches every effect
+	Agent agentos.AgentID
+	Op    agentos.Op
+	Tool  string
+	// PayloadType matches Entry.PayloadType exactly (a partial index holds
+	// the entries that have one).
+	PayloadType string
+	Kind        Kind
+	Trace       string
+	Effects     []agentos.Effect // any of these; nil matches every effect
 	// Since and Until bound the entry time: Since <= Time < Until.
 	Since, Until time.Time
 	// After and Before bound the sequence: After < Seq < Before (0: no
@@ -103,6 +106,9 @@ func (f *Filter) where() ([]string, []any) {
 	if f.Tool != "" {
 		add("tool = ? AND tool <> ''", f.Tool)
 	}
+	if f.PayloadType != "" {
+		add("payload_type = ? AND payload_type <> ''", f.PayloadType)
+	}
 	if f.Kind != "" {
 		add("kind = ?", string(f.Kind))
 	}
@@ -141,17 +147,7 @@ func (r *Recorder) page(ctx context.Context, where []string, args []any, after, 
 		w = append(w, "seq < ?")
 		a = append(a, int64(before))
 	}
-	q := "SELECT " + columns + " FROM entries"
-	if len(w) > 0 {
-		q += " WHERE " + strings.Join(w, " AND ")
-	}
-	if order == Descending {
-		q += " ORDER BY seq DESC"
-	} else {
-		q += " ORDER BY seq"
-	}
-	q += fmt.Sprintf(" LIMIT %d", n)
-	rows, err := st.r.QueryContext(ctx, q, a...)
+	rows, err := st.r.QueryContext(ctx, selectSQL(w, order, n), a...)
 	if err != nil {
 		return nil, st.wrap(err)
 	}
@@ -167,15 +163,29 @@ func (r *Recorder) page(ctx context.Context, where []string, args []any, after, 
 	return out, st.wrap(rows.Err())
 }
 
+// selectSQL returns the query of one page of entries.
+func selectSQL(where []string, order Order, n int) string {
+	q := "SELECT " + columns + " FROM entries"
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	if order == Descending {
+		q += " ORDER BY seq DESC"
+	} else {
+		q += " ORDER BY seq"
+	}
+	return q + fmt.Sprintf(" LIMIT %d", n)
+}
+
 func scanEntry(rows *sql.Rows) (Entry, error) {
 	var (
 		e                               Entry
 		seq, tm, effect, severity, dur  int64
 		agent, kind, op, target, status string
-		args, prev, hash                []byte
+		args, meta, prev, hash          []byte
 	)
 	err := rows.Scan(&seq, &tm, &e.Trace, &agent, &kind, &op, &e.Tool, &e.Path, &target, &args,
-		&e.PolicyVersion, &e.Rule, &effect, &e.Message, &severity, &status, &e.Error, &dur,
+		&e.PayloadType, &meta, &e.PolicyVersion, &e.Rule, &effect, &e.Message, &severity, &status, &e.Error, &dur,
 		&e.ResultDigest, &e.Detail, &prev, &hash)
 	if err != nil {
 		return e, err
@@ -184,6 +194,9 @@ func scanEntry(rows *sql.Rows) (Entry, error) {
 	e.Agent, e.Kind, e.Op, e.Target, e.Status = agentos.AgentID(agent), Kind(kind), agentos.Op(op), agentos.AgentID(target), Status(status)
 	if len(args) > 0 {
 		e.Args = args
+	}
+	if e.Meta, err = parseMeta(meta); err != nil {
+		return e, fmt.Errorf("%w: entry %d: stored meta is not a JSON object of strings: %v", ErrCorrupt, seq, err)
 	}
 	e.Effect, e.Severity, e.Duration = agentos.Effect(effect), agentos.Severity(severity), time.Duration(dur)
 	copy(e.PrevHash[:], prev)

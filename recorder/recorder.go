@@ -162,6 +162,7 @@ func (o *Options) check() error {
 // item is a queued entry, or a flush marker when flush is non-nil.
 type item struct {
 	e     Entry
+	meta  string     // e.Meta in stored form (metaJSON)
 	done  chan error // WriteAhead: receives the commit result
 	flush chan error // flush marker: receives the result of everything before it
 }
@@ -271,7 +272,10 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 
 // Append records e and returns its sequence number. The recorder sets
 // e.Seq, e.PrevHash and e.Hash, and e.Time from the clock when it is zero;
-// e.Args is stored in canonical form (see CanonicalJSON).
+// e.Args is stored in canonical form (see CanonicalJSON) and e.Meta as a
+// copy (nil when empty). The entry's encoded size, Args and Meta included,
+// is bounded by Options.MaxEntryBytes; PayloadType and Meta by MaxPayloadType
+// and the MaxMeta constants.
 //
 // In WriteAhead mode Append returns once the entry is committed. If ctx ends
 // first, Append returns ctx's error and the entry may or may not be
@@ -300,7 +304,7 @@ func (r *Recorder) Append(ctx context.Context, e Entry) (uint64, error) {
 	if len(buf) > r.opts.MaxEntryBytes {
 		return 0, fmt.Errorf("%w: recorder: entry of %d bytes exceeds MaxEntryBytes %d", agentos.ErrInvalid, len(buf), r.opts.MaxEntryBytes)
 	}
-	it := &item{e: e}
+	it := &item{e: e, meta: f.meta}
 	writeAhead := r.opts.Durability == WriteAhead
 	if writeAhead {
 		it.done = make(chan error, 1)

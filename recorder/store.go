@@ -19,7 +19,10 @@ const applicationID = 0x41474f52
 // schema creates a version-1 database. entries.seq is the rowid, so the
 // chain is ordered by the table itself; the hash has no index (a unique index
 // on a random column makes inserts several times slower and the sequence
-// already orders the chain). Triggers make both tables append-only.
+// already orders the chain). Tool and payload type, empty for most entries,
+// have partial indexes that hold only the entries that have one. meta is the
+// canonical JSON object of Entry.Meta (the empty string for none), TEXT so that
+// SQLite's JSON functions read it. Triggers make both tables append-only.
 const schema = `
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE entries (
@@ -33,6 +36,8 @@ CREATE TABLE entries (
 	path           TEXT NOT NULL,
 	target         TEXT NOT NULL,
 	args           BLOB NOT NULL,
+	payload_type   TEXT NOT NULL,
+	meta           TEXT NOT NULL,
 	policy_version TEXT NOT NULL,
 	rule           TEXT NOT NULL,
 	effect         INTEGER NOT NULL,
@@ -49,6 +54,7 @@ CREATE TABLE entries (
 CREATE INDEX entries_agent  ON entries(agent);
 CREATE INDEX entries_op     ON entries(op);
 CREATE INDEX entries_tool   ON entries(tool) WHERE tool <> '';
+CREATE INDEX entries_payload_type ON entries(payload_type) WHERE payload_type <> '';
 CREATE INDEX entries_effect ON entries(effect);
 CREATE INDEX entries_kind   ON entries(kind);
 CREATE INDEX entries_trace  ON entries(trace);
@@ -63,21 +69,26 @@ CREATE TRIGGER meta_no_delete BEFORE DELETE ON meta
 	BEGIN SELECT RAISE(ABORT, 'recorder: meta is append-only'); END;
 `
 
-// columns lists the entry columns in insert and select order.
-const columns = `seq, time, trace, agent, kind, op, tool, path, target, args, policy_version, rule,
-	effect, message, severity, status, error, duration, result_digest, detail, prev_hash, hash`
+// columns lists the entry columns in insert and select order; numColumns
+// counts them.
+const columns = `seq, time, trace, agent, kind, op, tool, path, target, args, payload_type, meta,
+	policy_version, rule, effect, message, severity, status, error, duration, result_digest, detail,
+	prev_hash, hash`
 
-const insertSQL = `INSERT INTO entries (` + columns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+const numColumns = 24
 
-// insertArgs returns the insert parameters of a sealed entry.
-func insertArgs(e *Entry) []any {
+const insertSQL = `INSERT INTO entries (` + columns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
+
+// insertArgs returns the insert parameters of a sealed entry whose Meta
+// encodes to meta (see metaJSON).
+func insertArgs(e *Entry, meta string) []any {
 	args := []byte(e.Args)
 	if args == nil {
 		args = []byte{}
 	}
 	return []any{
 		int64(e.Seq), e.Time.UnixNano(), e.Trace, string(e.Agent), string(e.Kind), string(e.Op),
-		e.Tool, e.Path, string(e.Target), args, e.PolicyVersion, e.Rule, int64(e.Effect),
+		e.Tool, e.Path, string(e.Target), args, e.PayloadType, meta, e.PolicyVersion, e.Rule, int64(e.Effect),
 		e.Message, int64(e.Severity), string(e.Status), e.Error, int64(e.Duration),
 		e.ResultDigest, e.Detail, e.PrevHash[:], e.Hash[:],
 	}
@@ -303,7 +314,7 @@ func (s *store) writeBatch(ctx context.Context, head Anchor, batch []*item) erro
 	}
 	stmt := tx.StmtContext(ctx, s.insert)
 	for _, it := range batch {
-		if _, err := stmt.ExecContext(ctx, insertArgs(&it.e)...); err != nil {
+		if _, err := stmt.ExecContext(ctx, insertArgs(&it.e, it.meta)...); err != nil {
 			return s.wrap(err)
 		}
 	}

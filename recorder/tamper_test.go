@@ -25,7 +25,7 @@ func TestTamperEveryStoredByte(t *testing.T) {
 	}
 	db := rawDB(t, path)
 	columns := []string{"time", "trace", "agent", "kind", "op", "tool", "path", "target", "args",
-		"policy_version", "rule", "effect", "message", "severity", "status", "error", "duration",
+		"payload_type", "meta", "policy_version", "rule", "effect", "message", "severity", "status", "error", "duration",
 		"result_digest", "detail", "prev_hash", "hash"}
 	for _, target := range []int64{1, 4, 7, n} {
 		for _, col := range columns {

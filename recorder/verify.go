@@ -74,6 +74,7 @@ type rawRow struct {
 	kind, op, tool sql.RawBytes
 	path, target   sql.RawBytes
 	args, pv, rule sql.RawBytes
+	ptype, meta    sql.RawBytes
 	msg, status    sql.RawBytes
 	errText, rd    sql.RawBytes
 	detail         sql.RawBytes
@@ -83,7 +84,7 @@ type rawRow struct {
 func newRawRow() *rawRow {
 	w := &rawRow{}
 	w.dest = []any{&w.seq, &w.f.time, &w.trace, &w.agent, &w.kind, &w.op, &w.tool, &w.path,
-		&w.target, &w.args, &w.pv, &w.rule, &w.f.effect, &w.msg, &w.f.severity, &w.status,
+		&w.target, &w.args, &w.ptype, &w.meta, &w.pv, &w.rule, &w.f.effect, &w.msg, &w.f.severity, &w.status,
 		&w.errText, &w.f.duration, &w.rd, &w.detail, &w.rprev, &w.rhash}
 	return w
 }
@@ -91,6 +92,7 @@ func newRawRow() *rawRow {
 func (w *rawRow) fill() {
 	w.f.trace, w.f.agent, w.f.kind, w.f.op, w.f.tool = w.trace, w.agent, w.kind, w.op, w.tool
 	w.f.path, w.f.target, w.f.args, w.f.policyVersion, w.f.rule = w.path, w.target, w.args, w.pv, w.rule
+	w.f.payloadType, w.f.meta = w.ptype, w.meta
 	w.f.message, w.f.status, w.f.errText, w.f.resultDigest, w.f.detail = w.msg, w.status, w.errText, w.rd, w.detail
 	w.prev, w.hash = w.rprev, w.rhash
 }
@@ -116,7 +118,7 @@ func verifyStore(ctx context.Context, st *store, anchor *Anchor) (Report, error)
 			return err
 		}
 		defer rows.Close()
-		dest := make([]driver.Value, 22)
+		dest := make([]driver.Value, numColumns)
 		buf := make([]byte, 0, 512)
 		var f fields[string]
 		for {
@@ -132,8 +134,8 @@ func verifyStore(ctx context.Context, st *store, anchor *Anchor) (Report, error)
 				return err
 			}
 			seq, okRow := rowFields(dest, &f)
-			prev, _ := dest[20].([]byte)
-			hash, _ := dest[21].([]byte)
+			prev, _ := dest[numColumns-2].([]byte)
+			hash, _ := dest[numColumns-1].([]byte)
 			buf = encode(buf[:0], &f)
 			selfOK := okRow && len(prev) == HashSize && len(hash) == HashSize && seq > 0 &&
 				seal(buf, Hash(prev), uint64(seq)) == Hash(hash)
@@ -205,13 +207,15 @@ func rowFields(d []driver.Value, f *fields[string]) (seq int64, ok bool) {
 	seq = i64(d[0])
 	f.time = i64(d[1])
 	f.trace, f.agent, f.kind, f.op, f.tool = str(d[2]), str(d[3]), str(d[4]), str(d[5]), str(d[6])
-	f.path, f.target, f.args, f.policyVersion, f.rule = str(d[7]), str(d[8]), str(d[9]), str(d[10]), str(d[11])
-	f.effect = i64(d[12])
-	f.message = str(d[13])
-	f.severity = i64(d[14])
-	f.status, f.errText = str(d[15]), str(d[16])
-	f.duration = i64(d[17])
-	f.resultDigest, f.detail = str(d[18]), str(d[19])
+	f.path, f.target, f.args = str(d[7]), str(d[8]), str(d[9])
+	f.payloadType, f.meta = str(d[10]), str(d[11])
+	f.policyVersion, f.rule = str(d[12]), str(d[13])
+	f.effect = i64(d[14])
+	f.message = str(d[15])
+	f.severity = i64(d[16])
+	f.status, f.errText = str(d[17]), str(d[18])
+	f.duration = i64(d[19])
+	f.resultDigest, f.detail = str(d[20]), str(d[21])
 	return seq, ok
 }
 

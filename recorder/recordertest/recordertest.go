@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,7 +69,9 @@ var base = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // Sample returns the i-th entry of a deterministic workload: decision and
 // outcome pairs of several agents, with a signal and a lifecycle entry now
-// and then. Every field that applies is set.
+// and then. Every field that applies is set: sends carry a payload type and
+// meta labels (one in two with a value that JSON must escape). Each call
+// returns a new Meta map.
 func Sample(i int) recorder.Entry {
 	agent := agentos.AgentID(fmt.Sprintf("agent-%d", i%3))
 	trace := fmt.Sprintf("t-%d", i/2)
@@ -81,6 +85,16 @@ func Sample(i int) recorder.Entry {
 		e.Args = []byte(fmt.Sprintf(`{"query":"SELECT %d","limit":%d}`, i, i%5))
 	case agentos.OpSend:
 		e.Target = "agent-9"
+		e.Meta = map[string]string{"sender": string(agent), "trace": trace}
+		if (i/8)%2 == 0 {
+			e.PayloadType = "example.com/billing.Invoice"
+			e.Meta["direction"] = "pipe"
+		} else {
+			e.PayloadType = "application/json"
+			e.Meta["direction"] = "publish"
+			e.Meta["pattern"] = "billing.*"
+			e.Meta["note"] = "say \"hi\" <b>&amp; é\n\u2028"
+		}
 	default:
 		e.Path = fmt.Sprintf("/mem/working/f%d.txt", i%4)
 	}
@@ -217,22 +231,30 @@ func equal(a, b recorder.Entry) bool {
 		string(a.Args) == string(b.Args) && a.PolicyVersion == b.PolicyVersion && a.Rule == b.Rule &&
 		a.Effect == b.Effect && a.Message == b.Message && a.Severity == b.Severity && a.Status == b.Status &&
 		a.Error == b.Error && a.Duration == b.Duration && a.ResultDigest == b.ResultDigest &&
-		a.Detail == b.Detail && a.PrevHash == b.PrevHash && a.Hash == b.Hash
+		a.Detail == b.Detail && a.PayloadType == b.PayloadType && maps.Equal(a.Meta, b.Meta) &&
+		(a.Meta == nil) == (b.Meta == nil) && a.PrevHash == b.PrevHash && a.Hash == b.Hash
 }
 
 func testInvalid(t *testing.T, newRecorder Factory) {
 	r, _ := open(t, newRecorder)
 	ctx := context.Background()
 	bad := map[string]recorder.Entry{
-		"unknown kind":          {Kind: "verdict", Trace: "t"},
-		"empty kind":            {Trace: "t"},
-		"decision no trace":     {Kind: recorder.KindDecision},
-		"outcome no trace":      {Kind: recorder.KindOutcome},
-		"args not JSON":         {Kind: recorder.KindDecision, Trace: "t", Args: []byte(`{"a":`)},
-		"args two values":       {Kind: recorder.KindDecision, Trace: "t", Args: []byte(`{} {}`)},
-		"effect out of range":   {Kind: recorder.KindDecision, Trace: "t", Effect: 9},
-		"severity out of range": {Kind: recorder.KindDecision, Trace: "t", Severity: 9},
-		"negative duration":     {Kind: recorder.KindOutcome, Trace: "t", Duration: -1},
+		"unknown kind":           {Kind: "verdict", Trace: "t"},
+		"empty kind":             {Trace: "t"},
+		"decision no trace":      {Kind: recorder.KindDecision},
+		"outcome no trace":       {Kind: recorder.KindOutcome},
+		"args not JSON":          {Kind: recorder.KindDecision, Trace: "t", Args: []byte(`{"a":`)},
+		"args two values":        {Kind: recorder.KindDecision, Trace: "t", Args: []byte(`{} {}`)},
+		"effect out of range":    {Kind: recorder.KindDecision, Trace: "t", Effect: 9},
+		"severity out of range":  {Kind: recorder.KindDecision, Trace: "t", Severity: 9},
+		"negative duration":      {Kind: recorder.KindOutcome, Trace: "t", Duration: -1},
+		"payload type too long":  {Kind: recorder.KindDecision, Trace: "t", PayloadType: strings.Repeat("p", recorder.MaxPayloadType+1)},
+		"payload type not UTF-8": {Kind: recorder.KindDecision, Trace: "t", PayloadType: "pkg.T\xff"},
+		"too many meta entries":  {Kind: recorder.KindDecision, Trace: "t", Meta: manyMeta(recorder.MaxMetaEntries + 1)},
+		"meta key too long":      {Kind: recorder.KindDecision, Trace: "t", Meta: map[string]string{strings.Repeat("k", recorder.MaxMetaKey+1): "v"}},
+		"meta value too long":    {Kind: recorder.KindDecision, Trace: "t", Meta: map[string]string{"k": strings.Repeat("v", recorder.MaxMetaValue+1)}},
+		"meta key not UTF-8":     {Kind: recorder.KindDecision, Trace: "t", Meta: map[string]string{"k\xc3": "v"}},
+		"meta value not UTF-8":   {Kind: recorder.KindDecision, Trace: "t", Meta: map[string]string{"k": "\xed\xa0\x80"}},
 	}
 	for name, e := range bad {
 		if _, err := r.Append(ctx, e); !errors.Is(err, agentos.ErrInvalid) {
@@ -244,12 +266,37 @@ func testInvalid(t *testing.T, newRecorder Factory) {
 	if err != nil || seq != 1 {
 		t.Fatalf("Append after rejected entries = %d, %v; want 1", seq, err)
 	}
+	// Payload type and meta at their limits are accepted and read back.
+	limits := recorder.Entry{Kind: recorder.KindDecision, Trace: "limits",
+		PayloadType: strings.Repeat("é", recorder.MaxPayloadType/2), Meta: manyMeta(recorder.MaxMetaEntries)}
+	limits.Meta[strings.Repeat("k", recorder.MaxMetaKey)] = strings.Repeat("v", recorder.MaxMetaValue)
+	delete(limits.Meta, "k00")
+	if _, err := r.Append(ctx, limits); err != nil {
+		t.Fatalf("Append of an entry at the payload type and meta limits: %v", err)
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	got := all(t, r, recorder.Filter{Trace: "limits"})
+	if len(got) != 1 || got[0].PayloadType != limits.PayloadType || !maps.Equal(got[0].Meta, limits.Meta) {
+		t.Fatalf("entry at the limits reads back as %+v", got)
+	}
+}
+
+// manyMeta returns a Meta map of n entries.
+func manyMeta(n int) map[string]string {
+	m := make(map[string]string, n)
+	for i := range n {
+		m[fmt.Sprintf("k%02d", i)] = "v"
+	}
+	return m
 }
 
 // match is the reference semantics of recorder.Filter.
 func match(f recorder.Filter, e recorder.Entry) bool {
 	return (f.Agent == "" || e.Agent == f.Agent) && (f.Op == "" || e.Op == f.Op) &&
 		(f.Tool == "" || e.Tool == f.Tool) && (f.Kind == "" || e.Kind == f.Kind) &&
+		(f.PayloadType == "" || e.PayloadType == f.PayloadType) &&
 		(f.Trace == "" || e.Trace == f.Trace) &&
 		(len(f.Effects) == 0 || slices.Contains(f.Effects, e.Effect)) &&
 		(f.Since.IsZero() || !e.Time.Before(f.Since)) && (f.Until.IsZero() || e.Time.Before(f.Until)) &&
@@ -265,6 +312,8 @@ func testQuery(t *testing.T, newRecorder Factory) {
 		"agent":             {Agent: "agent-1"},
 		"op":                {Op: agentos.OpRead},
 		"tool":              {Tool: "sql.query"},
+		"payload type":      {PayloadType: "example.com/billing.Invoice"},
+		"payload type kind": {PayloadType: "application/json", Kind: recorder.KindOutcome},
 		"kind":              {Kind: recorder.KindDecision},
 		"trace":             {Trace: "t-7"},
 		"effects":           {Effects: []agentos.Effect{agentos.Deny, agentos.Approve}},
@@ -371,15 +420,24 @@ func testConcurrent(t *testing.T, newRecorder Factory) {
 
 // fieldEdits change one stored field each.
 var fieldEdits = map[string]func(*recorder.Entry){
-	"Time":          func(e *recorder.Entry) { e.Time = e.Time.Add(time.Nanosecond) },
-	"Trace":         func(e *recorder.Entry) { e.Trace += "x" },
-	"Agent":         func(e *recorder.Entry) { e.Agent += "x" },
-	"Kind":          func(e *recorder.Entry) { e.Kind = recorder.KindPanic },
-	"Op":            func(e *recorder.Entry) { e.Op = agentos.OpDelete },
-	"Tool":          func(e *recorder.Entry) { e.Tool = "sql.exec" },
-	"Path":          func(e *recorder.Entry) { e.Path += "x" },
-	"Target":        func(e *recorder.Entry) { e.Target += "x" },
-	"Args":          func(e *recorder.Entry) { e.Args = []byte(`{"query":"DROP TABLE users"}`) },
+	"Time":        func(e *recorder.Entry) { e.Time = e.Time.Add(time.Nanosecond) },
+	"Trace":       func(e *recorder.Entry) { e.Trace += "x" },
+	"Agent":       func(e *recorder.Entry) { e.Agent += "x" },
+	"Kind":        func(e *recorder.Entry) { e.Kind = recorder.KindPanic },
+	"Op":          func(e *recorder.Entry) { e.Op = agentos.OpDelete },
+	"Tool":        func(e *recorder.Entry) { e.Tool = "sql.exec" },
+	"Path":        func(e *recorder.Entry) { e.Path += "x" },
+	"Target":      func(e *recorder.Entry) { e.Target += "x" },
+	"Args":        func(e *recorder.Entry) { e.Args = []byte(`{"query":"DROP TABLE users"}`) },
+	"PayloadType": func(e *recorder.Entry) { e.PayloadType += "x" },
+	"Meta": func(e *recorder.Entry) {
+		m := maps.Clone(e.Meta) // e shares its map with the original entry
+		if m == nil {
+			m = map[string]string{}
+		}
+		m["direction"] += "x"
+		e.Meta = m
+	},
 	"PolicyVersion": func(e *recorder.Entry) { e.PolicyVersion = "v0" },
 	"Rule":          func(e *recorder.Entry) { e.Rule += "x" },
 	"Effect":        func(e *recorder.Entry) { e.Effect = (e.Effect + 1) % 4 },
