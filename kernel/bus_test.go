@@ -125,8 +125,8 @@ func TestPublish(t *testing.T) {
 			assert.Equal(t, agentos.OpSend, d.Op)
 			assert.Equal(t, agentos.AgentID(tt.topic), d.Target)
 			assert.Equal(t, tt.rule, d.Rule)
-			assert.Contains(t, d.Detail, `payloadType="text/plain"`)
-			assert.Contains(t, d.Detail, `meta.direction="publish"`)
+			assert.Equal(t, "text/plain", d.PayloadType)
+			assert.Equal(t, kernel.DirectionPublish, d.Meta[kernel.MetaDirection])
 			if tt.allowed {
 				require.NoError(t, err)
 				m := seen.wait(t)
@@ -314,12 +314,12 @@ func TestSubscribe(t *testing.T) {
 			d := ds[0]
 			assert.Equal(t, agentos.OpSend, d.Op)
 			assert.Equal(t, tt.rule, d.Rule)
-			assert.Contains(t, d.Detail, `meta.direction="receive"`)
-			assert.Contains(t, d.Detail, `meta.pattern=">"`)
+			assert.Equal(t, kernel.DirectionReceive, d.Meta[kernel.MetaDirection])
+			assert.Equal(t, ">", d.Meta[kernel.MetaPattern])
 			if tt.delivered {
 				assert.Equal(t, agentos.AgentID("reports.daily"), d.Target)
-				assert.Contains(t, d.Detail, `meta.sender="reporter"`)
-				assert.Contains(t, d.Detail, `meta.trace="`+k.LastDecision("reporter").Trace+`"`)
+				assert.Equal(t, "reporter", d.Meta[kernel.MetaSender])
+				assert.Equal(t, k.LastDecision("reporter").Trace, d.Meta[kernel.MetaTrace])
 				assert.Equal(t, kernel.StatusPermitted, d.Status)
 			} else {
 				assert.Equal(t, recorder.StatusDenied, d.Status)
@@ -398,14 +398,14 @@ func TestRequestReply(t *testing.T) {
 	assert.Equal(t, "auditor", reply.Header(amb.HeaderSender), "the kernel stamps the replier")
 
 	req := k.LastDecision("reporter")
-	assert.Contains(t, req.Detail, `meta.direction="request"`)
+	assert.Equal(t, kernel.DirectionRequest, req.Meta[kernel.MetaDirection])
 	assert.Equal(t, "publish-reports", req.Rule)
 	ds := k.Decisions("auditor")
 	require.Len(t, ds, 2)
-	assert.Contains(t, ds[0].Detail, `meta.direction="receive"`)
+	assert.Equal(t, kernel.DirectionReceive, ds[0].Meta[kernel.MetaDirection])
 	assert.Equal(t, "receive-reports", ds[0].Rule)
-	assert.Contains(t, ds[1].Detail, `meta.direction="reply"`)
-	assert.Contains(t, ds[1].Detail, `meta.requester="reporter"`)
+	assert.Equal(t, kernel.DirectionReply, ds[1].Meta[kernel.MetaDirection])
+	assert.Equal(t, "reporter", ds[1].Meta[kernel.MetaRequester])
 	assert.Equal(t, "reply-to-reporter", ds[1].Rule)
 	assert.Equal(t, agentos.AgentID("reports.query"), ds[1].Target)
 

@@ -3,6 +3,7 @@ package kernel_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -62,6 +63,42 @@ func TestUnknownOpDenied(t *testing.T) {
 		d := k.LastDecision("a")
 		assert.Equal(t, kernel.RuleUnknownOp, d.Rule)
 		assert.Equal(t, recorder.StatusDenied, d.Status)
+	}
+	assert.Equal(t, signals.Running, a.State())
+}
+
+// An action whose meta or payload type the recorder could not record is
+// refused before policy sees it, and the refusal itself is recorded.
+func TestUnrecordableActionRefused(t *testing.T) {
+	ctx := context.Background()
+	k, _ := newTestKernel(t)
+	a := k.MustSpawn("a")
+	many := map[string]string{}
+	for i := range recorder.MaxMetaEntries + 1 {
+		many[fmt.Sprintf("k%d", i)] = "v"
+	}
+	cases := []struct {
+		name string
+		act  agentos.Action
+		rule string
+	}{
+		{"too many meta entries", agentos.Action{Op: agentos.OpSend, Target: "b", Meta: many}, kernel.RuleMeta},
+		{"long meta key", agentos.Action{Op: agentos.OpSend, Target: "b", Meta: map[string]string{strings.Repeat("k", recorder.MaxMetaKey+1): "v"}}, kernel.RuleMeta},
+		{"long meta value", agentos.Action{Op: agentos.OpSend, Target: "b", Meta: map[string]string{"k": strings.Repeat("v", recorder.MaxMetaValue+1)}}, kernel.RuleMeta},
+		{"meta not UTF-8", agentos.Action{Op: agentos.OpSend, Target: "b", Meta: map[string]string{"k": "\xff"}}, kernel.RuleMeta},
+		{"long payload type", agentos.Action{Op: agentos.OpSend, Target: "b", PayloadType: strings.Repeat("p", recorder.MaxPayloadType+1)}, kernel.RulePayloadType},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ran := false
+			_, err := a.Do(ctx, c.act, func(context.Context) (any, error) { ran = true; return nil, nil })
+			kerneltest.DeniedBy(t, err, c.rule)
+			assert.ErrorIs(t, err, agentos.ErrInvalid)
+			assert.False(t, ran)
+			d := k.LastDecision("a")
+			assert.Equal(t, c.rule, d.Rule)
+			assert.Equal(t, recorder.StatusDenied, d.Status)
+		})
 	}
 	assert.Equal(t, signals.Running, a.State())
 }

@@ -199,9 +199,9 @@ func TestGate(t *testing.T) {
 			d := k.LastDecision("researcher")
 			assert.Equal(t, agentos.OpSend, d.Op)
 			assert.Equal(t, tt.target, d.Target)
-			assert.Contains(t, d.Detail, `meta.direction="pipe"`)
+			assert.Equal(t, kernel.DirectionPipe, d.Meta[kernel.MetaDirection])
 			if tt.payload != "" {
-				assert.Contains(t, d.Detail, `payloadType="`+tt.payload+`"`)
+				assert.Equal(t, tt.payload, d.PayloadType)
 			}
 			assert.Equal(t, tt.rule, d.Rule)
 			if tt.allowed {

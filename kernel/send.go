@@ -3,8 +3,6 @@ package kernel
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -84,57 +82,6 @@ func checkPayloadType(s string) error {
 	return nil
 }
 
-// sendDetail renders the parts of an action that recorder entries have no
-// field for — its payload type and meta — for the decision entry's Detail,
-// so that the trail shows what crossed and in which direction:
-// payloadType="research.Result" meta.direction="pipe". It is "" for actions
-// without them.
-func sendDetail(act *agentos.Action) string {
-	if act.PayloadType == "" && len(act.Meta) == 0 {
-		return ""
-	}
-	n := len(act.PayloadType) + 16
-	var small [8]string
-	keys := small[:0]
-	for k, v := range act.Meta {
-		keys = append(keys, k)
-		n += len(k) + len(v) + 10
-	}
-	slices.Sort(keys)
-	b := make([]byte, 0, n)
-	if act.PayloadType != "" {
-		b = append(b, "payloadType="...)
-		b = appendQuoted(b, act.PayloadType)
-	}
-	for _, k := range keys {
-		if len(b) > 0 {
-			b = append(b, ' ')
-		}
-		b = append(b, "meta."...)
-		if plainKey(k) {
-			b = append(b, k...)
-		} else {
-			b = strconv.AppendQuote(b, k)
-		}
-		b = append(b, '=')
-		b = appendQuoted(b, act.Meta[k])
-	}
-	return truncateString(string(b), maxErrorRecorded)
-}
-
-// appendQuoted appends s as strconv.Quote writes it, without its per-rune
-// work when s is printable ASCII with nothing to escape.
-func appendQuoted(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
-			return strconv.AppendQuote(b, s)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
 // joinDetail joins two Detail texts with "; ", dropping empty ones.
 func joinDetail(a, b string) string {
 	switch {
@@ -144,18 +91,4 @@ func joinDetail(a, b string) string {
 		return a
 	}
 	return truncateString(a+"; "+b, maxErrorRecorded)
-}
-
-// plainKey reports whether a meta key can be written unquoted.
-func plainKey(k string) bool {
-	if k == "" {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-			return false
-		}
-	}
-	return true
 }

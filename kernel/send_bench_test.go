@@ -88,7 +88,7 @@ func BenchmarkGovernedHop(b *testing.B) {
 		rec := openBuffered(b)
 		e := recorder.Entry{Kind: recorder.KindDecision, Trace: "t-1", Agent: "researcher", Op: agentos.OpSend,
 			Target: "summary", Rule: "results-to-summary", Effect: agentos.Allow,
-			Detail: `payloadType="kernel_test.Result" meta.direction="pipe"`}
+			PayloadType: "kernel_test.Result", Meta: map[string]string{"direction": "pipe"}}
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := rec.Append(ctx, e); err != nil {

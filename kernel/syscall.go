@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/policy"
@@ -34,6 +35,7 @@ const (
 	RuleArgs        = "kernel.args"         // tool arguments not JSON-like or over the bounds
 	RuleToolName    = "kernel.tool-name"    // empty, over-long, non-UTF-8 or control characters
 	RulePolicyError = "kernel.policy-error" // the evaluator failed and named no rule
+	RuleMeta        = "kernel.meta"         // action meta over the recorder's bounds or not valid UTF-8
 )
 
 type actionKey struct{}
@@ -95,6 +97,14 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 			fmt.Errorf("%w: unknown operation %q", agentos.ErrInvalid, act.Op))
 	case rq.pre != nil:
 		return nil, a.refuse(rctx, &act, rq.argsJSON, rq.preRule, rq.pre.Error(), rq.pre)
+	}
+	if err := checkMeta(act.Meta); err != nil {
+		return nil, a.refuse(rctx, &act, rq.argsJSON, RuleMeta, err.Error(), err)
+	}
+	if act.PayloadType != "" {
+		if err := checkPayloadType(act.PayloadType); err != nil {
+			return nil, a.refuse(rctx, &act, rq.argsJSON, RulePayloadType, err.Error(), err)
+		}
 	}
 	if act.Path != "" || needsPath(act.Op) {
 		p, err := cleanPath(act.Path)
@@ -319,9 +329,16 @@ func decisionEntry(act *agentos.Action, args json.RawMessage, d agentos.Decision
 		Severity:      d.Severity,
 		Status:        status,
 		Detail:        detail,
+		PayloadType:   act.PayloadType,
+		Meta:          act.Meta,
 	}
-	if s := sendDetail(act); s != "" {
-		e.Detail = joinDetail(s, e.Detail)
+	if checkMeta(act.Meta) != nil {
+		// A refusal for bad meta records the action without it: the
+		// recorder would refuse the entry, and it must be recorded.
+		e.Meta = nil
+	}
+	if len(e.PayloadType) > recorder.MaxPayloadType || !utf8.ValidString(e.PayloadType) {
+		e.PayloadType = truncateString(strings.ToValidUTF8(e.PayloadType, "?"), recorder.MaxPayloadType-4)
 	}
 	if !act.Op.Valid() {
 		e.Op = agentos.Op(truncateString(strings.ToValidUTF8(string(act.Op), "?"), 64))
@@ -337,6 +354,25 @@ func decisionEntry(act *agentos.Action, args json.RawMessage, d agentos.Decision
 		e.Detail = truncateString(sh, maxErrorRecorded)
 	}
 	return e
+}
+
+// checkMeta checks action meta against the bounds of a recorder entry, so
+// that an action the recorder could not record is refused up front.
+func checkMeta(m map[string]string) error {
+	if len(m) > recorder.MaxMetaEntries {
+		return fmt.Errorf("kernel: %w: %d meta entries, at most %d", agentos.ErrInvalid, len(m), recorder.MaxMetaEntries)
+	}
+	for k, v := range m {
+		switch {
+		case len(k) > recorder.MaxMetaKey:
+			return fmt.Errorf("kernel: %w: meta key of %d bytes, at most %d", agentos.ErrInvalid, len(k), recorder.MaxMetaKey)
+		case len(v) > recorder.MaxMetaValue:
+			return fmt.Errorf("kernel: %w: meta %q: value of %d bytes, at most %d", agentos.ErrInvalid, k, len(v), recorder.MaxMetaValue)
+		case !utf8.ValidString(k) || !utf8.ValidString(v):
+			return fmt.Errorf("kernel: %w: meta %q is not valid UTF-8", agentos.ErrInvalid, strings.ToValidUTF8(k, "?"))
+		}
+	}
+	return nil
 }
 
 // needsPath reports whether op addresses a VFS path.

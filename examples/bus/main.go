@@ -14,7 +14,9 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -186,11 +188,21 @@ func describe(e recorder.Entry) string {
 	fmt.Fprintf(&b, "#%-2d %-9s %-8s", e.Seq, e.Kind, e.Agent)
 	switch e.Kind {
 	case recorder.KindDecision:
-		fmt.Fprintf(&b, " %s → %-15s %-5s rule=%s [%s]", e.Op, e.Target, e.Effect, e.Rule, e.Detail)
+		fmt.Fprintf(&b, " %s → %-15s %-5s rule=%s [payload %s, %s]", e.Op, e.Target, e.Effect, e.Rule, e.PayloadType, meta(e.Meta))
 	case recorder.KindOutcome:
 		fmt.Fprintf(&b, " %s → %-15s %s", e.Op, e.Target, e.Status)
 	default:
 		fmt.Fprintf(&b, " %s %s", e.Message, e.Detail)
 	}
 	return b.String()
+}
+
+// meta renders an entry's meta as sorted key=value pairs.
+func meta(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, " ")
 }

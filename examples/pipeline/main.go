@@ -16,7 +16,9 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -149,8 +151,8 @@ func describe(e recorder.Entry) string {
 	switch e.Kind {
 	case recorder.KindDecision:
 		fmt.Fprintf(&b, " %-5s %-28s %-5s rule=%s", e.Op, target(e), e.Effect, e.Rule)
-		if e.Detail != "" {
-			fmt.Fprintf(&b, " [%s]", e.Detail)
+		if e.PayloadType != "" {
+			fmt.Fprintf(&b, " [payload %s, %s]", e.PayloadType, meta(e.Meta))
 		}
 	case recorder.KindOutcome:
 		fmt.Fprintf(&b, " %-5s %-28s %s", e.Op, target(e), e.Status)
@@ -165,4 +167,14 @@ func target(e recorder.Entry) string {
 		return "→ " + string(e.Target)
 	}
 	return e.Path
+}
+
+// meta renders an entry's meta as sorted key=value pairs.
+func meta(m map[string]string) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m[k]
+	}
+	return strings.Join(parts, " ")
 }
