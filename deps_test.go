@@ -20,7 +20,7 @@ var layers = map[string]int{
 	"cmvk": 1, "caas": 1, "emk": 1,
 	"iatp": 2, "amb": 2, "atr": 2,
 	"kernel": 3,
-	"scak": 4, "mute": 4,
+	"scak":   4, "mute": 4,
 	"models": 0,
 }
 
