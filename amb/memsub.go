@@ -248,12 +248,14 @@ func (s *memSub) deliver(ctx context.Context, it *item) {
 		if panicked {
 			b.st.panics.Add(1)
 		}
-		if ctx.Err() != nil {
-			return // unsubscribed or closed while the handler ran
-		}
 		if it.reply != nil {
+			// A requester is waiting: answer it even when the subscription
+			// ended while the handler ran, rather than let it time out.
 			it.reply.fail(err)
 			return
+		}
+		if ctx.Err() != nil {
+			return // unsubscribed or closed while the handler ran
 		}
 		if panicked {
 			b.deadLetter(it, DeadPanic, err.Error(), attempt, s.pattern)

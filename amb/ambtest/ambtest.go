@@ -42,6 +42,7 @@ func Run(t *testing.T, newBus Factory) {
 		{"Oversized", testOversized},
 		{"RequestReply", testRequestReply},
 		{"RequestTimeout", testRequestTimeout},
+		{"RequestFailsDuringUnsubscribe", testRequestFailsDuringUnsubscribe},
 		{"Ordering", testOrdering},
 		{"Priority", testPriority},
 		{"RetryThenSucceed", testRetryThenSucceed},
@@ -408,6 +409,41 @@ func testRequestReply(t *testing.T, e *env) {
 	rep, err = e.bus.Request(ctx, "svc.echo", amb.Message{Payload: []byte("again")})
 	require.NoError(t, err)
 	assert.Equal(t, "AGAIN", string(rep.Payload))
+}
+
+// A handler that fails a request while its subscription is being ended
+// still answers the requester with ErrHandlerFailed: the requester must not
+// be left to time out.
+func testRequestFailsDuringUnsubscribe(t *testing.T, e *env) {
+	entered := make(chan struct{})
+	s, err := e.bus.Subscribe(ctxT(t), "ending.req", func(ctx context.Context, d amb.Delivery) error {
+		if !d.IsRequest() {
+			return nil
+		}
+		close(entered)
+		<-ctx.Done() // returns only once Unsubscribe has ended the subscription's context
+		return errors.New("ending")
+	})
+	require.NoError(t, err)
+	type result struct {
+		err error
+		in  time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		_, err := e.bus.Request(context.Background(), "ending.req", amb.Message{})
+		done <- result{err, time.Since(start)}
+	}()
+	select {
+	case <-entered:
+	case <-time.After(wait):
+		t.Fatal("the handler was never called")
+	}
+	require.NoError(t, s.Unsubscribe())
+	r := <-done
+	require.ErrorIs(t, r.err, amb.ErrHandlerFailed)
+	assert.Less(t, r.in, e.opts.RequestTimeout, "answered, not timed out")
 }
 
 func testRequestTimeout(t *testing.T, e *env) {

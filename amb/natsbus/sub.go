@@ -351,7 +351,7 @@ func (s *sub) request(ctx context.Context, nm *nats.Msg) {
 	if panicked {
 		b.st.panics.Add(1)
 	}
-	if ctx.Err() == nil {
-		fail(herr.Error())
-	}
+	// Answer the requester even when the subscription ended while the
+	// handler ran, rather than let it time out.
+	fail(herr.Error())
 }
