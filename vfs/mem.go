@@ -8,6 +8,69 @@ import (
 	"github.com/agent-os/agentos"
 )
 
+// memTree is the in-memory file tree both memory mounts are built on: the
+// read side and appending, which every memory mount has. Each mount adds
+// the writes it allows, so that its capability interfaces (found by type
+// assertion) say exactly what it takes.
+type memTree struct {
+	clock func() time.Time
+	mu    sync.RWMutex
+	t     tree
+}
+
+func newMemTree(clock func() time.Time) memTree {
+	if clock == nil {
+		clock = time.Now
+	}
+	return memTree{clock: clock, t: tree{root: newDir(clock())}}
+}
+
+// ReadFile implements [Mount].
+func (m *memTree) ReadFile(ctx context.Context, name string) ([]byte, error) {
+	if err := precheck(ctx, agentos.OpRead, name); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.t.readFile(agentos.OpRead, name)
+}
+
+// Stat implements [Mount].
+func (m *memTree) Stat(ctx context.Context, name string) (FileInfo, error) {
+	if err := precheck(ctx, agentos.OpStat, name); err != nil {
+		return FileInfo{}, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.t.stat(agentos.OpStat, name)
+}
+
+// ReadDir implements [Mount].
+func (m *memTree) ReadDir(ctx context.Context, name string) ([]FileInfo, error) {
+	if err := precheck(ctx, agentos.OpList, name); err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.t.readDir(agentos.OpList, name)
+}
+
+// AppendFile implements [AppendMount]: it creates the file when missing.
+func (m *memTree) AppendFile(ctx context.Context, name string, data []byte) error {
+	return m.put(ctx, agentos.OpAppend, name, data, putAppend)
+}
+
+// put stores data at name in the given mode, under the write lock.
+func (m *memTree) put(ctx context.Context, op agentos.Op, name string, data []byte, mode putMode) error {
+	if err := precheck(ctx, op, name); err != nil {
+		return err
+	}
+	now := m.clock()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.t.put(op, name, data, mode, now)
+}
+
 // MemMount is an in-memory read-write mount, the backing of /mem/working/
 // and /state/. Directories are implied by the files below them: writing
 // "a/b/c" creates "a" and "a/b", and removing the last file of a directory
@@ -16,9 +79,7 @@ import (
 // It holds whatever it is given: bound its size by mounting it in a
 // namespace with a [Quota]. It is safe for concurrent use.
 type MemMount struct {
-	clock func() time.Time
-	mu    sync.RWMutex
-	t     tree
+	memTree
 }
 
 var (
@@ -31,62 +92,12 @@ var (
 // NewMemMount returns an empty in-memory mount. clock stamps modification
 // times; nil means time.Now.
 func NewMemMount(clock func() time.Time) *MemMount {
-	if clock == nil {
-		clock = time.Now
-	}
-	return &MemMount{clock: clock, t: tree{root: newDir(clock())}}
-}
-
-// ReadFile implements [Mount].
-func (m *MemMount) ReadFile(ctx context.Context, name string) ([]byte, error) {
-	if err := precheck(ctx, agentos.OpRead, name); err != nil {
-		return nil, err
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.t.readFile(agentos.OpRead, name)
-}
-
-// Stat implements [Mount].
-func (m *MemMount) Stat(ctx context.Context, name string) (FileInfo, error) {
-	if err := precheck(ctx, agentos.OpStat, name); err != nil {
-		return FileInfo{}, err
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.t.stat(agentos.OpStat, name)
-}
-
-// ReadDir implements [Mount].
-func (m *MemMount) ReadDir(ctx context.Context, name string) ([]FileInfo, error) {
-	if err := precheck(ctx, agentos.OpList, name); err != nil {
-		return nil, err
-	}
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	return m.t.readDir(agentos.OpList, name)
+	return &MemMount{memTree: newMemTree(clock)}
 }
 
 // WriteFile implements [WriteMount].
 func (m *MemMount) WriteFile(ctx context.Context, name string, data []byte) error {
-	if err := precheck(ctx, agentos.OpWrite, name); err != nil {
-		return err
-	}
-	now := m.clock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.t.put(agentos.OpWrite, name, data, putReplace, now)
-}
-
-// AppendFile implements [AppendMount].
-func (m *MemMount) AppendFile(ctx context.Context, name string, data []byte) error {
-	if err := precheck(ctx, agentos.OpAppend, name); err != nil {
-		return err
-	}
-	now := m.clock()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.t.put(agentos.OpAppend, name, data, putAppend, now)
+	return m.put(ctx, agentos.OpWrite, name, data, putReplace)
 }
 
 // Remove implements [WriteMount].
