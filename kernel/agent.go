@@ -91,24 +91,100 @@ func (a *Agent) Done() <-chan struct{} { return a.sig.Done() }
 // a *signals.SignalError naming the signal, matching agentos.ErrKilled.
 func (a *Agent) Err() error { return a.sig.Err() }
 
-// Signal sends sig to the agent on behalf of the host and returns once it
-// took effect (see signals.Dispatcher.Send). Signals are not decided by
-// policy: the host can always stop or kill an agent. Every signal is
-// recorded.
-func (a *Agent) Signal(sig signals.Signal) error {
-	return a.SignalContext(context.Background(), sig, "sent by the host")
+// Signal is the agent's signal syscall: it asks to send sig to the agent
+// itself, and returns once the signal took effect. It is governed like
+// every other syscall: policy sees op "signal" with action.target the
+// agent's own id and action.meta.signal the signal's name ("SIGSTOP"…); it
+// waits at the signal gate while the agent is stopped, so a stopped agent
+// can never resume itself; the decision and the outcome are recorded, and
+// the signal event too. reason is recorded with the signal.
+//
+// The target is always the agent itself: an agent cannot signal another
+// agent. An undefined signal is refused by rule [RuleSignal].
+//
+// The [Baseline] policy denies it, by its default effect, so under the
+// baseline an agent that signals itself is denied and, as for any denial
+// whose rule does not say onDeny: refuse, killed. A policy lets an agent
+// signal itself with a rule such as
+//
+//	when: action.op == "signal" && action.meta.signal == "SIGUSR1"
+//
+// The host signals agents with [Kernel.Signal], which policy does not
+// decide.
+func (a *Agent) Signal(ctx context.Context, sig signals.Signal, reason string) error {
+	rq := request{
+		act: agentos.Action{
+			Op:     agentos.OpSignal,
+			Target: a.id,
+			Meta:   map[string]string{"signal": sig.String()},
+		},
+		run: func(ctx context.Context, _ *agentos.Action) (any, []byte, error) {
+			// Not inside Commit: a fatal signal's Send waits for the
+			// commits that are running.
+			return nil, []byte(sig.String()), a.sig.Send(ctx, sig, reason)
+		},
+	}
+	if !sig.Valid() {
+		rq.pre, rq.preRule = fmt.Errorf("kernel: %w: undefined signal %s", agentos.ErrInvalid, sig), RuleSignal
+	}
+	_, err := a.syscall(ctx, rq)
+	return err
 }
 
-// SignalContext is Signal with a context for the handlers and hooks the
-// signal runs, and a reason that is recorded.
-func (a *Agent) SignalContext(ctx context.Context, sig signals.Signal, reason string) error {
-	return a.sig.Send(ctx, sig, reason)
+// Handle installs h as the agent's handler for sig, replacing any earlier
+// one; a nil h restores the default action (see signals.Dispatcher.Handle).
+// An agent may handle only the signals a process handles for itself:
+// SIGINT, SIGTERM, SIGUSR1 and SIGUSR2. The governance signals — SIGKILL,
+// SIGPOLICY, SIGTRUST, SIGSTOP, SIGCONT, and SIGBUDGET, SIGLOOP and SIGDRIFT,
+// whose default actions pause or end the agent — are refused with an error
+// wrapping agentos.ErrInvalid, so agent code cannot opt out of them; the
+// host installs handlers for those through [Kernel.SignalDispatcher]. A
+// handler runs on the goroutine that sent the signal.
+func (a *Agent) Handle(sig signals.Signal, h signals.Handler) error {
+	if err := agentMay(sig, "handle"); err != nil {
+		return err
+	}
+	return a.sig.Handle(sig, h)
 }
 
-// Signals returns the agent's signal dispatcher, for installing handlers,
-// masking signals and reading the signal history. Handlers cannot be
-// installed for SIGKILL, SIGPOLICY, SIGTRUST, SIGSTOP or SIGCONT.
-func (a *Agent) Signals() *signals.Dispatcher { return a.sig }
+// Mask blocks delivery of the agent's own maskable signals (SIGINT,
+// SIGTERM, SIGUSR1, SIGUSR2): while masked they are queued (see
+// signals.Dispatcher.Mask). The governance signals listed at [Agent.Handle]
+// cannot be masked by the agent.
+func (a *Agent) Mask(sigs ...signals.Signal) error {
+	for _, sig := range sigs {
+		if err := agentMay(sig, "mask"); err != nil {
+			return err
+		}
+	}
+	return a.sig.Mask(sigs...)
+}
+
+// agentMay reports whether agent code may handle or mask sig itself.
+func agentMay(sig signals.Signal, what string) error {
+	switch sig {
+	case signals.SIGINT, signals.SIGTERM, signals.SIGUSR1, signals.SIGUSR2:
+		return nil
+	}
+	return fmt.Errorf("kernel: %w: an agent cannot %s %s: it is the host's to govern", agentos.ErrInvalid, what, sig)
+}
+
+// Unmask unblocks sigs and delivers those of them that are pending, with
+// ctx for their handlers (see signals.Dispatcher.Unmask).
+func (a *Agent) Unmask(ctx context.Context, sigs ...signals.Signal) error {
+	return a.sig.Unmask(ctx, sigs...)
+}
+
+// Masked returns the signals the agent has masked.
+func (a *Agent) Masked() []signals.Signal { return a.sig.Masked() }
+
+// Pending returns the masked signals queued for the agent, in arrival
+// order.
+func (a *Agent) Pending() []signals.Signal { return a.sig.Pending() }
+
+// SignalHistory returns the agent's most recent signal events, oldest
+// first (a bounded history; the flight recorder has all of them).
+func (a *Agent) SignalHistory() []signals.Event { return a.sig.History() }
 
 // Read returns the contents of the file at path.
 func (a *Agent) Read(ctx context.Context, path string) ([]byte, error) {
@@ -320,12 +396,12 @@ func resultBytes(res any) []byte {
 // act.Args are copied as for Exec.
 //
 // Ops the kernel executes itself (read, write, append, stat, list, delete,
-// exec, checkpoint, rollback) are refused with agentos.ErrInvalid: use the
+// exec, checkpoint, rollback, signal) are refused with agentos.ErrInvalid: use the
 // methods. An unknown op is denied by rule [RuleUnknownOp] and recorded.
 func (a *Agent) Do(ctx context.Context, act agentos.Action, fn func(ctx context.Context) (any, error)) (any, error) {
 	switch act.Op {
 	case agentos.OpRead, agentos.OpWrite, agentos.OpAppend, agentos.OpStat, agentos.OpList,
-		agentos.OpDelete, agentos.OpExec, agentos.OpCheckpoint, agentos.OpRollback:
+		agentos.OpDelete, agentos.OpExec, agentos.OpCheckpoint, agentos.OpRollback, agentos.OpSignal:
 		return nil, fmt.Errorf("kernel: %w: op %q has its own Agent method", agentos.ErrInvalid, act.Op)
 	}
 	if fn == nil {
@@ -409,6 +485,37 @@ func (a *Agent) checkpointHook(ctx context.Context) (string, error) {
 		return err
 	})
 	return id, err
+}
+
+// Signal sends sig to agent id on behalf of the host and returns once it
+// took effect (see signals.Dispatcher.Send); ctx is for the handlers and
+// hooks the signal runs, and reason is recorded with it. Signals from the
+// host are not decided by policy: the host can always stop, resume or kill
+// an agent. Every signal is recorded. An unknown id fails with
+// agentos.ErrNotFound.
+//
+// Agent code signals itself, governed, with [Agent.Signal].
+func (k *Kernel) Signal(ctx context.Context, id agentos.AgentID, sig signals.Signal, reason string) error {
+	a := k.Agent(id)
+	if a == nil {
+		return fmt.Errorf("kernel: agent %q: %w", id, agentos.ErrNotFound)
+	}
+	if reason == "" {
+		reason = "sent by the host"
+	}
+	return a.sig.Send(ctx, sig, reason)
+}
+
+// SignalDispatcher returns the signal dispatcher of agent id, for the host
+// to inspect it (State, Waiting, InFlight, Pending, History). An unknown id
+// fails with agentos.ErrNotFound. Its Send, like [Kernel.Signal], is not
+// decided by policy: do not hand the dispatcher to agent code.
+func (k *Kernel) SignalDispatcher(id agentos.AgentID) (*signals.Dispatcher, error) {
+	a := k.Agent(id)
+	if a == nil {
+		return nil, fmt.Errorf("kernel: agent %q: %w", id, agentos.ErrNotFound)
+	}
+	return a.sig, nil
 }
 
 // Inspect returns a read-only io/fs view of the agent's namespace for the

@@ -231,13 +231,13 @@ func BenchmarkSignalStop(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := a.Signal(signals.SIGSTOP); err != nil {
+		if err := k.Signal(context.Background(), a.ID(), signals.SIGSTOP, ""); err != nil {
 			b.Fatal(err)
 		}
 		if a.State() != signals.Stopped {
 			b.Fatal("not stopped")
 		}
-		if err := a.Signal(signals.SIGCONT); err != nil {
+		if err := k.Signal(context.Background(), a.ID(), signals.SIGCONT, ""); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -278,7 +278,7 @@ func BenchmarkKill(b *testing.B) {
 		started.Wait()
 		b.StartTimer()
 		t0 := time.Now()
-		if err := a.Signal(signals.SIGKILL); err != nil {
+		if err := k.Signal(context.Background(), a.ID(), signals.SIGKILL, ""); err != nil {
 			b.Fatal(err)
 		}
 		done.Wait()

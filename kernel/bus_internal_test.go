@@ -35,7 +35,7 @@ func TestHubDropsDeadAgents(t *testing.T) {
 		return len(k.hub.agents[ag])
 	}
 	require.Equal(t, 2, hubLen(a))
-	require.NoError(t, a.Signal(signals.SIGKILL))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGKILL, ""))
 	require.Eventually(t, func() bool { return hubLen(a) == 0 }, 5*time.Second, time.Millisecond)
 	require.Equal(t, 1, hubLen(b))
 }

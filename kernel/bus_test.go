@@ -79,7 +79,7 @@ func TestPublish(t *testing.T) {
 	ctx := context.Background()
 	tests := []struct {
 		name    string
-		setup   func(t *testing.T, a *kernel.Agent)
+		setup   func(t *testing.T, k *kerneltest.Kernel, a *kernel.Agent)
 		topic   string
 		rule    string
 		allowed bool
@@ -93,8 +93,10 @@ func TestPublish(t *testing.T) {
 		{name: "reserved topic refused by the kernel", topic: "_dlq.reports.daily", rule: kernel.RuleTopic, errIs: amb.ErrInvalidTopic},
 		{name: "malformed topic refused by the kernel", topic: "reports..daily", rule: kernel.RuleTopic, errIs: agentos.ErrInvalid},
 		{
-			name:  "killed publisher",
-			setup: func(t *testing.T, a *kernel.Agent) { require.NoError(t, a.Signal(signals.SIGKILL)) },
+			name: "killed publisher",
+			setup: func(t *testing.T, k *kerneltest.Kernel, a *kernel.Agent) {
+				require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGKILL, ""))
+			},
 			topic: "reports.daily",
 			errIs: agentos.ErrKilled,
 		},
@@ -105,7 +107,7 @@ func TestPublish(t *testing.T) {
 			seen := collect(t, bus, ">")
 			a := k.Agent("reporter")
 			if tt.setup != nil {
-				tt.setup(t, a)
+				tt.setup(t, k, a)
 			}
 			err := a.Publish(ctx, tt.topic, amb.Message{
 				Payload:     []byte("numbers"),
@@ -157,13 +159,13 @@ func TestPublishStopped(t *testing.T) {
 	k, bus := newBusKernel(t)
 	seen := collect(t, bus, "reports.>")
 	a := k.Agent("reporter")
-	require.NoError(t, a.Signal(signals.SIGSTOP))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGSTOP, ""))
 	done := make(chan error, 1)
 	go func() { done <- a.Publish(context.Background(), "reports.daily", amb.Message{Payload: []byte("x")}) }()
-	require.Eventually(t, func() bool { return a.Signals().Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return signalsOf(t, k, a.ID()).Waiting() == 1 }, 5*time.Second, time.Millisecond)
 	assert.Zero(t, seen.count())
 	assert.Empty(t, k.Decisions("reporter"))
-	require.NoError(t, a.Signal(signals.SIGCONT))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGCONT, ""))
 	require.NoError(t, <-done)
 	assert.Equal(t, "reporter", seen.wait(t).Header(amb.HeaderSender))
 }
@@ -344,12 +346,12 @@ func TestSubscribeStoppedReceiver(t *testing.T) {
 	h := newHandlerLog()
 	_, err := auditor.Subscribe(ctx, "reports.*", h.handle)
 	require.NoError(t, err)
-	require.NoError(t, auditor.Signal(signals.SIGSTOP))
+	require.NoError(t, k.Signal(context.Background(), auditor.ID(), signals.SIGSTOP, ""))
 	require.NoError(t, k.Agent("reporter").Publish(ctx, "reports.daily", amb.Message{Payload: []byte("1")}))
-	require.Eventually(t, func() bool { return auditor.Signals().Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	require.Eventually(t, func() bool { return signalsOf(t, k, auditor.ID()).Waiting() == 1 }, 5*time.Second, time.Millisecond)
 	assert.Zero(t, h.count())
 	assert.Empty(t, k.Decisions("auditor"))
-	require.NoError(t, auditor.Signal(signals.SIGCONT))
+	require.NoError(t, k.Signal(context.Background(), auditor.ID(), signals.SIGCONT, ""))
 	assert.Equal(t, "1", string(recv(t, h.got).Payload))
 }
 
@@ -362,14 +364,14 @@ func TestSubscribeKilledReceiver(t *testing.T) {
 	h := newHandlerLog()
 	_, err := auditor.Subscribe(ctx, "reports.*", h.handle)
 	require.NoError(t, err)
-	require.NoError(t, auditor.Signal(signals.SIGSTOP))
+	require.NoError(t, k.Signal(context.Background(), auditor.ID(), signals.SIGSTOP, ""))
 	require.NoError(t, k.Agent("reporter").Publish(ctx, "reports.daily", amb.Message{Payload: []byte("1")}))
-	require.Eventually(t, func() bool { return auditor.Signals().Waiting() == 1 }, 5*time.Second, time.Millisecond)
-	require.NoError(t, auditor.Signal(signals.SIGKILL))
+	require.Eventually(t, func() bool { return signalsOf(t, k, auditor.ID()).Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, k.Signal(context.Background(), auditor.ID(), signals.SIGKILL, ""))
 	// The waiting delivery fails: it is dead-lettered, or dropped with the
 	// subscription when the kernel ends it first.
 	require.Eventually(t, func() bool {
-		return bus.Stats().Failed+bus.Stats().DeadLettered > 0 || auditor.Signals().Waiting() == 0
+		return bus.Stats().Failed+bus.Stats().DeadLettered > 0 || signalsOf(t, k, auditor.ID()).Waiting() == 0
 	}, 5*time.Second, time.Millisecond)
 	require.NoError(t, k.Agent("reporter").Publish(ctx, "reports.daily", amb.Message{Payload: []byte("2")}))
 	time.Sleep(20 * time.Millisecond)

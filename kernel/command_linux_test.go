@@ -113,7 +113,7 @@ func TestCommandProcessGroupsOnly(t *testing.T) {
 	done := exec(a, "tree", map[string]any{"file": file})
 	child := waitPid(t, file, done)
 	require.True(t, alive(child))
-	require.NoError(t, a.Signal(signals.SIGKILL))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGKILL, ""))
 	kerneltest.Killed(t, <-done)
 	assertGone(t, child)
 	assert.Empty(t, k.CgroupPath("a"))
@@ -174,7 +174,7 @@ func TestCommandCgroupDiesWithAgent(t *testing.T) {
 				require.Equal(t, child, pgid, "the child left its tool's process group")
 			}
 
-			require.NoError(t, a.Signal(sig))
+			require.NoError(t, k.Signal(context.Background(), a.ID(), sig, ""))
 			kerneltest.Killed(t, <-done)
 			assertGone(t, child)
 			assert.NoDirExists(t, cg, "the agent's cgroup is removed")
@@ -219,17 +219,17 @@ func TestCommandCgroupFreezes(t *testing.T) {
 	require.False(t, cgroupFrozen(t, cg))
 
 	for _, stop := range []signals.Signal{signals.SIGSTOP, signals.SIGBUDGET} {
-		require.NoError(t, a.Signal(stop))
+		require.NoError(t, k.Signal(context.Background(), a.ID(), stop, ""))
 		require.True(t, cgroupFrozen(t, cg), "%v freezes the cgroup", stop)
 		n := count(t, file)
 		time.Sleep(20 * time.Millisecond)
 		assert.Equal(t, n, count(t, file), "%v stops the tool: its count does not move", stop)
-		require.NoError(t, a.Signal(signals.SIGCONT))
+		require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGCONT, ""))
 		assert.False(t, cgroupFrozen(t, cg), "SIGCONT thaws it")
 		assert.Eventually(t, func() bool { return count(t, file) > n }, 10*time.Second, time.Millisecond, "the tool counts again")
 	}
-	require.NoError(t, a.Signal(signals.SIGSTOP))
-	require.NoError(t, a.Signal(signals.SIGKILL), "a frozen cgroup is killed too")
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGSTOP, ""))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGKILL, ""), "a frozen cgroup is killed too")
 	kerneltest.Killed(t, <-done)
 	assert.NoDirExists(t, cg)
 }

@@ -67,6 +67,22 @@
 // halts everything: every agent is killed and later calls fail with
 // [agentos.ErrPanicked].
 //
+// # Signals
+//
+// The host signals an agent with [Kernel.Signal] — SIGSTOP holds its
+// syscalls at the gate, SIGCONT releases them, SIGKILL ends it — and
+// inspects its signal state with [Kernel.SignalDispatcher]. The host is
+// trusted: its signals are not decided by policy, and every one is
+// recorded.
+//
+// An [Agent] holds only what a process may do to itself: install handlers
+// ([Agent.Handle]), mask and unmask its catchable signals ([Agent.Mask],
+// [Agent.Unmask]) and read its state and signal history. Its own
+// [Agent.Signal] is a syscall like any other, op "signal" with the agent
+// itself as target: it waits at the gate while the agent is stopped (a
+// stopped agent never resumes itself), is decided by policy (the [Baseline]
+// denies it) and is recorded. An agent cannot signal another agent.
+//
 // Tests of agent code use package kerneltest, which builds a kernel with an
 // in-memory recorder, a fake clock and a policy given as a string, and has
 // helpers to assert what was denied and by which rule.
@@ -74,8 +90,8 @@
 // # Concurrency
 //
 // A [Kernel] and its [Agent] values are safe for concurrent use: many
-// goroutines may issue syscalls on the same agent at once, and signals may
-// be sent to it from any goroutine while they run. Tools and the approver
+// goroutines may issue syscalls on the same agent at once, and the host may
+// signal it from any goroutine while they run. Tools and the approver
 // are called on the goroutine that made the syscall. The kernel starts one
 // goroutine per [Kernel.Run] call, owned and joined by that call, and, with
 // [WithBus], one per agent that subscribed, which ends the agent's

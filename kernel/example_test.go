@@ -108,23 +108,55 @@ func ExampleNew_baseline() {
 	// baseline-no-tools
 }
 
-// SIGSTOP holds the agent's syscalls at the gate until SIGCONT.
-func ExampleAgent_Signal() {
+// The host's SIGSTOP holds the agent's syscalls at the gate until its
+// SIGCONT.
+func ExampleKernel_Signal() {
 	ctx := context.Background()
 	k, _ := kernel.New()
 	defer k.Close()
 	a, _ := k.Spawn(ctx, "agent-004")
+	sigs, _ := k.SignalDispatcher("agent-004")
 
-	_ = a.Signal(signals.SIGSTOP)
+	_ = k.Signal(ctx, "agent-004", signals.SIGSTOP, "operator pause")
 	done := make(chan error)
 	go func() { done <- a.Write(ctx, "/mem/working/x", []byte("1")) }()
-	for a.Signals().Waiting() == 0 {
+	for sigs.Waiting() == 0 {
 		time.Sleep(time.Millisecond) // until the write is blocked at the gate
 	}
 	fmt.Println(a.State())
-	_ = a.Signal(signals.SIGCONT)
+	_ = k.Signal(ctx, "agent-004", signals.SIGCONT, "operator resume")
 	fmt.Println(<-done, a.State())
 	// Output:
 	// stopped
 	// <nil> running
+}
+
+// An agent signals itself only as policy allows: here SIGUSR1, which runs
+// the handler it installed.
+func ExampleAgent_Signal() {
+	ctx := context.Background()
+	k, _ := kernel.New(kernel.WithPolicySource("self.yaml", []byte(`
+apiVersion: agentos/v1
+kind: Policy
+metadata: {name: self, version: "1"}
+spec:
+  defaultEffect: deny
+  rules:
+    - name: self-usr1
+      effect: allow
+      when: action.op == "signal" && action.meta.signal == "SIGUSR1"
+`)))
+	defer k.Close()
+
+	_ = k.Run(ctx, "agent-005", func(ctx context.Context, a *kernel.Agent) error {
+		_ = a.Handle(signals.SIGUSR1, func(_ context.Context, info signals.Info) error {
+			fmt.Println("handled", info.Signal, "from", info.Agent)
+			return nil
+		})
+		fmt.Println(a.Signal(ctx, signals.SIGUSR1, "progress report"))
+		return nil
+	})
+	// Output:
+	// handled SIGUSR1 from agent-005
+	// <nil>
 }

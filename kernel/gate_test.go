@@ -137,7 +137,7 @@ func TestGate(t *testing.T) {
 		{
 			name: "killed receiver is refused by the kernel",
 			setup: func(t *testing.T, k *kerneltest.Kernel) {
-				require.NoError(t, k.Agent("summary").Signal(signals.SIGKILL))
+				require.NoError(t, k.Signal(context.Background(), "summary", signals.SIGKILL, ""))
 			},
 			cross:   func(a *kernel.Agent) error { return admit(ctx, a, "summary", Result{"x"}) },
 			target:  "summary",
@@ -165,7 +165,7 @@ func TestGate(t *testing.T) {
 		{
 			name: "killed sender",
 			setup: func(t *testing.T, k *kerneltest.Kernel) {
-				require.NoError(t, k.Agent("researcher").Signal(signals.SIGKILL))
+				require.NoError(t, k.Signal(context.Background(), "researcher", signals.SIGKILL, ""))
 			},
 			cross:     func(a *kernel.Agent) error { return admit(ctx, a, "summary", Result{"x"}) },
 			errIs:     agentos.ErrKilled,
@@ -174,7 +174,7 @@ func TestGate(t *testing.T) {
 		{
 			name: "killed sender and unknown receiver",
 			setup: func(t *testing.T, k *kerneltest.Kernel) {
-				require.NoError(t, k.Agent("researcher").Signal(signals.SIGKILL))
+				require.NoError(t, k.Signal(context.Background(), "researcher", signals.SIGKILL, ""))
 			},
 			cross:     func(a *kernel.Agent) error { return admit(ctx, a, "ghost", Result{"x"}) },
 			errIs:     agentos.ErrKilled,
@@ -282,17 +282,17 @@ func TestGateStoppedSender(t *testing.T) {
 		t.Run(resume.String(), func(t *testing.T) {
 			k := newSendKernel(t)
 			a := k.Agent("researcher")
-			require.NoError(t, a.Signal(signals.SIGSTOP))
+			require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGSTOP, ""))
 			done := make(chan error, 1)
 			go func() { done <- admit(context.Background(), a, "summary", Result{"x"}) }()
-			require.Eventually(t, func() bool { return a.Signals().Waiting() == 1 }, 5*time.Second, time.Millisecond)
+			require.Eventually(t, func() bool { return signalsOf(t, k, a.ID()).Waiting() == 1 }, 5*time.Second, time.Millisecond)
 			select {
 			case err := <-done:
 				t.Fatalf("the crossing of a stopped sender returned: %v", err)
 			default:
 			}
 			assert.Empty(t, k.Decisions("researcher"), "nothing is decided while the sender is stopped")
-			require.NoError(t, a.Signal(resume))
+			require.NoError(t, k.Signal(context.Background(), a.ID(), resume, ""))
 			err := <-done
 			if resume == signals.SIGCONT {
 				require.NoError(t, err)
@@ -309,7 +309,7 @@ func TestGateStoppedSender(t *testing.T) {
 func TestGateStoppedSenderContext(t *testing.T) {
 	k := newSendKernel(t)
 	a := k.Agent("researcher")
-	require.NoError(t, a.Signal(signals.SIGSTOP))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGSTOP, ""))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	err := admit(ctx, a, "summary", Result{"x"})
@@ -351,7 +351,7 @@ func TestGateIdentity(t *testing.T) {
 	assert.Equal(t, agentos.AgentID("summary"), g.To())
 	var _ ipc.Gate = g
 	// A receiver that dies is refused at the next crossing.
-	require.NoError(t, k.Agent("summary").Signal(signals.SIGKILL))
+	require.NoError(t, k.Signal(context.Background(), "summary", signals.SIGKILL, ""))
 	err := g.Admit(context.Background(), ipc.Crossing{PayloadType: ipc.TypeName[Result](), Value: Result{}})
 	require.True(t, errors.Is(err, kernel.ErrNoReceiver))
 }

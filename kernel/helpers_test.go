@@ -14,6 +14,7 @@ import (
 	"github.com/agent-os/agentos/kernel"
 	"github.com/agent-os/agentos/kernel/kerneltest"
 	"github.com/agent-os/agentos/recorder"
+	"github.com/agent-os/agentos/signals"
 )
 
 // testPolicy has allow, deny (kill and refuse), approve and rate-limited
@@ -113,3 +114,11 @@ func (s *failingSink) Append(ctx context.Context, e recorder.Entry) (uint64, err
 }
 
 func mathNaN() float64 { var z float64; return z / z }
+
+// signalsOf returns agent id's signal dispatcher, as the host sees it.
+func signalsOf(t testing.TB, k *kerneltest.Kernel, id agentos.AgentID) *signals.Dispatcher {
+	t.Helper()
+	d, err := k.SignalDispatcher(id)
+	require.NoError(t, err)
+	return d
+}

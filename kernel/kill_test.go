@@ -49,7 +49,7 @@ func TestKillIsFinal(t *testing.T) {
 				})
 			}()
 			<-started
-			require.NoError(t, a.Signal(sig))
+			require.NoError(t, k.Signal(context.Background(), a.ID(), sig, ""))
 
 			<-runDone
 			require.ErrorIs(t, runErr, agentos.ErrKilled)
@@ -67,7 +67,7 @@ func TestKillIsFinal(t *testing.T) {
 				kerneltest.Killed(t, call(ctx))
 			}
 			// Not undone by SIGCONT or anything else.
-			kerneltest.Killed(t, a.Signal(signals.SIGCONT))
+			kerneltest.Killed(t, k.Signal(context.Background(), a.ID(), signals.SIGCONT, ""))
 			assert.Equal(t, signals.Terminated, a.State())
 			kerneltest.Killed(t, a.Write(ctx, "/mem/working/x", nil))
 
@@ -104,11 +104,11 @@ func TestKillCannotBeCaught(t *testing.T) {
 	k := kerneltest.New(t)
 	a := k.MustSpawn("a")
 	for _, sig := range []signals.Signal{signals.SIGKILL, signals.SIGPOLICY, signals.SIGTRUST} {
-		err := a.Signals().Handle(sig, func(context.Context, signals.Info) error { return nil })
+		err := a.Handle(sig, func(context.Context, signals.Info) error { return nil })
 		assert.ErrorIs(t, err, agentos.ErrInvalid, sig.String())
-		assert.ErrorIs(t, a.Signals().Mask(sig), agentos.ErrInvalid, sig.String())
+		assert.ErrorIs(t, a.Mask(sig), agentos.ErrInvalid, sig.String())
 	}
-	require.NoError(t, a.Signal(signals.SIGKILL))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGKILL, ""))
 	assert.Equal(t, signals.Terminated, a.State())
 }
 
@@ -134,7 +134,7 @@ func TestKillDiscardsLateResult(t *testing.T) {
 		out, err = a.Exec(ctx, "sql.query", map[string]any{"query": "SELECT 1"})
 	}()
 	<-started
-	require.NoError(t, a.Signal(signals.SIGKILL))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGKILL, ""))
 	close(release)
 	<-done
 	kerneltest.Killed(t, err)
@@ -170,10 +170,10 @@ func TestNoEffectAfterKill(t *testing.T) {
 			}
 		})
 	}
-	for a.Signals().InFlight() == 0 {
+	for signalsOf(t, k, a.ID()).InFlight() == 0 {
 		time.Sleep(10 * time.Microsecond) // until the writers are in flight
 	}
-	require.NoError(t, a.Signal(signals.SIGKILL))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGKILL, ""))
 	before := snapshot(t, k, "a")
 	close(stop)
 	wg.Wait()

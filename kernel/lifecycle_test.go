@@ -60,7 +60,7 @@ func TestRunContextEndsWithKill(t *testing.T) {
 	k, _ := newTestKernel(t)
 	a := k.MustSpawn("a")
 	err := k.Run(ctx, "a", func(ctx context.Context, a *kernel.Agent) error {
-		go func() { _ = a.Signal(signals.SIGKILL) }()
+		go func() { _ = k.Signal(context.Background(), a.ID(), signals.SIGKILL, "") }()
 		<-ctx.Done()
 		require.ErrorIs(t, context.Cause(ctx), agentos.ErrKilled)
 		return ctx.Err()
@@ -223,12 +223,12 @@ func TestSIGSTOPBlocksAtGate(t *testing.T) {
 	ctx := context.Background()
 	k, _ := newTestKernel(t)
 	a := k.MustSpawn("a")
-	require.NoError(t, a.Signal(signals.SIGSTOP))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGSTOP, ""))
 	assert.Equal(t, signals.Stopped, a.State())
 
 	done := make(chan error, 1)
 	go func() { done <- a.Write(ctx, "/mem/working/x", []byte("1")) }()
-	for a.Signals().Waiting() == 0 {
+	for signalsOf(t, k, a.ID()).Waiting() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	select {
@@ -237,12 +237,12 @@ func TestSIGSTOPBlocksAtGate(t *testing.T) {
 	default:
 	}
 	assert.False(t, exists(t, k, "a", "mem/working/x"))
-	require.NoError(t, a.Signal(signals.SIGCONT))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGCONT, ""))
 	require.NoError(t, <-done)
 	assert.True(t, exists(t, k, "a", "mem/working/x"))
 
 	// A caller's context ending at a stopped gate gives ErrStopped.
-	require.NoError(t, a.Signal(signals.SIGSTOP))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGSTOP, ""))
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Millisecond)
 	defer cancel()
 	err := a.Write(cctx, "/mem/working/y", nil)
@@ -250,10 +250,10 @@ func TestSIGSTOPBlocksAtGate(t *testing.T) {
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 	// A kill releases a stopped gate with ErrKilled.
 	go func() { done <- a.Write(ctx, "/mem/working/z", nil) }()
-	for a.Signals().Waiting() == 0 {
+	for signalsOf(t, k, a.ID()).Waiting() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	require.NoError(t, a.Signal(signals.SIGKILL))
+	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGKILL, ""))
 	kerneltest.Killed(t, <-done)
 }
 
@@ -282,7 +282,7 @@ func TestSpawnValidation(t *testing.T) {
 	// Reap frees a killed agent's slot; a live one cannot be reaped.
 	require.ErrorIs(t, k.Reap("agent-3"), agentos.ErrInvalid)
 	require.ErrorIs(t, k.Reap("nobody"), agentos.ErrNotFound)
-	require.NoError(t, k.Agent("agent-3").Signal(signals.SIGKILL))
+	require.NoError(t, k.Signal(context.Background(), "agent-3", signals.SIGKILL, ""))
 	require.NoError(t, k.Reap("agent-3"))
 	k.MustSpawn("agent-4")
 	assert.Equal(t, []agentos.AgentID{"agent-1", "agent-2", "agent-4"}, k.Agents())
@@ -465,9 +465,9 @@ func TestConcurrentSyscalls(t *testing.T) {
 	}
 	wg.Go(func() {
 		for range 20 {
-			_ = a.Signal(signals.SIGSTOP)
-			_ = a.Signal(signals.SIGUSR1)
-			_ = a.Signal(signals.SIGCONT)
+			_ = k.Signal(context.Background(), a.ID(), signals.SIGSTOP, "")
+			_ = k.Signal(context.Background(), a.ID(), signals.SIGUSR1, "")
+			_ = k.Signal(context.Background(), a.ID(), signals.SIGCONT, "")
 		}
 	})
 	wg.Wait()

@@ -388,25 +388,25 @@ func (p *propRun) signaller(stop <-chan struct{}, seed uint64, agents *agentTabl
 		}
 		switch n := r.IntN(1000); {
 		case n < 400:
-			_ = a.Signal(signals.SIGSTOP)
+			_ = p.k.Signal(context.Background(), a.ID(), signals.SIGSTOP, "")
 			time.Sleep(time.Duration(r.IntN(200)) * time.Microsecond)
-			_ = a.Signal(signals.SIGCONT)
+			_ = p.k.Signal(context.Background(), a.ID(), signals.SIGCONT, "")
 		case n < 600:
-			_ = a.Signal(signals.SIGINT)
+			_ = p.k.Signal(context.Background(), a.ID(), signals.SIGINT, "")
 		case n < 700:
-			_ = a.Signal(signals.SIGUSR1)
+			_ = p.k.Signal(context.Background(), a.ID(), signals.SIGUSR1, "")
 		case n < 750:
-			_ = a.Signal(signals.SIGUSR2)
+			_ = p.k.Signal(context.Background(), a.ID(), signals.SIGUSR2, "")
 		case n < 800:
-			_ = a.Signal(signals.SIGBUDGET)
-			_ = a.Signal(signals.SIGCONT)
+			_ = p.k.Signal(context.Background(), a.ID(), signals.SIGBUDGET, "")
+			_ = p.k.Signal(context.Background(), a.ID(), signals.SIGCONT, "")
 		case n < 850:
-			_ = a.Signal(signals.SIGLOOP)
-			_ = a.Signal(signals.SIGCONT)
+			_ = p.k.Signal(context.Background(), a.ID(), signals.SIGLOOP, "")
+			_ = p.k.Signal(context.Background(), a.ID(), signals.SIGCONT, "")
 		case n < 900:
-			_ = a.Signal(signals.SIGDRIFT)
+			_ = p.k.Signal(context.Background(), a.ID(), signals.SIGDRIFT, "")
 		case n < 915:
-			_ = a.Signal([]signals.Signal{signals.SIGKILL, signals.SIGTRUST, signals.SIGTERM}[r.IntN(3)])
+			_ = p.k.Signal(context.Background(), a.ID(), []signals.Signal{signals.SIGKILL, signals.SIGTRUST, signals.SIGTERM}[r.IntN(3)], "")
 		}
 		time.Sleep(time.Duration(r.IntN(500)) * time.Microsecond)
 	}

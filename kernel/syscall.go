@@ -36,6 +36,7 @@ const (
 	RuleToolName    = "kernel.tool-name"    // empty, over-long, non-UTF-8 or control characters
 	RulePolicyError = "kernel.policy-error" // the evaluator failed and named no rule
 	RuleMeta        = "kernel.meta"         // action meta over the recorder's bounds or not valid UTF-8
+	RuleSignal      = "kernel.signal"       // an undefined signal
 )
 
 type actionKey struct{}

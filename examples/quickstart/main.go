@@ -81,17 +81,21 @@ func run(ctx context.Context) error {
 	}
 	fmt.Printf("  sql.query SELECT → %v\n", out)
 
-	step("SIGSTOP, a syscall blocks at the gate, SIGCONT releases it")
-	if err := a.Signal(signals.SIGSTOP); err != nil {
+	step("the host's SIGSTOP holds a syscall at the gate, its SIGCONT releases it")
+	sigs, err := k.SignalDispatcher("agent-001")
+	if err != nil {
+		return err
+	}
+	if err := k.Signal(ctx, "agent-001", signals.SIGSTOP, "operator pause"); err != nil {
 		return err
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Append(ctx, "/mem/episodic/log", []byte("counted orders\n")) }()
-	for a.Signals().Waiting() == 0 {
+	for sigs.Waiting() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	fmt.Printf("  state %s, %d syscall waiting at the gate\n", a.State(), a.Signals().Waiting())
-	if err := a.Signal(signals.SIGCONT); err != nil {
+	fmt.Printf("  state %s, %d syscall waiting at the gate\n", a.State(), sigs.Waiting())
+	if err := k.Signal(ctx, "agent-001", signals.SIGCONT, "operator resume"); err != nil {
 		return err
 	}
 	if err := <-done; err != nil {
