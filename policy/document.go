@@ -614,27 +614,36 @@ func (p *parser) expression(n *yaml.Node, label, field string) (string, bool) {
 }
 
 func (p *parser) rules(n *yaml.Node, d *Document) {
+	d.Rules = namedList(p, n, "rules", "rule", MaxRules, p.rule, func(r Rule) string { return r.Name })
+}
+
+// namedList parses the list at spec.<field>: each entry with item, at most
+// max of them, refusing a name used twice (the label of errors is what
+// "rule" or "egress" is).
+func namedList[T any](p *parser, n *yaml.Node, field, what string, max int, item func(*yaml.Node, int) (T, bool), name func(T) string) []T {
 	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "", "spec.rules must be a list, not %s", kindName(n))
-		return
+		p.errorf(n, "", "spec.%s must be a list, not %s", field, kindName(n))
+		return nil
 	}
-	if len(n.Content) > MaxRules {
-		p.errorf(n, "", "spec.rules has %d entries, over the limit of %d", len(n.Content), MaxRules)
-		return
+	if len(n.Content) > max {
+		p.errorf(n, "", "spec.%s has %d entries, over the limit of %d", field, len(n.Content), max)
+		return nil
 	}
+	var out []T
 	seen := map[string]int{}
-	for i, rn := range n.Content {
-		r, ok := p.rule(rn, i)
+	for i, en := range n.Content {
+		v, ok := item(en, i)
 		if !ok {
 			continue
 		}
-		if line, dup := seen[r.Name]; dup {
-			p.errorf(rn, "rule "+strconv.Quote(r.Name), "duplicate rule name (first defined at line %d)", line)
+		if line, dup := seen[name(v)]; dup {
+			p.errorf(en, what+" "+strconv.Quote(name(v)), "duplicate %s name (first defined at line %d)", what, line)
 			continue
 		}
-		seen[r.Name] = rn.Line
-		d.Rules = append(d.Rules, r)
+		seen[name(v)] = en.Line
+		out = append(out, v)
 	}
+	return out
 }
 
 func (p *parser) rule(n *yaml.Node, i int) (Rule, bool) {

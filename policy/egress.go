@@ -255,27 +255,7 @@ func compileEgress(docs []*Document, cfg *config, errs *errorList) []compiledEgr
 var hostPattern = regexp.MustCompile(`^(?i)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$`)
 
 func (p *parser) egress(n *yaml.Node, d *Document) {
-	if n.Kind != yaml.SequenceNode {
-		p.errorf(n, "", "spec.egress must be a list, not %s", kindName(n))
-		return
-	}
-	if len(n.Content) > MaxEgressRules {
-		p.errorf(n, "", "spec.egress has %d entries, over the limit of %d", len(n.Content), MaxEgressRules)
-		return
-	}
-	seen := map[string]int{}
-	for i, rn := range n.Content {
-		r, ok := p.egressRule(rn, i)
-		if !ok {
-			continue
-		}
-		if line, dup := seen[r.Name]; dup {
-			p.errorf(rn, "egress "+strconv.Quote(r.Name), "duplicate egress rule name (first defined at line %d)", line)
-			continue
-		}
-		seen[r.Name] = rn.Line
-		d.Egress = append(d.Egress, r)
-	}
+	d.Egress = namedList(p, n, "egress", "egress rule", MaxEgressRules, p.egressRule, func(r EgressRule) string { return r.Name })
 }
 
 func (p *parser) egressRule(n *yaml.Node, i int) (EgressRule, bool) {
