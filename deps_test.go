@@ -10,7 +10,7 @@ import (
 
 const module = "github.com/agent-os/agentos"
 
-// layers is the table of DESIGN.md: the layer of each top-level package of
+// layers is the table of docs/ARCHITECTURE.md: the layer of each top-level package of
 // the module. Subpackages (amb/natsbus, vfs/vfstest, …) belong to the layer
 // of their top-level package. internal/… is shared plumbing at layer 0.
 var layers = map[string]int{
@@ -82,7 +82,7 @@ func TestLayering(t *testing.T) {
 		checked++
 		top := topOf(p.ImportPath)
 		if _, ok := layers[top]; !ok && !unrestricted[top] {
-			t.Errorf("package %s is not in the layer table of DESIGN.md (add it to deps_test.go)", p.ImportPath)
+			t.Errorf("package %s is not in the layer table of docs/ARCHITECTURE.md (add it to deps_test.go)", p.ImportPath)
 			continue
 		}
 		check := func(imports []string, what string) {
@@ -91,7 +91,7 @@ func TestLayering(t *testing.T) {
 					continue
 				}
 				if !allowed(p.ImportPath, imp) {
-					t.Errorf("%s %s %s: imports out of its layer (see DESIGN.md)", p.ImportPath, what, imp)
+					t.Errorf("%s %s %s: imports out of its layer (see docs/ARCHITECTURE.md)", p.ImportPath, what, imp)
 				}
 			}
 		}

@@ -14,14 +14,18 @@
 // This root package holds only the types every layer shares: [Action],
 // [Op], [Decision], [Effect], [Severity], the sentinel errors, and the
 // [Model] and [Embedder] interfaces. The library is layered; imports point
-// downward only:
+// downward only (docs/ARCHITECTURE.md in the repository has the table and
+// the threat model):
 //
-//	L0  agentos                                         shared types
-//	L1  policy, recorder, signals, vfs, ipc, bpf,
-//	    cmvk, caas, emk                                  kernel-space parts and primitives
-//	L2  iatp, amb, atr                                   infrastructure
-//	L3  kernel                                           the facade composing all of the above
-//	L4  scak, mute                                       intelligence
+//	L0  agentos                                  shared types
+//	L1  policy, recorder, signals, vfs, ipc, bpf  kernel-space parts
+//	L2  amb                                      the agent message bus
+//	L3  kernel                                   the facade composing all of the above
+//
+// Planned, not yet in the module: cmvk, caas and emk (L1: cross-model
+// verification, the context service, episodic memory), iatp and atr (L2:
+// inter-agent trust, the tool registry), scak and mute (L4), and the
+// agentctl command.
 //
 // Start with package kernel: kernel.New composes a policy engine (package
 // policy, CEL rules in YAML), a flight recorder (package recorder, a

@@ -3,7 +3,8 @@
 //
 // A [Dispatcher] holds one agent's state machine (Running, Stopped,
 // Terminated), its handlers, mask, pending queue and a bounded history of
-// [Event] values. [Dispatcher.Send] delivers the signals of DESIGN.md:
+// [Event] values. [Dispatcher.Send] delivers the signals of the architecture
+// (docs/ARCHITECTURE.md in the repository):
 // SIGSTOP and SIGCONT pause and resume the gate; SIGINT cancels the contexts
 // of the syscalls in flight; SIGTERM runs the handler, then terminates;
 // SIGKILL terminates at once and cannot be caught, masked or undone;
