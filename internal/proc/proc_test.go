@@ -30,6 +30,11 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Sandboxed runs execute the helper as an unprivileged user.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	helper, err = proctest.Build(dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -42,6 +42,12 @@ type RunOptions struct {
 	// single instruction outside it. Elsewhere a non-nil Cgroup makes Run
 	// fail with an error wrapping errors.ErrUnsupported.
 	Cgroup Cgroup
+	// Sandbox, when not nil, confines the program (see [Sandbox]): on
+	// Linux it never runs as root, with any capability, or with a view of
+	// the host's processes and writable cgroups; when it exits, every
+	// process it started dies too. Elsewhere Run fails with an error
+	// wrapping errors.ErrUnsupported.
+	Sandbox *Sandbox
 }
 
 // Output is one output stream of a run.
@@ -121,8 +127,17 @@ func (s *Spec) Run(ctx context.Context, args map[string]any, opts *RunOptions) (
 	cmd.Env = s.environ(environ)
 	cmd.Dir = s.dir
 	cmd.SysProcAttr = attr
+	var statusR, statusW *os.File
+	if opts.Sandbox != nil {
+		if statusR, statusW, err = sandboxCmd(cmd, opts.Sandbox, s.path, argv); err != nil {
+			return nil, err
+		}
+	}
 
 	var files []*os.File // every pipe end this function still holds
+	if statusR != nil {
+		files = append(files, statusR, statusW)
+	}
 	closeAll := func() {
 		for _, f := range files {
 			_ = f.Close()
@@ -167,6 +182,16 @@ func (s *Spec) Run(ctx context.Context, args map[string]any, opts *RunOptions) (
 	_ = errW.Close()
 	if cmd.Stdin != nil {
 		_ = cmd.Stdin.(*os.File).Close()
+	}
+	if statusR != nil {
+		_ = statusW.Close()
+		if err := startStatus(statusR, s.path); err != nil {
+			// The sandbox could not be set up: the program never ran.
+			_ = killGroup(res.Pid)
+			_ = cmd.Wait()
+			closeAll()
+			return nil, fmt.Errorf("proc: starting %s: %w", s.path, err)
+		}
 	}
 
 	var wg sync.WaitGroup

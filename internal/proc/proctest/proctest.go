@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"testing"
 )
 
 // HelperPackage is the import path of the helper program.
@@ -30,4 +31,21 @@ func Build(dir string) (string, error) {
 		return "", fmt.Errorf("proctest: building the helper: %w\n%s", err, b)
 	}
 	return out, nil
+}
+
+// SharedDir makes a directory that every user may enter and write to
+// (mode 1777, like /tmp), removed when tb ends: sandboxed programs run as
+// an unprivileged user and cannot reach a test's private TempDir. Build
+// the helper into it so that they can execute it.
+func SharedDir(tb testing.TB) string {
+	tb.Helper()
+	dir, err := os.MkdirTemp("", "agentos-shared-")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
 }
