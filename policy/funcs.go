@@ -32,6 +32,7 @@ func helperFunctions() []cel.EnvOption {
 	}
 	return []cel.EnvOption{
 		strBool("sql.destructive", "sql_destructive_string", SQLDestructive),
+		strBool("sql.readonly", "sql_readonly_string", SQLReadOnly),
 		strBool("pii.card", "pii_card_string", ContainsCard),
 		strBool("pii.ssn", "pii_ssn_string", ContainsSSN),
 		cel.Function("path.under", cel.Overload("path_under_string_string",
@@ -46,6 +47,7 @@ func helperFunctions() []cel.EnvOption {
 			}))),
 		cel.CostModel(
 			scan("sql_destructive_string", 1),
+			scan("sql_readonly_string", 1),
 			scan("pii_card_string", 1),
 			scan("pii_ssn_string", 1),
 			scan("path_under_string_string", 2),

@@ -4,50 +4,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-)
 
-func TestSQLDestructive(t *testing.T) {
-	tests := []struct {
-		q    string
-		want bool
-	}{
-		{"SELECT * FROM users WHERE id = 1", false},
-		{"DROP TABLE users", true},
-		{"drop table users", true},
-		{"  DrOp\n\tTABLE users", true},
-		{"TRUNCATE logs", true},
-		{"ALTER TABLE t ADD COLUMN c int", true},
-		{"DELETE FROM t", true},
-		{"DELETE FROM t WHERE id = 3", false},
-		{"delete from t where id in (select id from u)", false},
-		{"UPDATE t SET a = 1", true},
-		{"UPDATE t SET a = 1 WHERE id = 2", false},
-		{"UPDATE t SET a = (SELECT b FROM u WHERE u.id = 1)", true},
-		{"SELECT 1; DROP TABLE t", true},
-		{"SELECT 1;DROP TABLE t;", true},
-		{"SELECT 1; DELETE FROM t WHERE x=1; DELETE FROM u", true},
-		{"SELECT 'DROP TABLE t'", false},
-		{"SELECT 'it''s; DROP TABLE t'", false},
-		{`SELECT "DROP" FROM t`, false},
-		{"SELECT 1 -- DROP TABLE t", false},
-		{"SELECT 1 /* DROP TABLE t */", false},
-		{"SELECT 1 /* /* nested */ DROP TABLE t */", true}, // MySQL ends the comment early
-		{`SELECT 'a\'; DROP TABLE t; --'`, true},           // standard SQL ends the literal at \'
-		{`SELECT 'a\''; DROP TABLE t; -- '`, true},         // MySQL reads \' as a quote
-		{"SELECT 1 --1; DROP TABLE t", true},               // MySQL: -- needs a blank
-		{"SELECT 1 /*! DROP TABLE t */", true},             // MySQL executes /*! */
-		{"SELECT drop_date FROM t", false},                 // identifiers are whole words
-		{"SELECT * FROM t FOR UPDATE", false},              // a lock, not a write
-		{"INSERT INTO t VALUES (1) ON DUPLICATE KEY UPDATE a = 1", false},
-		{"INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET a = 1", false},
-		{"WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x", true},
-		{"", false},
-		{"'unterminated", false},
-	}
-	for _, tt := range tests {
-		assert.Equal(t, tt.want, SQLDestructive(tt.q), tt.q)
-	}
-}
+	"github.com/agent-os/agentos"
+)
 
 func TestPathUnder(t *testing.T) {
 	tests := []struct {
@@ -120,5 +79,31 @@ func TestContainsSSN(t *testing.T) {
 	}
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, ContainsSSN(tt.s), tt.s)
+	}
+}
+
+// TestSQLFunctionsInCEL runs sql.readonly and sql.destructive as a policy
+// does: an allow-list rule on sql.readonly, a deny rule on sql.destructive.
+func TestSQLFunctionsInCEL(t *testing.T) {
+	e := engine(t, nil, doc(t, "sql", rules(
+		r("reads", "allow", `action.tool == "sql.query" && sql.readonly(action.args.query)`),
+		r("no-destruction", "deny", `action.tool == "sql.query" && sql.destructive(action.args.query)`),
+	)))
+	tests := []struct {
+		q    string
+		want agentos.Effect
+		rule string
+	}{
+		{"SELECT * FROM orders WHERE id = 1", agentos.Allow, "reads"},
+		{"WITH c AS (SELECT 1 AS key) SELECT * FROM c", agentos.Allow, "reads"},
+		{"UPDATE orders SET amount = 1 WHERE id = 1", agentos.Deny, ""}, // not a read: the default
+		{"WITH c AS (SELECT 1 AS key) UPDATE orders SET amount = 0", agentos.Deny, "no-destruction"},
+		{"SELECT 1 AS [']; DROP TABLE orders; --']", agentos.Deny, "no-destruction"},
+		{"SELECT 'unterminated", agentos.Deny, "no-destruction"},
+	}
+	for _, tt := range tests {
+		d := decide(t, e, exec("sql.query", map[string]any{"query": tt.q}))
+		assert.Equal(t, tt.want, d.Effect, tt.q)
+		assert.Equal(t, tt.rule, d.Rule, tt.q)
 	}
 }
