@@ -59,12 +59,15 @@ func (k *Kernel) newAgent(id agentos.AgentID, ac agentConfig) (*Agent, error) {
 		return nil, fmt.Errorf("kernel: agent %q namespace: %w", id, err)
 	}
 	a.ns = ns
-	a.sig = signals.New(id,
+	a.sig, err = signals.New(id,
 		signals.WithClock(k.now),
 		signals.WithObserver(a.observe),
 		signals.WithSnapshot(a.snapshotHook),
 		signals.WithCheckpoint(a.checkpointHook),
 	)
+	if err != nil {
+		return nil, fmt.Errorf("kernel: agent %q signals: %w", id, err)
+	}
 	return a, nil
 }
 

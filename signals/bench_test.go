@@ -15,7 +15,7 @@ import (
 func BenchmarkEnterDone(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d := signals.New("bench")
+	d := newDispatcher("bench")
 	b.ReportAllocs()
 	for b.Loop() {
 		_, done, err := d.Enter(ctx)
@@ -30,7 +30,7 @@ func BenchmarkEnterDone(b *testing.B) {
 func BenchmarkEnterDoneFreshContext(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d := signals.New("bench")
+	d := newDispatcher("bench")
 	b.ReportAllocs()
 	for b.Loop() {
 		c := context.WithValue(ctx, ctxKey{}, 1)
@@ -58,7 +58,7 @@ func BenchmarkBaselineWithCancelCause(b *testing.B) {
 func BenchmarkEnterDoneParallel(b *testing.B) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	d := signals.New("bench")
+	d := newDispatcher("bench")
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
@@ -73,7 +73,7 @@ func BenchmarkEnterDoneParallel(b *testing.B) {
 }
 
 func BenchmarkCommit(b *testing.B) {
-	d := signals.New("bench")
+	d := newDispatcher("bench")
 	fn := func() error { return nil }
 	b.ReportAllocs()
 	for b.Loop() {
@@ -88,7 +88,7 @@ func BenchmarkCommit(b *testing.B) {
 // another goroutine until it is seen blocked at the gate (block-ns), then
 // SIGCONT until that syscall has passed the gate (cont-ns).
 func BenchmarkStopLatency(b *testing.B) {
-	d := signals.New("bench")
+	d := newDispatcher("bench")
 	ctx := context.Background()
 	again, passed := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -149,7 +149,7 @@ func BenchmarkKillLatency(b *testing.B) {
 	var total time.Duration
 	n := 0
 	for b.Loop() {
-		d := signals.New("bench")
+		d := newDispatcher("bench")
 		var entered, returned sync.WaitGroup
 		entered.Add(killFanout)
 		returned.Add(killFanout)

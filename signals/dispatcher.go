@@ -66,8 +66,9 @@ type Event struct {
 	Dropped uint64
 }
 
-// Option configures a Dispatcher.
-type Option func(*config)
+// Option configures a Dispatcher. An option given a bad value makes [New]
+// return an error wrapping agentos.ErrInvalid.
+type Option func(*config) error
 
 type config struct {
 	clock      func() time.Time
@@ -89,10 +90,11 @@ const (
 
 // WithClock sets the clock that stamps events (time.Now by default).
 func WithClock(now func() time.Time) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if now != nil {
 			c.clock = now
 		}
+		return nil
 	}
 }
 
@@ -108,22 +110,25 @@ func WithClock(now func() time.Time) Option {
 // beyond a queue of 1024; the next event it receives counts them in
 // Event.Dropped.
 func WithObserver(fn func(Event)) Option {
-	return func(c *config) { c.observer = fn }
+	return func(c *config) error { c.observer = fn; return nil }
 }
 
 // WithSnapshot sets the hook run by SIGUSR1 when no handler handles it.
-func WithSnapshot(fn Hook) Option { return func(c *config) { c.snapshot = fn } }
+func WithSnapshot(fn Hook) Option { return func(c *config) error { c.snapshot = fn; return nil } }
 
 // WithCheckpoint sets the hook run by SIGUSR2 when no handler handles it.
-func WithCheckpoint(fn Hook) Option { return func(c *config) { c.checkpoint = fn } }
+func WithCheckpoint(fn Hook) Option {
+	return func(c *config) error { c.checkpoint = fn; return nil }
+}
 
 // WithDefaultAction sets the default action of SIGLOOP (DefaultStop unless
-// set) or SIGDRIFT (DefaultIgnore unless set). New panics if sig is another
-// signal or a is not a defined DefaultAction: both are programming errors.
+// set) or SIGDRIFT (DefaultIgnore unless set). Another signal, or an action
+// that is not a defined DefaultAction, makes New fail with an error wrapping
+// agentos.ErrInvalid.
 func WithDefaultAction(sig Signal, a DefaultAction) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if a > DefaultTerminate {
-			panic(fmt.Sprintf("signals: WithDefaultAction: invalid action %s", a))
+			return fmt.Errorf("signals: WithDefaultAction: %w: invalid action %s", errInvalid, a)
 		}
 		switch sig {
 		case SIGLOOP:
@@ -131,18 +136,20 @@ func WithDefaultAction(sig Signal, a DefaultAction) Option {
 		case SIGDRIFT:
 			c.drift = a
 		default:
-			panic(fmt.Sprintf("signals: WithDefaultAction: %s has no configurable default", sig))
+			return fmt.Errorf("signals: WithDefaultAction: %w: %s has no configurable default", errInvalid, sig)
 		}
+		return nil
 	}
 }
 
 // WithHistory sets how many events History keeps (DefaultHistory when
 // n <= 0, at most MaxHistory).
 func WithHistory(n int) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if n > 0 {
 			c.history = min(n, MaxHistory)
 		}
+		return nil
 	}
 }
 
@@ -186,11 +193,17 @@ type pend struct {
 	reason string
 }
 
-// New returns the dispatcher of agent, Running.
-func New(agent agentos.AgentID, opts ...Option) *Dispatcher {
+// New returns the dispatcher of agent, Running. An option given a bad value,
+// or a nil option, makes it fail with an error wrapping agentos.ErrInvalid.
+func New(agent agentos.AgentID, opts ...Option) (*Dispatcher, error) {
 	cfg := config{clock: time.Now, loop: DefaultStop, drift: DefaultIgnore, history: DefaultHistory, outbox: observerQueue}
 	for _, o := range opts {
-		o(&cfg)
+		if o == nil {
+			return nil, fmt.Errorf("signals: %w: nil option", errInvalid)
+		}
+		if err := o(&cfg); err != nil {
+			return nil, err
+		}
 	}
 	return &Dispatcher{
 		agent: agent,
@@ -198,7 +211,7 @@ func New(agent agentos.AgentID, opts ...Option) *Dispatcher {
 		done:  make(chan struct{}),
 		live:  make(map[*flight]struct{}),
 		hist:  make([]Event, cfg.history),
-	}
+	}, nil
 }
 
 // Agent returns the agent the dispatcher belongs to.

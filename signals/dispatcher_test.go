@@ -64,7 +64,7 @@ func TestSignalDefaults(t *testing.T) {
 		t.Run(tt.sig.String(), func(t *testing.T) {
 			var observed []signals.Event
 			opts := append([]signals.Option{signals.WithObserver(func(e signals.Event) { observed = append(observed, e) })}, tt.options...)
-			d := signals.New("a1", opts...)
+			d := newDispatcher("a1", opts...)
 			require.NoError(t, d.Send(t.Context(), tt.sig, "why"))
 			assert.Equal(t, tt.want, d.State())
 			hist := d.History()
@@ -99,7 +99,7 @@ func TestSignalDefaults(t *testing.T) {
 }
 
 func TestSendInvalid(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	for _, s := range []signals.Signal{0, 13, 255} {
 		require.ErrorIs(t, d.Send(t.Context(), s, ""), agentos.ErrInvalid)
 	}
@@ -107,7 +107,7 @@ func TestSendInvalid(t *testing.T) {
 }
 
 func TestKillIsIrrevocable(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	require.NoError(t, d.Send(t.Context(), signals.SIGKILL, "stop now"))
 	for _, s := range []signals.Signal{signals.SIGCONT, signals.SIGSTOP, signals.SIGINT, signals.SIGTERM, signals.SIGUSR1, signals.SIGLOOP} {
 		err := d.Send(t.Context(), s, "")
@@ -134,7 +134,7 @@ func TestKillIsIrrevocable(t *testing.T) {
 }
 
 func TestUncatchableAndUnmaskable(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	h := func(context.Context, signals.Info) error { return nil }
 	for _, s := range []signals.Signal{signals.SIGKILL, signals.SIGPOLICY, signals.SIGTRUST, signals.SIGSTOP, signals.SIGCONT, 0, 13} {
 		require.ErrorIs(t, d.Handle(s, h), agentos.ErrInvalid, s)
@@ -170,7 +170,7 @@ func TestHandlers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := signals.New("a")
+			d := newDispatcher("a")
 			require.NoError(t, d.Handle(tt.sig, tt.handler))
 			require.NoError(t, d.Send(t.Context(), tt.sig, "r"))
 			assert.Equal(t, tt.want, d.State())
@@ -194,7 +194,7 @@ func panicHandler(context.Context, signals.Info) error { panic("handler bug") }
 
 func TestHandlerResetAndInfo(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	d := signals.New("agent-7", signals.WithClock(func() time.Time { return now }))
+	d := newDispatcher("agent-7", signals.WithClock(func() time.Time { return now }))
 	var got signals.Info
 	require.NoError(t, d.Handle(signals.SIGDRIFT, func(_ context.Context, i signals.Info) error { got = i; return nil }))
 	require.NoError(t, d.Send(t.Context(), signals.SIGDRIFT, "cos 0.41"))
@@ -214,7 +214,7 @@ func TestHandlerResetAndInfo(t *testing.T) {
 func TestHandlerReentrant(t *testing.T) {
 	var observed []signals.Signal
 	var d *signals.Dispatcher
-	d = signals.New("a", signals.WithObserver(func(e signals.Event) {
+	d = newDispatcher("a", signals.WithObserver(func(e signals.Event) {
 		observed = append(observed, e.Signal)
 		_ = d.State() // the observer may call the dispatcher
 	}))
@@ -245,17 +245,38 @@ func TestDefaultActions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.sig.String()+"/"+tt.act.String(), func(t *testing.T) {
-			d := signals.New("a", signals.WithDefaultAction(tt.sig, tt.act))
+			d := newDispatcher("a", signals.WithDefaultAction(tt.sig, tt.act))
 			require.NoError(t, d.Send(t.Context(), tt.sig, ""))
 			assert.Equal(t, tt.want, d.State())
 		})
 	}
-	assert.Panics(t, func() { signals.New("a", signals.WithDefaultAction(signals.SIGKILL, signals.DefaultIgnore)) })
-	assert.Panics(t, func() { signals.New("a", signals.WithDefaultAction(signals.SIGLOOP, signals.DefaultAction(9))) })
+}
+
+// A bad default action is an error from New, as for every option that can
+// fail, never a panic.
+func TestDefaultActionRefused(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		opt  signals.Option
+	}{
+		{"signal without a configurable default", signals.WithDefaultAction(signals.SIGKILL, signals.DefaultIgnore)},
+		{"undefined action", signals.WithDefaultAction(signals.SIGLOOP, signals.DefaultAction(9))},
+		{"nil option", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				d   *signals.Dispatcher
+				err error
+			)
+			require.NotPanics(t, func() { d, err = signals.New("a", tt.opt) })
+			require.ErrorIs(t, err, agentos.ErrInvalid)
+			assert.Nil(t, d)
+		})
+	}
 }
 
 func TestHooks(t *testing.T) {
-	d := signals.New("a",
+	d := newDispatcher("a",
 		signals.WithSnapshot(func(context.Context) (string, error) { return "", errBoom }),
 		signals.WithCheckpoint(func(context.Context) (string, error) { panic("disk on fire") }),
 	)
@@ -269,7 +290,7 @@ func TestHooks(t *testing.T) {
 }
 
 func TestStopCont(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	ctx := t.Context()
 	require.NoError(t, d.Send(ctx, signals.SIGSTOP, ""))
 	require.NoError(t, d.Send(ctx, signals.SIGSTOP, "again"))
@@ -286,7 +307,7 @@ func TestStopCont(t *testing.T) {
 }
 
 func TestMaskPendingInOrder(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	var mu sync.Mutex
 	var delivered []string
 	rec := func(_ context.Context, i signals.Info) error {
@@ -330,7 +351,7 @@ func TestMaskPendingInOrder(t *testing.T) {
 }
 
 func TestPendingDroppedAtKill(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	ran := false
 	require.NoError(t, d.Handle(signals.SIGINT, func(context.Context, signals.Info) error { ran = true; return nil }))
 	require.NoError(t, d.Mask(signals.SIGINT))
@@ -342,7 +363,7 @@ func TestPendingDroppedAtKill(t *testing.T) {
 }
 
 func TestHistoryBound(t *testing.T) {
-	d := signals.New("a", signals.WithHistory(4))
+	d := newDispatcher("a", signals.WithHistory(4))
 	for range 10 {
 		require.NoError(t, d.Send(t.Context(), signals.SIGCONT, ""))
 	}
@@ -359,7 +380,7 @@ func TestObserverOverflowIsCounted(t *testing.T) {
 	var mu sync.Mutex
 	var got, dropped uint64
 	first := true
-	d := signals.New("a", signals.WithObserver(func(e signals.Event) {
+	d := newDispatcher("a", signals.WithObserver(func(e signals.Event) {
 		mu.Lock()
 		f := first
 		first = false

@@ -12,9 +12,12 @@ import (
 // The kernel passes every syscall through the gate and commits its effect
 // through Commit; after SIGKILL nothing of the agent completes.
 func ExampleDispatcher_Enter() {
-	d := signals.New("agent-1", signals.WithObserver(func(e signals.Event) {
+	d, err := signals.New("agent-1", signals.WithObserver(func(e signals.Event) {
 		fmt.Printf("event %d: %s %s (%s -> %s)\n", e.Seq, e.Signal, e.Action, e.From, e.To)
 	}))
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 
 	syscall := func() error {
@@ -31,7 +34,7 @@ func ExampleDispatcher_Enter() {
 
 	fmt.Println("first syscall:", syscall())
 	_ = d.Send(ctx, signals.SIGPOLICY, "rule no-rm-rf")
-	err := syscall()
+	err = syscall()
 	fmt.Println("after kill:", errors.Is(err, agentos.ErrKilled))
 	fmt.Println(err)
 	// Output:
@@ -44,7 +47,10 @@ func ExampleDispatcher_Enter() {
 
 // Masked signals wait and are delivered in order on unmask.
 func ExampleDispatcher_Mask() {
-	d := signals.New("agent-2")
+	d, err := signals.New("agent-2")
+	if err != nil {
+		panic(err)
+	}
 	ctx := context.Background()
 	_ = d.Handle(signals.SIGLOOP, func(_ context.Context, i signals.Info) error {
 		fmt.Println("handling", i.Signal, i.Reason)
@@ -69,8 +75,11 @@ func ExampleDispatcher_Mask() {
 
 // SIGKILL cannot be caught or masked.
 func ExampleDispatcher_Handle() {
-	d := signals.New("agent-3")
-	err := d.Handle(signals.SIGKILL, func(context.Context, signals.Info) error { return nil })
+	d, err := signals.New("agent-3")
+	if err != nil {
+		panic(err)
+	}
+	err = d.Handle(signals.SIGKILL, func(context.Context, signals.Info) error { return nil })
 	fmt.Println(errors.Is(err, agentos.ErrInvalid), err)
 	// Output:
 	// true signals: agentos: invalid argument: SIGKILL cannot be caught
@@ -78,14 +87,31 @@ func ExampleDispatcher_Handle() {
 
 // SIGUSR2 takes a checkpoint through the hook given by option.
 func ExampleWithCheckpoint() {
-	d := signals.New("agent-4", signals.WithCheckpoint(func(context.Context) (string, error) {
+	d, err := signals.New("agent-4", signals.WithCheckpoint(func(context.Context) (string, error) {
 		return "ckpt-0001", nil
 	}))
+	if err != nil {
+		panic(err)
+	}
 	_ = d.Send(context.Background(), signals.SIGUSR2, "before risky step")
 	e := d.History()[0]
 	fmt.Println(e.Signal, e.Action, e.Result)
 	// Output:
 	// SIGUSR2 default ckpt-0001
+}
+
+// A default action that cannot apply is refused by New.
+func ExampleWithDefaultAction() {
+	_, err := signals.New("agent-5", signals.WithDefaultAction(signals.SIGKILL, signals.DefaultIgnore))
+	fmt.Println(errors.Is(err, agentos.ErrInvalid))
+	d, err := signals.New("agent-6", signals.WithDefaultAction(signals.SIGLOOP, signals.DefaultTerminate))
+	fmt.Println(err)
+	_ = d.Send(context.Background(), signals.SIGLOOP, "same tool 5 times")
+	fmt.Println(d.State())
+	// Output:
+	// true
+	// <nil>
+	// terminated
 }
 
 func ExampleParseSignal() {

@@ -18,7 +18,7 @@ import (
 type ctxKey struct{}
 
 func TestEnterRunning(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	ctx := context.WithValue(t.Context(), ctxKey{}, "v")
 	sctx, done, err := d.Enter(ctx)
 	require.NoError(t, err)
@@ -30,7 +30,7 @@ func TestEnterRunning(t *testing.T) {
 }
 
 func TestEnterInterrupt(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	ctx := t.Context()
 	s1, done1, err := d.Enter(ctx)
 	require.NoError(t, err)
@@ -58,7 +58,7 @@ func TestEnterInterrupt(t *testing.T) {
 }
 
 func TestEnterCallerContexts(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	c1, cancel1 := context.WithCancel(t.Context())
 	c2 := context.WithValue(t.Context(), ctxKey{}, "two")
 	s1, done1, err := d.Enter(c1)
@@ -81,7 +81,7 @@ func TestEnterCallerContexts(t *testing.T) {
 }
 
 func TestKillCancelsInFlight(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	sctx, done, err := d.Enter(t.Context())
 	require.NoError(t, err)
 	defer done()
@@ -102,7 +102,7 @@ func TestKillCancelsInFlight(t *testing.T) {
 }
 
 func TestCommit(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	require.NoError(t, d.Commit(func() error { return nil }))
 	require.ErrorIs(t, d.Commit(func() error { return errBoom }), errBoom)
 	require.NoError(t, d.Send(t.Context(), signals.SIGSTOP, ""))
@@ -145,7 +145,7 @@ func TestGateBlocksWhileStopped(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				d := signals.New("a")
+				d := newDispatcher("a")
 				require.NoError(t, d.Send(t.Context(), signals.SIGSTOP, ""))
 				ctx, cancel := context.WithTimeout(context.Background(), time.Hour+time.Second/2)
 				defer cancel()
@@ -173,7 +173,7 @@ func TestGateBlocksWhileStopped(t *testing.T) {
 
 func TestStopAgainAfterCont(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		d := signals.New("a")
+		d := newDispatcher("a")
 		ctx := t.Context()
 		require.NoError(t, d.Send(ctx, signals.SIGSTOP, ""))
 		res := make(chan error, 1)
@@ -198,7 +198,7 @@ func TestStopAgainAfterCont(t *testing.T) {
 // Not in a synctest bubble: a goroutine blocked on a sync.RWMutex is not
 // durably blocked, so synctest.Wait cannot be used to see the kill waiting.
 func TestKillWaitsForRunningCommit(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	inCommit := make(chan struct{})
 	finish := make(chan struct{})
 	commitDone := make(chan error, 1)
@@ -236,7 +236,7 @@ func TestKillWaitsForRunningCommit(t *testing.T) {
 }
 
 func TestTermHandlerIsGraceful(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	var wrote bool
 	require.NoError(t, d.Handle(signals.SIGTERM, func(ctx context.Context, _ signals.Info) error {
 		// The agent may still make syscalls while its handler runs.
@@ -259,7 +259,7 @@ func TestTermHandlerIsGraceful(t *testing.T) {
 }
 
 func TestEnterCanceledContext(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	ctx, cancel := context.WithCancelCause(t.Context())
 	cancel(errBoom)
 	_, done, err := d.Enter(ctx)
@@ -275,7 +275,7 @@ type uncomparableCtx struct {
 }
 
 func TestEnterUncomparableContext(t *testing.T) {
-	d := signals.New("a")
+	d := newDispatcher("a")
 	c := uncomparableCtx{Context: t.Context(), tags: []string{"x"}}
 	for range 3 {
 		sctx, done, err := d.Enter(c)

@@ -54,7 +54,7 @@ func stressRound(t *testing.T, seed uint64, ops int) {
 		vmu.Unlock()
 	}
 	var d *signals.Dispatcher
-	d = signals.New("stress",
+	d = newDispatcher("stress",
 		signals.WithHistory(64),
 		signals.WithObserver(func(e signals.Event) {
 			obsMu.Lock()
