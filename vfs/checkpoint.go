@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -18,7 +19,8 @@ import (
 // operation of the namespace runs meanwhile, so the checkpoint never holds
 // half of a concurrent change.
 //
-// A checkpoint's bytes count against Quota.MaxBytes, and at most
+// A checkpoint's copies count against Quota.MaxBytes (their data, their
+// names and FileOverhead per file: an empty file is not free), and at most
 // Quota.MaxCheckpoints are kept: beyond either, Checkpoint fails with
 // agentos.ErrQuota and nothing is kept. Old checkpoints are never dropped
 // silently; remove them with [FS.DeleteCheckpoint].
@@ -29,8 +31,11 @@ func (f *FS) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed {
+		return CheckpointInfo{}, pathError(op, "/", agentos.ErrClosed)
+	}
 	f.ckMu.RLock()
-	n, ckBytes := len(f.ckpts), f.ckBytes
+	n, held := len(f.ckpts), f.ckBytes+f.ckOver
 	f.ckMu.RUnlock()
 	if n >= f.quota.MaxCheckpoints {
 		return CheckpointInfo{}, pathError(op, "/", detail(agentos.ErrQuota, "%d checkpoints kept, the limit", n))
@@ -44,12 +49,16 @@ func (f *FS) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 		if err != nil {
 			return CheckpointInfo{}, pathError(op, e.prefix, err)
 		}
-		b, files := s.Size()
+		b, files, _, over := snapCost(s)
 		c.info.Bytes += b
 		c.info.Files += files
+		c.over += over
 		c.snaps[e.prefix] = s
 	}
-	if err := f.fits(f.bytes, f.files, ckBytes+c.info.Bytes); err != nil {
+	if err := f.fits(f.bytes+f.over, f.files, held+c.info.Bytes+c.over); err != nil {
+		return CheckpointInfo{}, pathError(op, "/", err)
+	}
+	if err := f.grow(c.info.Bytes + c.over); err != nil {
 		return CheckpointInfo{}, pathError(op, "/", err)
 	}
 	c.info.Mounts = slices.Sorted(maps.Keys(c.snaps))
@@ -61,6 +70,7 @@ func (f *FS) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 	c.info.ID = fmt.Sprintf("ckpt-%06d", c.seq)
 	f.ckpts[c.info.ID] = c
 	f.ckBytes += c.info.Bytes
+	f.ckOver += c.over
 	return c.info.clone(), nil
 }
 
@@ -74,7 +84,9 @@ func (i CheckpointInfo) clone() CheckpointInfo {
 // meanwhile, so a concurrent reader sees all mounts as before or all as after,
 // never a mix. Once started it runs to completion even if ctx ends; if a
 // mount refuses its snapshot, the mounts already restored are put back and
-// the error is returned. The checkpoint is kept (roll back to it again as
+// the error is returned — joined with the error of any mount that refused
+// to be put back, whose contents are then those of the checkpoint (its
+// usage is counted again from what it holds). The checkpoint is kept (roll back to it again as
 // often as needed); mounts without snapshots (append-only, read-only) are
 // untouched.
 //
@@ -89,32 +101,40 @@ func (f *FS) Rollback(ctx context.Context, id string) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed {
+		return pathError(op, ckptPath(id), agentos.ErrClosed)
+	}
 	f.ckMu.RLock()
-	c, ckBytes := f.ckpts[id], f.ckBytes
+	c, held := f.ckpts[id], f.ckBytes+f.ckOver
 	f.ckMu.RUnlock()
 	if c == nil {
 		return pathError(op, ckptPath(id), detail(errNotExist, "no such checkpoint"))
 	}
 	type target struct {
-		e            *mountEntry
-		snap         Snapshot
-		bytes, files int64
+		e                  *mountEntry
+		snap               Snapshot
+		bytes, files, over int64
 	}
 	var targets []target
-	bytes, files := f.bytes, f.files
+	bytes, files, over := f.bytes, f.files, f.over
 	for _, e := range f.mounts {
 		s, ok := c.snaps[e.prefix]
 		if !ok || e.s == nil {
 			continue
 		}
-		b, n := s.Size()
+		b, n, o, _ := snapCost(s)
 		if e.metered() {
 			bytes += b - e.bytes
 			files += n - e.files
+			over += o - e.over
 		}
-		targets = append(targets, target{e, s, b, n})
+		targets = append(targets, target{e, s, b, n, o})
 	}
-	if err := f.fits(bytes, files, ckBytes); err != nil {
+	if err := f.fits(bytes+over, files, held); err != nil {
+		return pathError(op, ckptPath(id), err)
+	}
+	grow := bytes + over - f.bytes - f.over
+	if err := f.grow(grow); err != nil {
 		return pathError(op, ckptPath(id), err)
 	}
 	// Keep what is there now, to undo a partial restore.
@@ -123,24 +143,57 @@ func (f *FS) Rollback(ctx context.Context, id string) error {
 	for i, t := range targets {
 		s, err := t.e.s.Snapshot(run)
 		if err != nil {
+			f.shrink(grow)
 			return pathError(op, t.e.prefix, err)
 		}
 		undo[i] = s
 	}
 	for i, t := range targets {
 		if err := t.e.s.Restore(run, t.snap); err != nil {
+			f.shrink(grow)
+			errs := []error{pathError(op, t.e.prefix, err)}
 			for j := range i {
-				_ = targets[j].e.s.Restore(run, undo[j]) // the mount took this content moments ago
+				// The mount took this content moments ago; if it refuses it
+				// now, it holds the checkpoint's, and says so.
+				if uerr := targets[j].e.s.Restore(run, undo[j]); uerr != nil {
+					errs = append(errs, pathError(op, targets[j].e.prefix, fmt.Errorf("undoing a partial rollback: %w", uerr)))
+					errs = append(errs, f.recount(run, targets[j].e))
+				}
 			}
-			return pathError(op, t.e.prefix, err)
+			return errors.Join(errs...)
 		}
 	}
 	for _, t := range targets {
 		if t.e.metered() {
-			t.e.bytes, t.e.files = t.bytes, t.files
+			t.e.bytes, t.e.files, t.e.over = t.bytes, t.files, t.over
 		}
 	}
-	f.bytes, f.files = bytes, files
+	f.bytes, f.files, f.over = bytes, files, over
+	if grow < 0 {
+		f.shrink(-grow)
+	}
+	return nil
+}
+
+// recount counts the usage of a metered mount again from what it holds,
+// after a change whose effect is not known (a failed undo). The budget is
+// charged the difference even past its maximum: the memory is held.
+func (f *FS) recount(ctx context.Context, e *mountEntry) error {
+	if !e.metered() {
+		return nil
+	}
+	b, n, o, err := walkUsage(ctx, e.m, ".")
+	if err != nil {
+		return pathError(agentos.OpRollback, e.prefix, fmt.Errorf("counting usage: %w", err))
+	}
+	d := b + o - e.bytes - e.over
+	if f.budget != nil {
+		f.budget.used.Add(d)
+	}
+	f.bytes += b - e.bytes
+	f.files += n - e.files
+	f.over += o - e.over
+	e.bytes, e.files, e.over = b, n, o
 	return nil
 }
 
@@ -180,6 +233,10 @@ func (f *FS) DeleteCheckpoint(ctx context.Context, id string) error {
 	}
 	delete(f.ckpts, id)
 	f.ckBytes -= c.info.Bytes
+	f.ckOver -= c.over
+	if !f.closed {
+		f.shrink(c.info.Bytes + c.over)
+	}
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io/fs"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -50,7 +51,9 @@ func TestCheckpointRollback(t *testing.T) {
 	assert.Equal(t, want, got)
 	assert.Equal(t, vfs.Usage{
 		Bytes: c1.Bytes + int64(len("e1;e2;")), Files: c1.Files + 1,
+		Overhead:        liveCost("task.txt", "notes/n", "status", "log"),
 		CheckpointBytes: c1.Bytes + c2.Bytes, Checkpoints: 2,
+		CheckpointOverhead: heldCost("task.txt", "notes/n", "status") + heldCost("task.txt", "new", "status"),
 	}, f.Usage())
 
 	// Roll forward again, and back again: checkpoints are kept.
@@ -280,4 +283,65 @@ func TestRollbackUndoesPartialRestore(t *testing.T) {
 	got, err := f.Read(ctx, "/mem/working/a")
 	require.NoError(t, err)
 	assert.Equal(t, "old", string(got))
+}
+
+// restoreOnce is a MemMount that takes one Restore and refuses the next.
+type restoreOnce struct {
+	*vfs.MemMount
+	restored int
+}
+
+var errNoSecondChance = errors.New("no second chance")
+
+func (m *restoreOnce) Restore(ctx context.Context, s vfs.Snapshot) error {
+	m.restored++
+	if m.restored > 1 {
+		return &fs.PathError{Op: "rollback", Path: ".", Err: errNoSecondChance}
+	}
+	return m.MemMount.Restore(ctx, s)
+}
+
+// A mount that refuses to be put back after a partial rollback is reported,
+// not hidden: the caller learns that the namespace is not as it was, and the
+// usage counts what the mounts really hold.
+func TestRollbackReportsFailedUndo(t *testing.T) {
+	ctx := t.Context()
+	f := newAgentFS(t)
+	once := &restoreOnce{MemMount: vfs.NewMemMount(nil)}
+	flaky := &failingRestore{MemMount: vfs.NewMemMount(nil)}
+	require.NoError(t, f.Mount(ctx, "/restored-first", once)) // longest prefix: restored first
+	require.NoError(t, f.Mount(ctx, "/x", flaky))             // shortest: restored last
+	require.NoError(t, f.Write(ctx, "/restored-first/a", []byte("old")))
+	require.NoError(t, f.Write(ctx, "/x/b", []byte("old")))
+	c, err := f.Checkpoint(ctx)
+	require.NoError(t, err)
+	require.NoError(t, f.Write(ctx, "/restored-first/a", []byte("newer")))
+	require.NoError(t, f.Write(ctx, "/restored-first/c", []byte("added")))
+
+	flaky.fail = true
+	err = f.Rollback(ctx, c.ID)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "disk on fire", "the restore that failed")
+	require.ErrorIs(t, err, errNoSecondChance, "the undo that failed")
+	assert.Contains(t, err.Error(), "/restored-first")
+
+	// The mount that could not be put back holds the checkpoint's contents,
+	// and the usage counts exactly that.
+	got := snapshotAll(t, f)
+	assert.Equal(t, "old", got["/restored-first/a"])
+	assert.NotContains(t, got, "/restored-first/c")
+	var bytes, files int64
+	var names []string
+	for p, data := range got {
+		if strings.HasPrefix(p, "/policy/") || strings.HasPrefix(p, vfs.PrefixCheckpoints+"/") {
+			continue
+		}
+		bytes += int64(len(data))
+		files++
+		names = append(names, p[strings.Index(p[1:], "/")+2:])
+	}
+	u := f.Usage()
+	assert.Equal(t, bytes, u.Bytes)
+	assert.Equal(t, files, u.Files)
+	assert.Equal(t, liveCost(names...), u.Overhead)
 }

@@ -29,8 +29,10 @@ const (
 // Quota bounds what one namespace may store. A zero field means its default;
 // negative values are refused by [New].
 type Quota struct {
-	// MaxBytes bounds the bytes of all files in writable mounts plus the
-	// bytes held by checkpoints. Default 64 MiB.
+	// MaxBytes bounds the memory the namespace holds: the data of all
+	// files in writable mounts, what their names and nodes cost (see
+	// [FileOverhead] and [DirOverhead]), and the checkpoints' copies of
+	// both (see [Usage.Total]). Default 64 MiB.
 	MaxBytes int64
 	// MaxFiles bounds the number of files in writable mounts. Default 4096.
 	MaxFiles int64
@@ -45,10 +47,18 @@ var defaultQuota = Quota{MaxBytes: 64 << 20, MaxFiles: 4096, MaxFileSize: 8 << 2
 
 // Usage is what a namespace currently stores, counted against its [Quota].
 type Usage struct {
-	Bytes           int64 // bytes of files in writable mounts
-	Files           int64 // files in writable mounts
-	CheckpointBytes int64 // bytes held by checkpoints
-	Checkpoints     int   // checkpoints kept
+	Bytes              int64 // bytes of file data in writable mounts
+	Files              int64 // files in writable mounts
+	Overhead           int64 // bytes charged for the names and nodes of those files
+	CheckpointBytes    int64 // bytes of file data held by checkpoints
+	CheckpointOverhead int64 // bytes charged for the names and records checkpoints hold
+	Checkpoints        int   // checkpoints kept
+}
+
+// Total returns the bytes counted against Quota.MaxBytes: data and
+// overhead, live and held by checkpoints.
+func (u Usage) Total() int64 {
+	return u.Bytes + u.Overhead + u.CheckpointBytes + u.CheckpointOverhead
 }
 
 // Option configures a namespace.
@@ -86,8 +96,9 @@ type mountEntry struct {
 	c      CreateMount
 	s      SnapshotMount
 	q      SearchMount
-	// usage of the mount, counted when it is writable (w, a or c set).
-	bytes, files int64
+	// usage of the mount, counted when it is writable (w, a or c set):
+	// data bytes, files, and the overhead of their names (nameCost).
+	bytes, files, over int64
 }
 
 func (e *mountEntry) metered() bool { return e.w != nil || e.a != nil || e.c != nil }
@@ -95,6 +106,7 @@ func (e *mountEntry) metered() bool { return e.w != nil || e.a != nil || e.c != 
 type checkpoint struct {
 	info  CheckpointInfo
 	seq   uint64
+	over  int64               // recordCost of its files
 	snaps map[string]Snapshot // by mount prefix
 }
 
@@ -126,6 +138,7 @@ type CheckpointInfo struct {
 type FS struct {
 	clock   func() time.Time
 	quota   Quota
+	budget  *Budget // shared with other namespaces; nil without WithBudget
 	created time.Time
 
 	mu     sync.RWMutex // the namespace lock: readers shared, mutations exclusive
@@ -133,10 +146,13 @@ type FS struct {
 	virt   map[string][]string // synthetic directory → sorted child names
 	bytes  int64               // live bytes in metered mounts
 	files  int64               // live files in metered mounts
+	over   int64               // overhead of the live files' names (nameCost)
+	closed bool                // Close was called: changes fail
 
 	ckMu    sync.RWMutex // guards the fields below; taken after mu
 	ckpts   map[string]*checkpoint
-	ckBytes int64
+	ckBytes int64 // data bytes held by checkpoints
+	ckOver  int64 // overhead of the records checkpoints hold (recordCost)
 	ckSeq   uint64
 }
 
@@ -201,7 +217,10 @@ func (f *FS) Usage() Usage {
 	defer f.mu.RUnlock()
 	f.ckMu.RLock()
 	defer f.ckMu.RUnlock()
-	return Usage{Bytes: f.bytes, Files: f.files, CheckpointBytes: f.ckBytes, Checkpoints: len(f.ckpts)}
+	return Usage{
+		Bytes: f.bytes, Files: f.files, Overhead: f.over,
+		CheckpointBytes: f.ckBytes, CheckpointOverhead: f.ckOver, Checkpoints: len(f.ckpts),
+	}
 }
 
 // Mount attaches m at prefix. The prefix is cleaned; mounting twice at the
@@ -225,19 +244,25 @@ func (f *FS) Mount(ctx context.Context, prefix string, m Mount) error {
 	e.s, _ = m.(SnapshotMount)
 	e.q, _ = m.(SearchMount)
 	if e.metered() {
-		if e.bytes, e.files, err = walkUsage(ctx, m, "."); err != nil {
+		if e.bytes, e.files, e.over, err = walkUsage(ctx, m, "."); err != nil {
 			return pathError(op, p, err)
 		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed {
+		return pathError(op, p, agentos.ErrClosed)
+	}
 	for _, o := range f.mounts {
 		if o.prefix == p {
 			return pathError(op, p, detail(errInvalid, "already mounted"))
 		}
 	}
 	if e.metered() {
-		if err := f.fits(f.bytes+e.bytes, f.files+e.files, f.ckBytesLocked()); err != nil {
+		if err := f.fits(f.bytes+f.over+e.bytes+e.over, f.files+e.files, f.ckHeldLocked()); err != nil {
+			return pathError(op, p, err)
+		}
+		if err := f.grow(e.bytes + e.over); err != nil {
 			return pathError(op, p, err)
 		}
 	}
@@ -247,14 +272,16 @@ func (f *FS) Mount(ctx context.Context, prefix string, m Mount) error {
 	f.mounts = mounts
 	f.bytes += e.bytes
 	f.files += e.files
+	f.over += e.over
 	f.virt = virtualDirs(mounts)
 	return nil
 }
 
-func (f *FS) ckBytesLocked() int64 {
+// ckHeldLocked returns what the checkpoints hold, data and overhead.
+func (f *FS) ckHeldLocked() int64 {
 	f.ckMu.RLock()
 	defer f.ckMu.RUnlock()
-	return f.ckBytes
+	return f.ckBytes + f.ckOver
 }
 
 // virtualDirs maps every ancestor of a mount point to its children.
@@ -277,10 +304,12 @@ func virtualDirs(mounts []*mountEntry) map[string][]string {
 	return out
 }
 
-func walkUsage(ctx context.Context, m Mount, dir string) (bytes, files int64, err error) {
+// walkUsage counts the data bytes, the files and the overhead of the
+// names (nameCost) below dir of m.
+func walkUsage(ctx context.Context, m Mount, dir string) (bytes, files, over int64, err error) {
 	entries, err := m.ReadDir(ctx, dir)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	for _, e := range entries {
 		name := e.Name
@@ -288,16 +317,16 @@ func walkUsage(ctx context.Context, m Mount, dir string) (bytes, files int64, er
 			name = dir + "/" + e.Name
 		}
 		if e.IsDir {
-			b, n, err := walkUsage(ctx, m, name)
+			b, n, o, err := walkUsage(ctx, m, name)
 			if err != nil {
-				return 0, 0, err
+				return 0, 0, 0, err
 			}
-			bytes, files = bytes+b, files+n
+			bytes, files, over = bytes+b, files+n, over+o
 			continue
 		}
-		bytes, files = bytes+e.Size, files+1
+		bytes, files, over = bytes+e.Size, files+1, over+nameCost(name)
 	}
-	return bytes, files, nil
+	return bytes, files, over, nil
 }
 
 // resolve finds the mount of a clean path and the mount-relative name.
@@ -430,26 +459,44 @@ func (f *FS) List(ctx context.Context, p string) ([]FileInfo, error) {
 // that can only create files (append-only), it creates a new file and refuses
 // an existing one with agentos.ErrAppendOnly.
 func (f *FS) Write(ctx context.Context, p string, data []byte) error {
-	return f.mutate(ctx, agentos.OpWrite, p, data)
+	return f.mutate(ctx, agentos.OpWrite, p, data, false)
+}
+
+// WriteOwned is Write without the copy: the namespace takes data as it is
+// and the caller must never modify it again. The mounts of this package
+// store data itself; another mount copies it as usual. It lets a caller
+// that made its own copy (the kernel, to digest exactly what it stores)
+// store that one copy.
+func (f *FS) WriteOwned(ctx context.Context, p string, data []byte) error {
+	return f.mutate(ctx, agentos.OpWrite, p, data, true)
 }
 
 // Append appends a copy of data to the file at p, creating it when missing.
 func (f *FS) Append(ctx context.Context, p string, data []byte) error {
-	return f.mutate(ctx, agentos.OpAppend, p, data)
+	return f.mutate(ctx, agentos.OpAppend, p, data, false)
+}
+
+// AppendOwned is Append without the copy when the file is created (see
+// [FS.WriteOwned]): the caller must never modify data again.
+func (f *FS) AppendOwned(ctx context.Context, p string, data []byte) error {
+	return f.mutate(ctx, agentos.OpAppend, p, data, true)
 }
 
 // Delete removes the file at p.
 func (f *FS) Delete(ctx context.Context, p string) error {
-	return f.mutate(ctx, agentos.OpDelete, p, nil)
+	return f.mutate(ctx, agentos.OpDelete, p, nil, false)
 }
 
-func (f *FS) mutate(ctx context.Context, op agentos.Op, p string, data []byte) error {
+func (f *FS) mutate(ctx context.Context, op agentos.Op, p string, data []byte, owned bool) error {
 	cp, err := begin(ctx, op, p)
 	if err != nil {
 		return err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.closed {
+		return pathError(op, cp, agentos.ErrClosed)
+	}
 	e, rel := f.resolve(cp)
 	if e == nil {
 		return f.noMount(op, cp)
@@ -503,7 +550,7 @@ func (f *FS) mutate(ctx context.Context, op agentos.Op, p string, data []byte) e
 	} else if !errors.Is(err, agentos.ErrNotFound) && !errors.Is(err, agentos.ErrInvalid) {
 		return pathError(op, cp, err)
 	}
-	var dBytes, dFiles int64
+	var dBytes, dFiles, dOver int64
 	switch op {
 	case agentos.OpWrite:
 		if int64(len(data)) > f.quota.MaxFileSize {
@@ -511,7 +558,7 @@ func (f *FS) mutate(ctx context.Context, op agentos.Op, p string, data []byte) e
 		}
 		dBytes = int64(len(data)) - oldSize
 		if !existed {
-			dFiles = 1
+			dFiles, dOver = 1, nameCost(rel)
 		}
 	case agentos.OpAppend:
 		if oldSize+int64(len(data)) > f.quota.MaxFileSize {
@@ -519,43 +566,61 @@ func (f *FS) mutate(ctx context.Context, op agentos.Op, p string, data []byte) e
 		}
 		dBytes = int64(len(data))
 		if !existed {
-			dFiles = 1
+			dFiles, dOver = 1, nameCost(rel)
 		}
 	case agentos.OpDelete:
 		if existed {
-			dBytes, dFiles = -oldSize, -1
+			dBytes, dFiles, dOver = -oldSize, -1, -nameCost(rel)
 		}
 	}
-	if dBytes > 0 || dFiles > 0 {
-		if err := f.fits(f.bytes+dBytes, f.files+dFiles, f.ckBytesLocked()); err != nil {
+	grow := dBytes + dOver
+	if grow > 0 || dFiles > 0 {
+		if err := f.fits(f.bytes+f.over+grow, f.files+dFiles, f.ckHeldLocked()); err != nil {
+			return pathError(op, cp, err)
+		}
+		if err := f.grow(grow); err != nil {
 			return pathError(op, cp, err)
 		}
 	}
-	switch do {
-	case writeFile:
+	ow, _ := e.m.(ownedWriter)
+	switch {
+	case do == writeFile && owned && ow != nil:
+		err = ow.writeOwned(ctx, rel, data, putReplace)
+	case do == writeFile:
 		err = e.w.WriteFile(ctx, rel, data)
-	case createFile:
+	case do == createFile && owned && ow != nil:
+		err = ow.writeOwned(ctx, rel, data, putCreate)
+	case do == createFile:
 		err = e.c.CreateFile(ctx, rel, data)
-	case appendFile:
+	case do == appendFile && owned && ow != nil:
+		err = ow.writeOwned(ctx, rel, data, putAppend)
+	case do == appendFile:
 		err = e.a.AppendFile(ctx, rel, data)
-	case remove:
+	case do == remove:
 		err = e.w.Remove(ctx, rel)
 	}
 	if err != nil {
+		f.shrink(grow)
 		return pathError(op, cp, err)
+	}
+	if grow < 0 {
+		f.shrink(-grow)
 	}
 	e.bytes += dBytes
 	e.files += dFiles
+	e.over += dOver
 	f.bytes += dBytes
 	f.files += dFiles
+	f.over += dOver
 	return nil
 }
 
 // fits reports, as an error matching agentos.ErrQuota, whether the given
-// totals exceed the quota.
-func (f *FS) fits(bytes, files, ckBytes int64) error {
-	if bytes+ckBytes > f.quota.MaxBytes {
-		return detail(agentos.ErrQuota, "%d bytes (%d in checkpoints) exceed the %d-byte limit", bytes+ckBytes, ckBytes, f.quota.MaxBytes)
+// totals exceed the quota: live is what the files hold (data and overhead),
+// held what the checkpoints hold.
+func (f *FS) fits(live, files, held int64) error {
+	if live+held > f.quota.MaxBytes {
+		return detail(agentos.ErrQuota, "%d bytes (%d in checkpoints) exceed the %d-byte limit", live+held, held, f.quota.MaxBytes)
 	}
 	if files > f.quota.MaxFiles {
 		return detail(agentos.ErrQuota, "%d files exceed the %d-file limit", files, f.quota.MaxFiles)

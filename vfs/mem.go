@@ -60,16 +60,42 @@ func (m *memTree) AppendFile(ctx context.Context, name string, data []byte) erro
 	return m.put(ctx, agentos.OpAppend, name, data, putAppend)
 }
 
-// put stores data at name in the given mode, under the write lock.
+// put stores a copy of data at name in the given mode, under the write lock.
 func (m *memTree) put(ctx context.Context, op agentos.Op, name string, data []byte, mode putMode) error {
+	return m.store(ctx, op, name, data, mode, false)
+}
+
+// writeOwned implements ownedWriter: it stores data itself.
+func (m *memTree) writeOwned(ctx context.Context, name string, data []byte, mode putMode) error {
+	op := agentos.OpWrite
+	if mode == putAppend {
+		op = agentos.OpAppend
+	}
+	return m.store(ctx, op, name, data, mode, true)
+}
+
+func (m *memTree) store(ctx context.Context, op agentos.Op, name string, data []byte, mode putMode, owned bool) error {
 	if err := precheck(ctx, op, name); err != nil {
 		return err
 	}
 	now := m.clock()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.t.put(op, name, data, mode, now)
+	return m.t.put(op, name, data, mode, now, owned)
 }
+
+// ownedWriter is a mount of this package that can store a caller's slice
+// without copying it, for FS.WriteOwned and FS.AppendOwned. The namespace
+// calls it only in the mode its capabilities allow (putCreate for a mount
+// that can only create).
+type ownedWriter interface {
+	writeOwned(ctx context.Context, name string, data []byte, mode putMode) error
+}
+
+var (
+	_ ownedWriter = (*MemMount)(nil)
+	_ ownedWriter = (*AppendOnlyMount)(nil)
+)
 
 // MemMount is an in-memory read-write mount, the backing of /mem/working/
 // and /state/. Directories are implied by the files below them: writing

@@ -100,8 +100,15 @@ const (
 )
 
 // put stores data under name. Every check happens before the first change, so
-// a failed put changes nothing. data is copied.
-func (t *tree) put(op agentos.Op, name string, data []byte, mode putMode, now time.Time) error {
+// a failed put changes nothing. data is copied unless owned, when a new or
+// replaced file takes data itself (appending always copies).
+func (t *tree) put(op agentos.Op, name string, data []byte, mode putMode, now time.Time, owned bool) error {
+	keep := func() []byte {
+		if owned {
+			return data
+		}
+		return slices.Clone(data)
+	}
 	if name == "." {
 		return mountError(op, name, detail(errInvalid, "is a directory"))
 	}
@@ -135,7 +142,7 @@ func (t *tree) put(op agentos.Op, name string, data []byte, mode putMode, now ti
 			case putAppend:
 				old.data = append(old.data, data...)
 			default:
-				old.data = slices.Clone(data)
+				old.data = keep()
 			}
 			old.mod = now
 			return nil
@@ -145,7 +152,7 @@ func (t *tree) put(op agentos.Op, name string, data []byte, mode putMode, now ti
 		comp, tail, more := strings.Cut(rest, "/")
 		parent.mod = now
 		if !more {
-			parent.kids[comp] = &node{data: slices.Clone(data), mod: now}
+			parent.kids[comp] = &node{data: keep(), mod: now}
 			return nil
 		}
 		d := newDir(now)
@@ -182,23 +189,29 @@ func (t *tree) prune(d *node, name string, now time.Time) bool {
 // files returns a deep copy of every file, sorted by name.
 func (t *tree) files() []SnapshotFile {
 	var out []SnapshotFile
-	var walk func(prefix string, d *node)
-	walk = func(prefix string, d *node) {
+	// The names are built in one buffer and made strings only for files:
+	// a checkpoint holds one string per file, and leaves no garbage per
+	// directory level behind.
+	var buf []byte
+	var walk func(d *node)
+	walk = func(d *node) {
 		for _, k := range slices.Sorted(maps.Keys(d.kids)) {
 			n := d.kids[k]
-			name := k
-			if prefix != "" {
-				name = prefix + "/" + k
+			mark := len(buf)
+			if mark > 0 {
+				buf = append(buf, '/')
 			}
+			buf = append(buf, k...)
 			if n.dir {
-				walk(name, n)
-				continue
+				walk(n)
+			} else {
+				out = append(out, SnapshotFile{Name: string(buf), Data: slices.Clone(n.data), ModTime: n.mod})
 			}
-			out = append(out, SnapshotFile{Name: name, Data: slices.Clone(n.data), ModTime: n.mod})
+			buf = buf[:mark]
 		}
 	}
-	walk("", t.root)
-	return out
+	walk(t.root)
+	return slices.Clip(out)
 }
 
 // build makes a new tree holding exactly the files of s (copied). It fails on
@@ -209,7 +222,7 @@ func build(op agentos.Op, s Snapshot, rootMod time.Time) (*tree, error) {
 		if f.Name == "." || !ValidName(f.Name) {
 			return nil, checkNameOrDot(op, f.Name)
 		}
-		if err := t.put(op, f.Name, f.Data, putCreate, f.ModTime); err != nil {
+		if err := t.put(op, f.Name, f.Data, putCreate, f.ModTime, false); err != nil {
 			return nil, mountError(op, f.Name, detail(errInvalid, "conflicting snapshot entry"))
 		}
 	}
