@@ -18,8 +18,14 @@ import (
 // Command describes a tool that runs as a program, given to the kernel with
 // [WithCommand]. The program is started directly (no shell unless Script is
 // set), in a process group of its own and, on Linux with cgroup v2, in the
-// cgroup of the calling agent (see [WithCgroupParent]). Its zero value is
-// not runnable: Path (or Script) is required.
+// cgroup of the calling agent (see [WithCgroupParent]). On Linux it is
+// sandboxed unless Privileged: when the kernel process is root it runs as
+// an unprivileged user ([WithToolUser]) with no capabilities and
+// no_new_privs, as the init of a pid namespace of its own (when it exits
+// or is killed, everything it started dies with it), in mount and cgroup
+// namespaces where the cgroup and bpf file systems are read-only and /proc
+// shows only its own processes. Its zero value is not runnable: Path (or
+// Script) is required.
 type Command struct {
 	// Path is the absolute path of the program; it is never looked up in
 	// PATH. With Script set, Path is the shell (/bin/sh when empty).
@@ -55,6 +61,12 @@ type Command struct {
 	// [CommandResult] (1 MiB when 0, at most 64 MiB). The rest is read,
 	// counted and hashed, then discarded.
 	MaxStdout, MaxStderr int
+	// Privileged runs the program with the kernel process's own user,
+	// capabilities and namespaces, outside the sandbox every other
+	// command tool runs in (see [WithCommand]). It is for programs that
+	// truly need root; [New] refuses it together with
+	// [WithEgressEnforcement], which a privileged program could undo.
+	Privileged bool
 }
 
 // CommandParam is one argument a [Command] accepts. Values may be strings,
@@ -117,9 +129,10 @@ func (e *CommandError) Unwrap() error { return e.Err }
 
 // commandTool is one tool given with WithCommand; k is set by New.
 type commandTool struct {
-	k    *Kernel
-	name string
-	spec *proc.Spec
+	k          *Kernel
+	name       string
+	spec       *proc.Spec
+	privileged bool
 }
 
 // WithCommand adds a tool that runs a program (see [Command]). The command
@@ -146,7 +159,7 @@ func WithCommand(name string, cmd Command) Option {
 		if err != nil {
 			return fmt.Errorf("kernel: command tool %q: %w: %w", name, agentos.ErrInvalid, err)
 		}
-		ct := &commandTool{name: name, spec: spec}
+		ct := &commandTool{name: name, spec: spec, privileged: cmd.Privileged}
 		c.tools[name] = ct.call
 		c.sandbox.commands = append(c.sandbox.commands, ct)
 		return nil
@@ -190,6 +203,9 @@ func (ct *commandTool) call(ctx context.Context, args map[string]any) (any, erro
 // the kernel has cgroups.
 func (a *Agent) runCommand(ctx context.Context, ct *commandTool, args map[string]any) (any, error) {
 	opts := &proc.RunOptions{}
+	if sb := a.k.sandbox; sb != nil && !ct.privileged {
+		opts.Sandbox = sb.tools
+	}
 	var cgPath string
 	if a.k.sandbox != nil && a.k.sandbox.root != nil {
 		// Held shared while the program starts and runs: the cgroup (and

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/internal/proc/proctest"
 	"github.com/agent-os/agentos/kernel"
 	"github.com/agent-os/agentos/kernel/kerneltest"
 	"github.com/agent-os/agentos/policy"
@@ -54,6 +55,26 @@ spec:
       effect: allow
       when: action.op == "exec" && action.tool in ["tree", "escape", "helper"]
 `
+
+// helperPids returns the host pids of the processes that run the helper
+// program at path. A sandboxed tool sees pids of its own pid namespace, so
+// the pids it prints mean nothing here.
+func helperPids(t *testing.T, path string) []int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc")
+	require.NoError(t, err)
+	var pids []int
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); err == nil && exe == path && alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
 
 // waitPid waits for a tool to write a pid to file.
 func waitPid(t *testing.T, file string, done <-chan error) int {
@@ -109,13 +130,16 @@ func TestCommandProcessGroupsOnly(t *testing.T) {
 	require.Len(t, filter(lifecycle(t, k), "process groups only"), 1, "said once in the recorder")
 
 	a := k.MustSpawn("a")
-	file := filepath.Join(t.TempDir(), "pid")
+	file := filepath.Join(proctest.SharedDir(t), "pid")
 	done := exec(a, "tree", map[string]any{"file": file})
-	child := waitPid(t, file, done)
-	require.True(t, alive(child))
+	waitPid(t, file, done)
+	var pids []int
+	require.Eventually(t, func() bool { pids = helperPids(t, helper); return len(pids) == 2 }, 10*time.Second, 5*time.Millisecond, "the tool and its child run")
 	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGKILL, ""))
 	kerneltest.Killed(t, <-done)
-	assertGone(t, child)
+	for _, pid := range pids {
+		assertGone(t, pid)
+	}
 	assert.Empty(t, k.CgroupPath("a"))
 }
 
@@ -157,26 +181,36 @@ func TestCommandCgroupDiesWithAgent(t *testing.T) {
 		t.Run(sig.String(), func(t *testing.T) {
 			id := agentos.AgentID("agent:" + sig.String()) // ':' is not a cgroup name character
 			a := k.MustSpawn(id)
-			tool, file := "tree", filepath.Join(t.TempDir(), "pid")
+			tool, file := "tree", filepath.Join(proctest.SharedDir(t), "pid")
 			if bashErr == nil {
 				tool = "escape"
 			}
 			done := exec(a, tool, map[string]any{"file": file})
-			child := waitPid(t, file, done)
+			waitPid(t, file, done)
 			cg := k.CgroupPath(id)
 			require.NotEmpty(t, cg)
+			var pids []int
+			require.Eventually(t, func() bool { pids = helperPids(t, helper); return len(pids) == 2 }, 10*time.Second, 5*time.Millisecond, "the tool and its child run")
 			procs, err := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
 			require.NoError(t, err)
-			assert.Contains(t, strings.Fields(string(procs)), strconv.Itoa(child), "the tool's child runs in the agent's cgroup")
+			for _, pid := range pids {
+				assert.Contains(t, strings.Fields(string(procs)), strconv.Itoa(pid), "every process of the tool runs in the agent's cgroup")
+			}
 			if tool == "escape" {
-				pgid, err := syscall.Getpgid(child)
-				require.NoError(t, err)
-				require.Equal(t, child, pgid, "the child left its tool's process group")
+				var leaders int
+				for _, pid := range pids {
+					if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
+						leaders++
+					}
+				}
+				require.Equal(t, 2, leaders, "the child left its tool's process group")
 			}
 
 			require.NoError(t, k.Signal(context.Background(), a.ID(), sig, ""))
 			kerneltest.Killed(t, <-done)
-			assertGone(t, child)
+			for _, pid := range pids {
+				assertGone(t, pid)
+			}
 			assert.NoDirExists(t, cg, "the agent's cgroup is removed")
 			assert.Empty(t, k.CgroupPath(id))
 			_, err = a.Exec(t.Context(), "tree", map[string]any{"file": file})
@@ -211,7 +245,7 @@ func count(t *testing.T, file string) int64 {
 func TestCommandCgroupFreezes(t *testing.T) {
 	k := sandboxKernel(t, false, kerneltest.Policy(strings.ReplaceAll(treePolicy, `"helper"]`, `"helper", "count"]`)), countTool())
 	a := k.MustSpawn("a")
-	file := filepath.Join(t.TempDir(), "count")
+	file := filepath.Join(proctest.SharedDir(t), "count")
 	done := exec(a, "count", map[string]any{"file": file})
 	require.Eventually(t, func() bool { _, err := os.Stat(file); return err == nil }, 10*time.Second, time.Millisecond)
 	cg := k.CgroupPath("a")
@@ -338,4 +372,61 @@ func TestEgressEnforcement(t *testing.T) {
 		assert.Empty(t, k.CgroupPath("a"))
 		require.NoError(t, k.Reap("a"))
 	})
+}
+
+// whoami runs the helper's whoami as a command tool and parses it.
+func whoami(t *testing.T, k *kerneltest.Kernel, id agentos.AgentID, tool string) map[string][]string {
+	t.Helper()
+	res, err := k.MustSpawn(id).Exec(t.Context(), tool, map[string]any{"mode": "whoami"})
+	require.NoError(t, err)
+	m := map[string][]string{}
+	for l := range strings.Lines(string(res.(*kernel.CommandResult).Stdout.Data)) {
+		key, v, ok := strings.Cut(l, ":")
+		require.True(t, ok, l)
+		m[key] = strings.Fields(v)
+	}
+	return m
+}
+
+func TestCommandToolsRunUnprivileged(t *testing.T) {
+	if os.Geteuid() != 0 {
+		skipOrFail(t, "the kernel process is not root")
+	}
+	helper := buildHelper(t)
+	tool := func(name string, privileged bool) kernel.Option {
+		return kernel.WithCommand(name, kernel.Command{
+			Path: helper, Args: []string{"{mode}"}, Privileged: privileged,
+			Params: []kernel.CommandParam{{Name: "mode", Required: true}},
+		})
+	}
+	pol := kerneltest.Policy(strings.ReplaceAll(treePolicy, `"helper"]`, `"helper", "root"]`))
+	zero := []string{"0000000000000000"}
+	for _, tc := range []struct {
+		name     string
+		opts     []kernel.Option
+		uid, gid string
+	}{
+		{"default user", nil, "65534", "65534"},
+		{"configured user", []kernel.Option{kernel.WithToolUser(4242, 4343)}, "4242", "4343"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := sandboxKernel(t, false, append(tc.opts, pol, tool("helper", false), tool("root", true))...)
+			st := whoami(t, k, "a", "helper")
+			assert.Equal(t, []string{tc.uid, tc.uid, tc.uid, tc.uid}, st["Uid"])
+			assert.Equal(t, []string{tc.gid, tc.gid, tc.gid, tc.gid}, st["Gid"])
+			assert.Empty(t, st["Groups"])
+			for _, set := range []string{"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"} {
+				assert.Equal(t, zero, st[set], set)
+			}
+			assert.Equal(t, []string{"1"}, st["NoNewPrivs"])
+			assert.Equal(t, []string{"1"}, st["NSpid"], "the init of a pid namespace of its own")
+			notes := filter(lifecycle(t, k), "command tools run as uid "+tc.uid+" gid "+tc.gid)
+			require.Len(t, notes, 1, "the recorder says how tools run")
+			assert.Contains(t, notes[0].Message, `privileged, unsandboxed: "root"`)
+
+			st = whoami(t, k, "b", "root")
+			assert.Equal(t, []string{"0", "0", "0", "0"}, st["Uid"], "a Privileged command keeps the kernel's user")
+			assert.NotEqual(t, zero, st["CapEff"])
+		})
+	}
 }

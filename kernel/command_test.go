@@ -40,7 +40,7 @@ func skipOrFail(tb testing.TB, why string) {
 // buildHelper builds the test helper program (see proctest) for t.
 func buildHelper(t *testing.T) string {
 	t.Helper()
-	p, err := proctest.Build(t.TempDir())
+	p, err := proctest.Build(proctest.SharedDir(t)) // executable by the tools' user
 	require.NoError(t, err)
 	return p
 }
@@ -111,7 +111,7 @@ func TestCommandRunsOnlyWhenAllowed(t *testing.T) {
 	helper := buildHelper(t)
 	k := kerneltest.New(t, append(commandTools(helper), kerneltest.Policy(commandPolicy), testCgroupParent(t))...)
 	ctx := t.Context()
-	dir := t.TempDir()
+	dir := proctest.SharedDir(t) // writable by the tools' user
 
 	denied := filepath.Join(dir, "denied")
 	bad := k.MustSpawn("bad")
@@ -252,4 +252,35 @@ spec:
 	require.Len(t, res, 1)
 	assert.Contains(t, res[0].Detail, "egress/db db.internal=10.0.0.7,10.0.0.8")
 	assert.Contains(t, res[0].PolicyVersion, "egress@3")
+}
+
+func TestCommandPrivilegeOptions(t *testing.T) {
+	cmd := kernel.Command{Path: "/bin/true"}
+	priv := kernel.Command{Path: "/bin/true", Privileged: true}
+	for _, tc := range []struct {
+		name string
+		opts []kernel.Option
+		ok   bool
+	}{
+		{"root uid refused", []kernel.Option{kernel.WithToolUser(0, 100)}, false},
+		{"root gid refused", []kernel.Option{kernel.WithToolUser(100, 0)}, false},
+		{"a user", []kernel.Option{kernel.WithToolUser(1000, 1000), kernel.WithCommand("t", cmd), kernel.WithoutCgroups()}, true},
+		{"privileged without enforcement", []kernel.Option{kernel.WithCommand("t", priv), kernel.WithoutCgroups()}, true},
+		// A privileged program could detach the eBPF programs or leave
+		// its cgroup: enforcement and privilege exclude each other,
+		// whatever the order of the options.
+		{"privileged with enforcement", []kernel.Option{kernel.WithCommand("t", priv), kernel.WithEgressEnforcement(kernel.EgressIfSupported), testCgroupParent(t)}, false},
+		{"enforcement with privileged", []kernel.Option{kernel.WithEgressEnforcement(kernel.EgressIfSupported), kernel.WithCommand("t", priv), testCgroupParent(t)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := kernel.New(append([]kernel.Option{kerneltest.Policy(commandPolicy)}, tc.opts...)...)
+			if tc.ok {
+				require.NoError(t, err)
+				require.NoError(t, k.Close())
+				return
+			}
+			require.ErrorIs(t, err, agentos.ErrInvalid)
+			assert.Nil(t, k)
+		})
+	}
 }

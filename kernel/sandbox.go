@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/bpf"
+	"github.com/agent-os/agentos/internal/proc"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/signals"
@@ -57,12 +59,34 @@ const (
 	EgressRequired
 )
 
+// DefaultToolID is the user and group id command tools run as when the
+// kernel process is root and [WithToolUser] says nothing else: 65534,
+// nobody and nogroup on most systems.
+const DefaultToolID = proc.DefaultSandboxID
+
 // sandboxConfig is what the sandbox options collect.
 type sandboxConfig struct {
 	commands  []*commandTool
 	parent    string
 	noCgroups bool
 	egress    EgressMode
+	uid, gid  uint32 // WithToolUser; 0 means DefaultToolID
+}
+
+// WithToolUser sets the user and group id that command tools run as when
+// the kernel process is root (the default is [DefaultToolID] for both).
+// Neither may be 0: a command tool never runs as root unless its
+// [Command] says Privileged. The ids need no entry in /etc/passwd; the
+// tool's program, its directory and whatever it must read have to be
+// accessible to them.
+func WithToolUser(uid, gid uint32) Option {
+	return func(c *config) error {
+		if uid == 0 || gid == 0 {
+			return fmt.Errorf("kernel: %w: command tools never run as uid or gid 0 (got %d:%d)", agentos.ErrInvalid, uid, gid)
+		}
+		c.sandbox.uid, c.sandbox.gid = uid, gid
+		return nil
+	}
 }
 
 // WithCgroupParent sets the cgroup under which the kernel creates the
@@ -131,7 +155,10 @@ type sandbox struct {
 	k    *Kernel
 	root *bpf.Cgroup   // nil: process groups only
 	enf  *bpf.Enforcer // nil: no egress enforcement
-	seq  atomic.Uint64
+	// tools confines the programs of command tools that are not
+	// Privileged; nil where the host cannot (not Linux).
+	tools *proc.Sandbox
+	seq   atomic.Uint64
 
 	mu     sync.Mutex
 	owners map[uint64]*Agent // cgroup id → agent, until the agent is reaped
@@ -170,6 +197,24 @@ func (k *Kernel) startSandbox(c sandboxConfig) error {
 	sb := &sandbox{k: k, owners: map[uint64]*Agent{}}
 	for _, ct := range c.commands {
 		ct.k = k
+		if ct.privileged && c.egress != 0 {
+			// A privileged program could detach the eBPF programs, leave
+			// its cgroup or open raw sockets: enforcement would be a lie.
+			return fmt.Errorf("kernel: %w: command tool %q is Privileged, which egress enforcement refuses", agentos.ErrInvalid, ct.name)
+		}
+	}
+	if err := proc.SandboxSupported(); err != nil {
+		if c.egress == EgressRequired {
+			return fmt.Errorf("kernel: egress enforcement required but command tools cannot be sandboxed: %w", err)
+		}
+		if len(c.commands) > 0 {
+			k.note(ctx, "command tools run unsandboxed, with the kernel process's privileges", err, agentos.SeverityHigh)
+		}
+	} else {
+		sb.tools = &proc.Sandbox{UID: c.uid, GID: c.gid}
+		if len(c.commands) > 0 {
+			k.note(ctx, toolsNote(sb.tools, c.commands), nil, agentos.SeverityInfo)
+		}
 	}
 	parent := DefaultCgroupParent
 	if c.parent != "" {
@@ -225,6 +270,33 @@ func (k *Kernel) startSandbox(c sandboxConfig) error {
 		})
 	}
 	return nil
+}
+
+// toolsNote says how command tools run, for the recorder.
+func toolsNote(sb *proc.Sandbox, cmds []*commandTool) string {
+	var msg string
+	if os.Geteuid() == 0 {
+		uid, gid := sb.UID, sb.GID
+		if uid == 0 {
+			uid = DefaultToolID
+		}
+		if gid == 0 {
+			gid = DefaultToolID
+		}
+		msg = fmt.Sprintf("command tools run as uid %d gid %d with no capabilities and no_new_privs, in pid, mount and cgroup namespaces of their own (cgroupfs and bpffs read-only)", uid, gid)
+	} else {
+		msg = "command tools run as the kernel's user with no_new_privs and no ambient capabilities"
+	}
+	var priv []string
+	for _, ct := range cmds {
+		if ct.privileged {
+			priv = append(priv, strconv.Quote(ct.name))
+		}
+	}
+	if len(priv) > 0 {
+		msg += "; privileged, unsandboxed: " + strings.Join(priv, ", ")
+	}
+	return msg
 }
 
 // unsupported makes err wrap errors.ErrUnsupported (a missing privilege
