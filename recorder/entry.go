@@ -90,13 +90,23 @@ func (h *Hash) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Anchor is a point of the chain: a sequence number and the hash of the
-// entry that has it. The head anchor of a recorder, kept somewhere the
-// recorder's owner cannot rewrite, lets VerifyAnchor detect a truncated
-// tail. Seq 0 with a zero hash is the genesis of an empty first file.
+// Anchor names a stretch of the chain by both its ends: Seq and Hash are
+// its head (the sequence of the last entry it covers and that entry's
+// hash), GenesisSeq and GenesisHash the point the chain starts from. A
+// chain starts at the zero genesis (seq 0, zero hash), so an anchor whose
+// genesis fields are zero covers everything from the first entry ever
+// appended; a non-zero genesis is the head of an earlier file (a rollover
+// continuation) that the holder of the anchor vouches for. An anchor kept
+// somewhere the recorder's owner cannot rewrite lets VerifyAnchor detect a
+// truncated tail, a deleted prefix and a recomputed chain (see SignAnchor).
+//
+// Report and Stats use Anchor for single points of the chain (a file's
+// genesis, the last entry checked); their genesis fields are zero.
 type Anchor struct {
-	Seq  uint64 `json:"seq"`
-	Hash Hash   `json:"hash"`
+	Seq         uint64 `json:"seq"`
+	Hash        Hash   `json:"hash"`
+	GenesisSeq  uint64 `json:"genesis_seq,omitzero"`
+	GenesisHash Hash   `json:"genesis_hash,omitzero"`
 }
 
 // Entry is one record of the flight recorder. The recorder assigns Seq,

@@ -29,6 +29,9 @@ var (
 	ErrLost = errors.New("recorder: buffered entries lost")
 	// ErrConflict means another writer appended to the same file.
 	ErrConflict = errors.New("recorder: another writer appended to the file")
+	// ErrSignature means a signed anchor does not verify with the key it
+	// was checked against.
+	ErrSignature = errors.New("recorder: anchor signature does not verify")
 )
 
 // SchemaError reports a database whose schema version this recorder cannot
@@ -56,6 +59,13 @@ const (
 	ReasonInserted  Reason = "inserted"  // entries that were never appended sit in the chain
 	ReasonReordered Reason = "reordered" // entries were moved to other positions
 	ReasonTruncated Reason = "truncated" // entries up to the anchor are missing from the tail
+	// ReasonGenesis: the chain does not start where it was expected to (a
+	// rewritten genesis, or a file of a rollover set replaced by another).
+	ReasonGenesis Reason = "genesis"
+	// ReasonRewritten: the chain links, but an entry differs from an anchor
+	// kept elsewhere: the entries after the last matching anchor point were
+	// rewritten and every hash from there recomputed.
+	ReasonRewritten Reason = "rewritten"
 )
 
 // ChainError is a broken chain: the first bad sequence and why.
@@ -64,10 +74,15 @@ type ChainError struct {
 	Seq    uint64 // first sequence that is not what was appended
 	Reason Reason
 	Detail string
+	// File is the file in which the break was found ("" in memory).
+	File string
 }
 
 func (e *ChainError) Error() string {
 	s := fmt.Sprintf("recorder: chain broken at seq %d: %s", e.Seq, e.Reason)
+	if e.File != "" {
+		s = fmt.Sprintf("recorder: %s: chain broken at seq %d: %s", e.File, e.Seq, e.Reason)
+	}
 	if e.Detail != "" {
 		s += ": " + e.Detail
 	}

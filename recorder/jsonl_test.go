@@ -163,7 +163,9 @@ func FuzzImport(f *testing.F) {
 			return
 		}
 		defer r.Close()
-		rep, err := r.Verify(ctx)
+		// An export may continue an older chain: it verifies from the
+		// genesis its header names, which is the recorder's anchor's.
+		rep, err := r.VerifyAnchor(ctx, r.Anchor())
 		if err != nil || !rep.OK {
 			t.Fatalf("imported chain does not verify: %v %v", err, rep.Broken)
 		}

@@ -188,6 +188,7 @@ type Recorder struct {
 
 	dmu      sync.Mutex
 	durable  Anchor // head of committed entries
+	origin   Anchor // genesis of the first file, read at Open
 	inFile   uint64 // entries in the current file
 	lastErr  error  // last commit or rollover error
 	segments []string
@@ -261,6 +262,10 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 	}
 	r.st = st
 	r.head, r.durable = st.head, st.head
+	if r.origin, err = originOf(ctx, r.segments, st); err != nil {
+		st.close()
+		return nil, err
+	}
 	r.inFile = st.head.Seq - st.genesis.Seq
 	if o.ReadOnly {
 		close(r.done)
@@ -394,13 +399,15 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	}
 }
 
-// Anchor returns the head of the committed chain: the sequence and hash of
-// the last durable entry (the genesis when there is none). Keep it outside
-// the recorder's reach to detect later truncation with VerifyAnchor.
+// Anchor returns the committed chain by both ends: its head, the sequence
+// and hash of the last durable entry (the genesis when there is none), and
+// its genesis, that of the recorder's first file as read at Open (zero for
+// a recorder that began empty). Keep it outside the recorder's reach (see
+// SignAnchor and Publisher) to detect later tampering with VerifyAnchor.
 func (r *Recorder) Anchor() Anchor {
 	r.dmu.Lock()
 	defer r.dmu.Unlock()
-	return r.durable
+	return r.durable.from(r.origin)
 }
 
 // Close commits every accepted entry, stops the flusher and closes the

@@ -1,26 +1,27 @@
 package recorder
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"io"
-
-	"errors"
 	"fmt"
+	"io"
+	"slices"
 
 	"github.com/agent-os/agentos"
 )
 
 // Report is the result of Verify.
 type Report struct {
-	// OK is true when every entry checked links to its predecessor and
-	// hashes to its stored hash (and, with an anchor, the anchor is there).
+	// OK is true when the chain starts where it must, every entry checked
+	// links to its predecessor and hashes to its stored hash, and (with
+	// anchors) the chain passes through every anchor's genesis and head.
 	OK bool
 	// Entries is the number of entries checked.
 	Entries uint64
-	// Genesis is where the checked chain starts (the previous file's head
-	// after a rollover, else seq 0 and a zero hash).
+	// Genesis is where the first file checked starts: seq 0 and a zero
+	// hash for the first file of a chain.
 	Genesis Anchor
 	// Head is the last entry checked.
 	Head Anchor
@@ -39,75 +40,271 @@ func (r Report) Err() error {
 // maxSearch bounds the sequences tried when classifying a broken entry.
 const maxSearch = 1 << 22
 
-// Verify walks the chain of the current file from its genesis and reports
-// the first broken link, with its sequence and reason. A broken chain is a
-// value in Report, not an error; the error is for a chain that could not be
-// read (agentos.ErrClosed, I/O). Verify sees the entries committed when it
-// starts. It cannot see entries removed from the tail; use VerifyAnchor.
+// Verify walks the recorder's chain from the zero genesis, through every
+// file of a rolled-over recorder (Segments) in order, and reports the first
+// broken link with its sequence and reason. A broken chain is a value in
+// Report, not an error; the error is for a chain that could not be read
+// (agentos.ErrClosed, I/O, a file that is not a recorder database). Verify
+// sees the entries committed when it starts.
+//
+// A chain must start at the zero genesis: a first file whose genesis is not
+// zero is reported as ReasonDeleted (its genesis was moved forward over
+// deleted entries) or ReasonGenesis (its genesis hash was rewritten). A
+// file that legitimately continues an older chain verifies only against the
+// genesis its holder expects: use VerifyAnchor with an anchor that names it.
+//
+// Verify cannot see entries removed from the tail, nor a chain rewritten
+// from some entry on with every later hash recomputed: both are valid
+// chains. Only an anchor kept elsewhere reveals them; use VerifyAnchor.
 func (r *Recorder) Verify(ctx context.Context) (Report, error) {
 	return r.verify(ctx, nil)
 }
 
-// VerifyAnchor is Verify that also checks that the chain reaches anchor (a
-// head saved earlier from Anchor) with the same hash. A shorter chain is
-// reported as ReasonTruncated at the first missing sequence.
+// VerifyAnchor is Verify against an anchor kept elsewhere: the chain must
+// start at the anchor's genesis (a first file that starts earlier is walked
+// and must pass through it) and pass through its head with the same hash.
+// A chain that ends before the head is reported as ReasonTruncated at the
+// first missing sequence, one that starts after the genesis as
+// ReasonDeleted, and one whose entry at an anchored sequence has another
+// hash as ReasonRewritten. It returns agentos.ErrInvalid for an anchor
+// whose head precedes its genesis.
 func (r *Recorder) VerifyAnchor(ctx context.Context, anchor Anchor) (Report, error) {
-	return r.verify(ctx, &anchor)
+	return r.verify(ctx, []Anchor{anchor})
 }
 
-func (r *Recorder) verify(ctx context.Context, anchor *Anchor) (Report, error) {
+// VerifyAnchors is VerifyAnchor against several anchors at once (the
+// anchors published over time, in any order) in one walk: the chain starts
+// at the earliest genesis they name and passes through every genesis and
+// head of each. With several anchors a rewritten stretch is located between
+// the last anchor that matches and the first that does not.
+func (r *Recorder) VerifyAnchors(ctx context.Context, anchors []Anchor) (Report, error) {
+	return r.verify(ctx, anchors)
+}
+
+func (r *Recorder) verify(ctx context.Context, anchors []Anchor) (Report, error) {
+	want, err := newExpectation(anchors)
+	if err != nil {
+		return Report{}, err
+	}
 	st, release, err := r.reader()
 	if err != nil {
 		return Report{}, fmt.Errorf("recorder: verify: %w", err)
 	}
 	defer release()
-	return verifyStore(ctx, st, anchor)
+	var files []chainFile
+	for _, p := range r.Segments() {
+		if p != st.path {
+			files = append(files, chainFile{path: p})
+		}
+	}
+	files = append(files, chainFile{path: st.path, st: st})
+	return verifyChain(ctx, files, want)
 }
 
-// rawRow is one entries row as scanned by Verify.
-type rawRow struct {
-	seq            int64
-	f              fields[[]byte]
-	prev, hash     []byte
-	dest           []any
-	trace, agent   sql.RawBytes
-	kind, op, tool sql.RawBytes
-	path, target   sql.RawBytes
-	args, pv, rule sql.RawBytes
-	ptype, meta    sql.RawBytes
-	msg, status    sql.RawBytes
-	errText, rd    sql.RawBytes
-	detail         sql.RawBytes
-	rprev, rhash   sql.RawBytes
+// VerifyFiles verifies the files of a rolled-over recorder, in order (as
+// listed by Segments): the first must start at the zero genesis, each
+// file's chain must link, and each file's genesis must be the head of the
+// file before it. A file deleted from the set, listed out of order or
+// replaced by a file of another chain is reported (ReasonDeleted,
+// ReasonReordered, ReasonGenesis) with the first sequence it breaks and
+// the file in ChainError.File. The report's Genesis is the first file's
+// and its Head the last entry checked; Entries counts all files. A set
+// whose first files were archived verifies only against the anchors its
+// holder kept: see VerifyFilesAnchored.
+func VerifyFiles(ctx context.Context, paths ...string) (Report, error) {
+	return VerifyFilesAnchored(ctx, nil, paths...)
 }
 
-func newRawRow() *rawRow {
-	w := &rawRow{}
-	w.dest = []any{&w.seq, &w.f.time, &w.trace, &w.agent, &w.kind, &w.op, &w.tool, &w.path,
-		&w.target, &w.args, &w.ptype, &w.meta, &w.pv, &w.rule, &w.f.effect, &w.msg, &w.f.severity, &w.status,
-		&w.errText, &w.f.duration, &w.rd, &w.detail, &w.rprev, &w.rhash}
-	return w
+// VerifyFilesAnchored is VerifyFiles against anchors kept elsewhere, as
+// Recorder.VerifyAnchors: the set starts at the earliest genesis the
+// anchors name (the zero genesis when there are none) and passes through
+// every anchor's genesis and head.
+func VerifyFilesAnchored(ctx context.Context, anchors []Anchor, paths ...string) (Report, error) {
+	want, err := newExpectation(anchors)
+	if err != nil {
+		return Report{}, err
+	}
+	if len(paths) == 0 {
+		return Report{}, fmt.Errorf("%w: recorder: VerifyFiles needs at least one file", agentos.ErrInvalid)
+	}
+	files := make([]chainFile, len(paths))
+	for i, p := range paths {
+		files[i] = chainFile{path: p}
+	}
+	return verifyChain(ctx, files, want)
 }
 
-func (w *rawRow) fill() {
-	w.f.trace, w.f.agent, w.f.kind, w.f.op, w.f.tool = w.trace, w.agent, w.kind, w.op, w.tool
-	w.f.path, w.f.target, w.f.args, w.f.policyVersion, w.f.rule = w.path, w.target, w.args, w.pv, w.rule
-	w.f.payloadType, w.f.meta = w.ptype, w.meta
-	w.f.message, w.f.status, w.f.errText, w.f.resultDigest, w.f.detail = w.msg, w.status, w.errText, w.rd, w.detail
-	w.prev, w.hash = w.rprev, w.rhash
+// expectation is what a walk checks besides the links: where the chain
+// starts, and the points (the two ends of every anchor) it must pass
+// through, sorted by sequence.
+type expectation struct {
+	start    Anchor // the genesis of the chain, a point
+	anchored bool   // start comes from anchors: a first file may start earlier
+	points   []Anchor
 }
 
-// verifyStore checks the chain of one store. It reads rows through the
-// driver directly: database/sql's per-column conversions cost more than
-// the hashing.
-func verifyStore(ctx context.Context, st *store, anchor *Anchor) (Report, error) {
-	rep := Report{Genesis: st.genesis, Head: st.genesis}
+func newExpectation(anchors []Anchor) (expectation, error) {
+	var w expectation
+	for i, a := range anchors {
+		if a.Seq < a.GenesisSeq {
+			return w, fmt.Errorf("%w: recorder: anchor %d: head %d precedes its genesis %d", agentos.ErrInvalid, i, a.Seq, a.GenesisSeq)
+		}
+		g := a.Genesis()
+		if i == 0 || g.Seq < w.start.Seq {
+			w.start = g
+		}
+		w.points = append(w.points, g, a.Head())
+	}
+	w.anchored = len(anchors) > 0
+	slices.SortStableFunc(w.points, func(a, b Anchor) int { return cmp.Compare(a.Seq, b.Seq) })
+	w.points = slices.Compact(w.points)
+	return w, nil
+}
+
+// chainFile is one file of a walk: st is the recorder's open store, or nil
+// for a file the walk opens read-only.
+type chainFile struct {
+	path string
+	st   *store
+}
+
+func (f chainFile) open(ctx context.Context) (*store, func(), error) {
+	if f.st != nil {
+		return f.st, func() {}, nil
+	}
+	o := (&Options{ReadOnly: true}).withDefaults()
+	st, err := openStore(ctx, f.path, &o, Anchor{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return st, func() { st.close() }, nil
+}
+
+// walker checks the files of one chain in order.
+type walker struct {
+	rep     Report
+	want    expectation
+	pi      int    // next point to pass
+	matched Anchor // the last point passed (or the start)
+}
+
+// verifyChain walks files in order against want.
+func verifyChain(ctx context.Context, files []chainFile, want expectation) (Report, error) {
+	w := &walker{want: want}
+	for i, f := range files {
+		st, release, err := f.open(ctx)
+		if err != nil {
+			return w.rep, err
+		}
+		broken, err := w.file(ctx, files, i, st)
+		release()
+		if err != nil || broken != nil {
+			w.rep.Broken = broken
+			return w.rep, err
+		}
+	}
+	if w.pi < len(w.want.points) {
+		last := w.want.points[len(w.want.points)-1]
+		w.rep.Broken = &ChainError{Seq: w.rep.Head.Seq + 1, Reason: ReasonTruncated,
+			Detail: fmt.Sprintf("entries %d..%d are missing (the chain ends at %d)", w.rep.Head.Seq+1, last.Seq, w.rep.Head.Seq),
+			File:   files[len(files)-1].path}
+	}
+	w.rep.OK = w.rep.Broken == nil
+	return w.rep, nil
+}
+
+// file checks where the i-th file starts, then walks its entries.
+func (w *walker) file(ctx context.Context, files []chainFile, i int, st *store) (*ChainError, error) {
+	g := st.genesis
+	if i == 0 {
+		w.rep.Genesis, w.rep.Head, w.matched = g, g, g
+		start := w.want.start
+		if g != start && !(w.want.anchored && g.Seq < start.Seq) {
+			return startBreak(ctx, files, i, st, start)
+		}
+	} else if g != w.rep.Head {
+		return startBreak(ctx, files, i, st, w.rep.Head)
+	}
+	if b := w.pass(g); b != nil {
+		b.File = st.path
+		return b, nil
+	}
+	return w.entries(ctx, st)
+}
+
+// pass checks the points at p.Seq against p; a point with another hash
+// means the chain was rewritten after the last point passed.
+func (w *walker) pass(p Anchor) *ChainError {
+	for ; w.pi < len(w.want.points) && w.want.points[w.pi].Seq == p.Seq; w.pi++ {
+		if w.want.points[w.pi].Hash != p.Hash {
+			from := w.matched.Seq + 1
+			return &ChainError{Seq: from, Reason: ReasonRewritten,
+				Detail: fmt.Sprintf("entry %d does not have the anchored hash: entries %d..%d were rewritten and their hashes recomputed",
+					p.Seq, from, p.Seq)}
+		}
+		w.matched = p
+	}
+	return nil
+}
+
+// startBreak names the break when the i-th file, st, starts elsewhere than
+// at want: another file of the set starts at want (reordered), or none does
+// and the file starts later (deleted) or elsewhere (genesis).
+func startBreak(ctx context.Context, files []chainFile, i int, st *store, want Anchor) (*ChainError, error) {
+	got := st.genesis
+	b := &ChainError{Seq: want.Seq + 1, File: files[i].path}
+	var first sql.NullInt64
+	if err := st.r.QueryRowContext(ctx, "SELECT min(seq) FROM entries").Scan(&first); err != nil {
+		return nil, st.wrap(err)
+	}
+	for j, f := range files {
+		if j == i {
+			continue
+		}
+		st, release, err := f.open(ctx)
+		if err != nil {
+			return nil, err
+		}
+		g := st.genesis
+		release()
+		if g == want {
+			b.Reason = ReasonReordered
+			b.Detail = fmt.Sprintf("the file that continues the chain after %d is %s, listed at place %d, not %d", want.Seq, f.path, j+1, i+1)
+			return b, nil
+		}
+	}
+	switch {
+	case got.Seq > want.Seq && first.Valid && first.Int64 <= int64(got.Seq):
+		b.Reason = ReasonGenesis
+		b.Detail = fmt.Sprintf("the genesis was moved to %d, but the file holds entry %d", got.Seq, first.Int64)
+	case got.Seq > want.Seq:
+		b.Reason = ReasonDeleted
+		b.Detail = fmt.Sprintf("entries %d..%d are missing: the chain resumes from genesis %d (entries deleted and the genesis moved, or files missing)",
+			want.Seq+1, got.Seq, got.Seq)
+	case got.Seq == want.Seq:
+		b.Reason = ReasonGenesis
+		b.Detail = fmt.Sprintf("the chain starts from hash %s at %d, not %s (a rewritten genesis, or a file of another chain)",
+			got.Hash, got.Seq, want.Hash)
+	default:
+		b.Reason = ReasonGenesis
+		b.Detail = fmt.Sprintf("the chain restarts at %d, before %d (a file of another chain, or one listed twice)", got.Seq, want.Seq)
+	}
+	return b, nil
+}
+
+// entries checks the chain of one store from its genesis, which has been
+// checked. It reads rows through the driver directly: database/sql's
+// per-column conversions cost more than the hashing.
+func (w *walker) entries(ctx context.Context, st *store) (*ChainError, error) {
 	conn, err := st.r.Conn(ctx)
 	if err != nil {
-		return rep, st.wrap(err)
+		return nil, st.wrap(err)
 	}
 	var broken *brokenRow
+	var pointErr *ChainError
 	expect := st.genesis
+	entries := uint64(0)
+	points := w.want.points
 	err = conn.Raw(func(dc any) error {
 		sc, ok := dc.(driver.QueryerContext)
 		if !ok {
@@ -122,7 +319,7 @@ func verifyStore(ctx context.Context, st *store, anchor *Anchor) (Report, error)
 		buf := make([]byte, 0, 512)
 		var f fields[string]
 		for {
-			if rep.Entries&1023 == 0 {
+			if entries&1023 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
 				}
@@ -141,7 +338,12 @@ func verifyStore(ctx context.Context, st *store, anchor *Anchor) (Report, error)
 				seal(buf, Hash(prev), uint64(seq)) == Hash(hash)
 			if selfOK && uint64(seq) == expect.Seq+1 && Hash(prev) == expect.Hash {
 				expect = Anchor{Seq: uint64(seq), Hash: Hash(hash)}
-				rep.Entries++
+				entries++
+				if w.pi < len(points) && points[w.pi].Seq == expect.Seq {
+					if pointErr = w.pass(expect); pointErr != nil {
+						return nil
+					}
+				}
 				continue
 			}
 			broken = &brokenRow{seq: uint64(max(seq, 0)), selfOK: selfOK, buf: append([]byte(nil), buf...),
@@ -150,37 +352,26 @@ func verifyStore(ctx context.Context, st *store, anchor *Anchor) (Report, error)
 		}
 	})
 	conn.Close()
-	rep.Head = expect
+	w.rep.Entries += entries
+	w.rep.Head = expect
 	if err != nil {
 		if ctx.Err() != nil {
-			return rep, ctx.Err()
+			return nil, ctx.Err()
 		}
-		return rep, st.wrap(err)
+		return nil, st.wrap(err)
+	}
+	if pointErr != nil {
+		pointErr.File = st.path
+		return pointErr, nil
 	}
 	if broken != nil {
-		rep.Broken, err = classify(ctx, st, expect, *broken)
-		return rep, err
-	}
-	if anchor != nil {
-		switch {
-		case anchor.Seq < st.genesis.Seq:
-			return rep, fmt.Errorf("%w: recorder: anchor %d precedes this file's genesis %d", agentos.ErrInvalid, anchor.Seq, st.genesis.Seq)
-		case rep.Head.Seq < anchor.Seq:
-			rep.Broken = &ChainError{Seq: rep.Head.Seq + 1, Reason: ReasonTruncated,
-				Detail: fmt.Sprintf("entries %d..%d are missing (the chain ends at %d)", rep.Head.Seq+1, anchor.Seq, rep.Head.Seq)}
-		default:
-			h, err := hashAt(ctx, st, anchor.Seq)
-			if err != nil {
-				return rep, err
-			}
-			if h != anchor.Hash {
-				rep.Broken = &ChainError{Seq: anchor.Seq, Reason: ReasonEdited,
-					Detail: "the entry at the anchor differs from the anchor (the chain was rewritten)"}
-			}
+		b, err := classify(ctx, st, expect, *broken)
+		if b != nil {
+			b.File = st.path
 		}
+		return b, err
 	}
-	rep.OK = rep.Broken == nil
-	return rep, nil
+	return nil, nil
 }
 
 // rowFields fills f from a driver row in column order and returns the
@@ -301,21 +492,6 @@ func maxSeq(ctx context.Context, st *store) (uint64, error) {
 	return uint64(max(n.Int64, 0)), nil
 }
 
-func hashAt(ctx context.Context, st *store, seq uint64) (Hash, error) {
-	var h []byte
-	err := st.r.QueryRowContext(ctx, "SELECT hash FROM entries WHERE seq = ?", int64(seq)).Scan(&h)
-	if errors.Is(err, sql.ErrNoRows) || err == nil && len(h) != HashSize {
-		if seq == st.genesis.Seq {
-			return st.genesis.Hash, nil
-		}
-		return Hash{}, nil
-	}
-	if err != nil {
-		return Hash{}, st.wrap(err)
-	}
-	return Hash(h), nil
-}
-
 func rowAt(ctx context.Context, st *store, seq uint64) (*brokenRow, error) {
 	w := newRawRow()
 	rows, err := st.r.QueryContext(ctx, "SELECT "+columns+" FROM entries WHERE seq = ?", int64(seq))
@@ -334,37 +510,35 @@ func rowAt(ctx context.Context, st *store, seq uint64) (*brokenRow, error) {
 		prev: append([]byte(nil), w.prev...), hash: append([]byte(nil), w.hash...)}, nil
 }
 
-// VerifyFiles verifies a rolled-over recorder's files in order (as listed
-// by Segments): each file's chain, and that each file's genesis is the head
-// of the file before it. The report's Genesis is the first file's and its
-// Head the last file's; Entries counts all files.
-func VerifyFiles(ctx context.Context, paths ...string) (Report, error) {
-	var total Report
-	for i, p := range paths {
-		o := (&Options{ReadOnly: true}).withDefaults()
-		st, err := openStore(ctx, p, &o, Anchor{})
-		if err != nil {
-			return total, err
-		}
-		rep, err := verifyStore(ctx, st, nil)
-		st.close()
-		if err != nil {
-			return total, err
-		}
-		if i == 0 {
-			total.Genesis = rep.Genesis
-		} else if rep.Genesis != total.Head {
-			total.Broken = &ChainError{Seq: total.Head.Seq + 1, Reason: ReasonDeleted,
-				Detail: fmt.Sprintf("%s starts after %d but the previous file ends at %d (or with another hash)", p, rep.Genesis.Seq, total.Head.Seq)}
-			return total, nil
-		}
-		total.Entries += rep.Entries
-		total.Head = rep.Head
-		if rep.Broken != nil {
-			total.Broken = rep.Broken
-			return total, nil
-		}
-	}
-	total.OK = true
-	return total, nil
+// rawRow is one entries row as scanned by Verify.
+type rawRow struct {
+	seq            int64
+	f              fields[[]byte]
+	prev, hash     []byte
+	dest           []any
+	trace, agent   sql.RawBytes
+	kind, op, tool sql.RawBytes
+	path, target   sql.RawBytes
+	args, pv, rule sql.RawBytes
+	ptype, meta    sql.RawBytes
+	msg, status    sql.RawBytes
+	errText, rd    sql.RawBytes
+	detail         sql.RawBytes
+	rprev, rhash   sql.RawBytes
+}
+
+func newRawRow() *rawRow {
+	w := &rawRow{}
+	w.dest = []any{&w.seq, &w.f.time, &w.trace, &w.agent, &w.kind, &w.op, &w.tool, &w.path,
+		&w.target, &w.args, &w.ptype, &w.meta, &w.pv, &w.rule, &w.f.effect, &w.msg, &w.f.severity, &w.status,
+		&w.errText, &w.f.duration, &w.rd, &w.detail, &w.rprev, &w.rhash}
+	return w
+}
+
+func (w *rawRow) fill() {
+	w.f.trace, w.f.agent, w.f.kind, w.f.op, w.f.tool = w.trace, w.agent, w.kind, w.op, w.tool
+	w.f.path, w.f.target, w.f.args, w.f.policyVersion, w.f.rule = w.path, w.target, w.args, w.pv, w.rule
+	w.f.payloadType, w.f.meta = w.ptype, w.meta
+	w.f.message, w.f.status, w.f.errText, w.f.resultDigest, w.f.detail = w.msg, w.status, w.errText, w.rd, w.detail
+	w.prev, w.hash = w.rprev, w.rhash
 }
