@@ -373,7 +373,8 @@ func sendPacket(addr string) error {
 	udp[2], udp[3] = byte(ap.Port()>>8), byte(ap.Port())
 	udp[4], udp[5] = byte(len(udp)>>8), byte(len(udp))
 	copy(udp[8:], payload)
-	return unix.Sendto(fd, pkt, 0, &unix.SockaddrLinklayer{Ifindex: lo.Index, Protocol: be})
+	// To lo's all-zero hardware address.
+	return unix.Sendto(fd, pkt, 0, &unix.SockaddrLinklayer{Ifindex: lo.Index, Protocol: be, Halen: 6})
 }
 
 // loadBPF tries what a tool with CAP_BPF or CAP_SYS_ADMIN could do against
