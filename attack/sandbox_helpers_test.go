@@ -138,7 +138,7 @@ func attacker(t *testing.T) string {
 func attackTool(path string) kernel.Option {
 	return kernel.WithCommand("attack", kernel.Command{
 		Path: path, Args: []string{"{mode}", "{arg}"},
-		Params: []kernel.CommandParam{{Name: "mode", Required: true}, {Name: "arg"}},
+		Params:  []kernel.CommandParam{{Name: "mode", Required: true}, {Name: "arg"}},
 		Timeout: 30 * time.Second,
 	})
 }
