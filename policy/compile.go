@@ -41,11 +41,14 @@ type ruleSet struct {
 	approve      phase
 	permit       phase                  // allow and audit
 	byTool, byOp map[string]*phaseLists // the phases' indexes, merged
-	// merged holds, for each indexed tool ("" for any other tool), the
-	// candidate rules of every phase for each known op, already merged in
-	// policy order and filtered by op: a decision walks one slice per
-	// phase. nil when the lists would be too large (see maxMergedRules).
+	// merged holds, for each tool some rule names ("" is such a tool when
+	// a rule names it), the candidate rules of every phase for each known
+	// op, already merged in policy order and filtered by op: a decision
+	// walks one slice per phase. other holds the same for every tool no
+	// rule names. Both nil when the lists would be too large (see
+	// maxMergedRules).
 	merged         map[string]*[numOps]phaseLists
+	other          *[numOps]phaseLists
 	defaultEffect  agentos.Effect
 	defaultMessage string
 	egress         []compiledEgress
@@ -237,7 +240,10 @@ func compileRule(env *cel.Env, inlines []*cel.InlineVariable, d *Document, r *Ru
 	// interrupt checks go on rules that loop, and straight-line rules run
 	// without the tracker's overhead.
 	loops := hasComprehension(a.NativeRep().Expr())
-	popts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	var popts []cel.ProgramOption
+	if !hasEmptyIn(a.NativeRep().Expr()) {
+		popts = append(popts, cel.EvalOptions(cel.OptOptimize))
+	}
 	if loops {
 		popts = append(popts, cel.CostLimit(cfg.costLimit), cel.InterruptCheckFrequency(cfg.interruptEvery))
 	}

@@ -33,7 +33,8 @@ type config struct {
 	interruptEvery uint
 	hints          SizeHints
 	maxBuckets     int
-	unindexed      bool
+	unindexed      bool // evaluate every rule's full program (tests and benchmarks)
+	nodirect       bool // no direct evaluation: the index hands rules to CEL (tests and benchmarks)
 	resolver       Resolver
 	resolveTimeout time.Duration
 }
@@ -263,7 +264,7 @@ type RuleResult struct {
 // every rule that matched or failed.
 type Explanation struct {
 	Decision  agentos.Decision
-	Rules     []RuleResult // matched or failed rules, in policy order
+	Rules     []RuleResult // matched or failed rules: deny, then approve, then allow and audit rules, each in policy order
 	Evaluated int          // rules evaluated
 	Skipped   int          // rules the index showed could not apply
 }
@@ -354,6 +355,7 @@ func (e *Engine) decide(ctx context.Context, rs *ruleSet, in *Input, x *Explanat
 		}
 	}()
 	indexed := !e.cfg.unindexed
+	direct := indexed && !e.cfg.nodirect
 	op, tool := string(in.Action.Op), in.Action.Tool
 	evaluated := 0
 
@@ -385,7 +387,7 @@ func (e *Engine) decide(ctx context.Context, rs *ruleSet, in *Input, x *Explanat
 	// try evaluates r directly (see native.go), where it can; ok is false
 	// when the CEL program must decide.
 	try := func(r *compiledRule) (m, ok bool) {
-		if !indexed || r.direct == nil {
+		if !direct || r.direct == nil {
 			return false, false
 		}
 		switch r.direct(st) {

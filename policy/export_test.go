@@ -8,3 +8,13 @@ func withoutIndex() Option {
 		return nil
 	}
 }
+
+// withoutDirect makes the engine hand every rule the index selects to its
+// CEL program (the residual), never to direct evaluation; the tests and
+// benchmarks compare it with the default engine.
+func withoutDirect() Option {
+	return func(c *config) error {
+		c.nodirect = true
+		return nil
+	}
+}

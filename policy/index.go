@@ -18,12 +18,20 @@ type constraints struct {
 	op         string // the one op of ops, when it has exactly one
 }
 
-// allowsOp reports whether op satisfies the op constraint.
+// The keys of the index maps (by tool, by op) are the literal values a
+// rule tests for, "" included: a rule that requires action.tool == "" is
+// filed under "" and applies to the tool "" only. Rules that apply to a
+// tool no rule names are kept apart (ruleSet.other), never under a key
+// that is also a value.
+
+// allowsOp reports whether op satisfies the op constraint. The empty op
+// is a value like any other: a rule that requires action.op == "" allows
+// only the op "".
 func (c *constraints) allowsOp(op string) bool {
-	switch {
-	case c.ops == nil:
-		return true
-	case c.op != "" || len(c.ops) == 1:
+	switch len(c.ops) {
+	case 0:
+		return c.ops == nil
+	case 1:
 		return op == c.op
 	}
 	_, ok := c.ops[op]
@@ -181,6 +189,24 @@ func hasComprehension(e ast.Expr) bool {
 	return found
 }
 
+// hasEmptyIn reports whether e tests membership in an empty list literal.
+// cel-go's optimized programs (cel.OptOptimize) fold x in [] to false
+// without evaluating x, where plain CEL reports x's error (a missing key):
+// a deny rule would then not match where an erroring deny rule denies. A
+// rule with such a test is planned without the optimization.
+func hasEmptyIn(e ast.Expr) bool {
+	found := false
+	ast.PostOrderVisit(e, ast.NewExprVisitor(func(x ast.Expr) {
+		if x.Kind() != ast.CallKind || x.AsCall().FunctionName() != operators.In {
+			return
+		}
+		if args := x.AsCall().Args(); len(args) == 2 && args[1].Kind() == ast.ListKind && args[1].AsList().Size() == 0 {
+			found = true
+		}
+	}))
+	return found
+}
+
 // phase holds the rules of one effect class, indexed.
 type phase struct {
 	all    []*compiledRule            // every rule, in policy order
@@ -226,13 +252,6 @@ type cursor struct {
 	lists  [3][]*compiledRule
 	op     string
 	filter bool // check the op constraint of rules found by tool
-}
-
-func (p *phase) cursor(op, tool string, indexed bool) cursor {
-	if !indexed {
-		return cursor{lists: [3][]*compiledRule{p.all}}
-	}
-	return cursor{lists: [3][]*compiledRule{p.byTool[tool], p.byOp[op], p.always}, op: op, filter: true}
 }
 
 func (c *cursor) next() *compiledRule {
@@ -293,13 +312,15 @@ func (rs *ruleSet) buildIndex() {
 
 // lookup returns the rules that the tool and the op select, for every
 // phase (nil when they select none). When the merged lists cover the
-// action, merged is set instead and byTool and byOp are nil.
+// action, merged is set instead and byTool and byOp are nil. A tool that
+// no rule names gets the lists of ruleSet.other: the rules that do not
+// require any tool, never the rules of the literal tool "".
 func (rs *ruleSet) lookup(op, tool string) (byTool, byOp, merged *phaseLists) {
 	if rs.merged != nil {
 		if i := opSlot(op); i >= 0 {
-			m := rs.merged[tool]
-			if m == nil {
-				m = rs.merged[""]
+			m, named := rs.merged[tool]
+			if !named {
+				m = rs.other
 			}
 			return nil, nil, &m[i]
 		}
@@ -312,7 +333,7 @@ func (rs *ruleSet) phaseCursor(i int, op, tool string, byTool, byOp, merged *pha
 	if merged != nil && indexed {
 		return cursor{lists: [3][]*compiledRule{merged[i]}}
 	}
-	return rs.cursor(i, op, tool, byTool, byOp, indexed)
+	return rs.cursor(i, op, byTool, byOp, indexed)
 }
 
 // numOps is the number of ops the merged lists are built for: the length
@@ -359,45 +380,50 @@ func opSlot(op string) int {
 // merging at decision time instead.
 const maxMergedRules = 1 << 16
 
-// buildMerged precomputes, for every indexed tool and for "" (any tool
-// that no rule names), the candidate rules of each phase for each known
-// op: exactly what a cursor would yield, in the same order.
+// buildMerged precomputes, for every tool some rule names (the literal
+// "" included) and separately for the tools no rule names, the candidate
+// rules of each phase for each known op: exactly what a cursor would
+// yield, in the same order.
 func (rs *ruleSet) buildMerged() {
-	tools := make([]string, 0, len(rs.byTool)+1)
-	tools = append(tools, "")
-	for t := range rs.byTool {
-		if t != "" {
-			tools = append(tools, t)
-		}
-	}
-	merged := make(map[string]*[numOps]phaseLists, len(tools))
 	total := 0
-	for _, t := range tools {
+	build := func(byTool *phaseLists) *[numOps]phaseLists {
 		m := new([numOps]phaseLists)
 		for i, op := range agentos.Ops() {
-			byTool, byOp := rs.byTool[t], rs.byOp[string(op)]
+			byOp := rs.byOp[string(op)]
 			for ph := range 3 {
-				c := rs.cursor(ph, string(op), t, byTool, byOp, true)
+				c := rs.cursor(ph, string(op), byTool, byOp, true)
 				var l []*compiledRule
 				for r := c.next(); r != nil; r = c.next() {
 					l = append(l, r)
 				}
 				total += len(l)
 				if total > maxMergedRules {
-					return
+					return nil
 				}
 				m[i][ph] = slices.Clip(l)
 			}
 		}
+		return m
+	}
+	other := build(nil) // a tool that no rule names selects no rule by tool
+	if other == nil {
+		return
+	}
+	merged := make(map[string]*[numOps]phaseLists, len(rs.byTool))
+	for t, l := range rs.byTool {
+		m := build(l)
+		if m == nil {
+			return
+		}
 		merged[t] = m
 	}
-	rs.merged = merged
+	rs.merged, rs.other = merged, other
 }
 
 // cursor returns the cursor of phase i (0 deny, 1 approve, 2 permit) for
 // one action, given what lookup returned: the same rules, in the same
 // order, as the phase's own cursor.
-func (rs *ruleSet) cursor(i int, op, tool string, byTool, byOp *phaseLists, indexed bool) cursor {
+func (rs *ruleSet) cursor(i int, op string, byTool, byOp *phaseLists, indexed bool) cursor {
 	p := &rs.permit
 	switch i {
 	case 0:
@@ -406,7 +432,7 @@ func (rs *ruleSet) cursor(i int, op, tool string, byTool, byOp *phaseLists, inde
 		p = &rs.approve
 	}
 	if !indexed {
-		return p.cursor(op, tool, false)
+		return cursor{lists: [3][]*compiledRule{p.all}}
 	}
 	c := cursor{op: op, filter: true}
 	if byTool != nil {

@@ -170,3 +170,48 @@ func TestOpSlots(t *testing.T) {
 		}
 	}
 }
+
+// The empty tool and the empty op are values like any other. A rule that
+// requires action.tool == "" applies to the tool "" only, never to a tool
+// that no rule names; the same for ops.
+func TestIndexEmptyNameIsAValue(t *testing.T) {
+	tests := []struct {
+		name string
+		when string
+		in   Input
+		want agentos.Effect
+	}{
+		{"tool empty, shell", `action.tool == ""`, exec("shell", nil), agentos.Deny},
+		{"tool empty, empty", `action.tool == ""`, exec("", nil), agentos.Allow},
+		{"tool empty reversed, shell", `"" == action.tool`, exec("shell", nil), agentos.Deny},
+		{"tool in list with empty, reader", `action.tool in ["", "web.search"] && agent.role == "reader"`, reader(exec("shell", nil)), agentos.Deny},
+		{"tool in list with empty, listed", `action.tool in ["", "web.search"] && agent.role == "reader"`, reader(exec("web.search", nil)), agentos.Allow},
+		{"tool in list with empty, empty", `action.tool in ["", "web.search"] && agent.role == "reader"`, reader(exec("", nil)), agentos.Allow},
+		{"tool empty or named", `(action.tool == "" || action.tool == "a") && action.op == "exec"`, exec("shell", nil), agentos.Deny},
+		{"op and tool empty", `action.op == "" && action.tool == ""`, exec("shell", nil), agentos.Deny},
+		{"op and tool empty, empty action", `action.op == "" && action.tool == ""`, Input{}, agentos.Allow},
+		{"op empty, exec", `action.op == ""`, exec("shell", nil), agentos.Deny},
+		{"op empty, unknown op", `action.op == ""`, Input{Action: agentos.Action{Op: "zzz", Tool: "shell"}}, agentos.Deny},
+		{"op in list with empty", `action.op in ["", "read"]`, exec("shell", nil), agentos.Deny},
+		{"not tool empty, shell", `!(action.tool == "")`, exec("shell", nil), agentos.Allow},
+		{"not tool empty, empty", `!(action.tool == "")`, exec("", nil), agentos.Deny},
+		{"tool not empty, empty", `action.tool != ""`, exec("", nil), agentos.Deny},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// A second rule names another tool, so that the index has tools
+			// it knows and tools it does not.
+			d := doc(t, "p", "spec:\n  defaultEffect: deny\n  rules:\n"+r("x", "allow", tt.when)+
+				r("other", "allow", `action.tool == "web.fetch" && agent.role == "admin"`))
+			for _, opts := range [][]Option{nil, {withoutDirect()}, {withoutIndex()}} {
+				got := decide(t, engine(t, opts, d), tt.in)
+				assert.Equal(t, tt.want, got.Effect, "%d options: %v", len(opts), got)
+			}
+		})
+	}
+}
+
+func reader(in Input) Input {
+	in.Agent.Role = "reader"
+	return in
+}

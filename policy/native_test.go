@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -23,7 +24,7 @@ var directOperands = []string{
 	`agent.present`, `peer.present`,
 	`action.args.n`, `action.args.s`, `action.args.b`, `action.args.x`, `action.meta.k`, `agent.labels.k`, `peer.labels.k`,
 	`3`, `-1`, `0`, `9223372036854775807`, `3u`, `0u`, `18446744073709551615u`, `3.0`, `2.5`, `-0.0`, `1e19`, `-1e19`,
-	`"a"`, `""`, `"exec"`, `"3"`, `true`, `false`,
+	`"a"`, `""`, `"exec"`, `"3"`, `true`, `false`, `"\xff"`, `"ÿ"`, `"é"`,
 }
 
 var directRelations = []string{"==", "!=", "<", "<=", ">", ">="}
@@ -56,8 +57,10 @@ func randomCondition(rng *rand.Rand, depth int) string {
 }
 
 var directValues = []any{
-	3, int64(-1), int32(7), uint(3), uint64(math.MaxUint64), uint32(0), 3.0, 2.5, float32(2.5), math.NaN(), math.Inf(1), -0.0, 1e19,
+	3, int64(-1), int32(7), uint(3), uint64(math.MaxUint64), uint32(0), 3.0, 2.5, float32(2.5), math.NaN(), math.Inf(1), math.Copysign(0, -1), 1e19,
 	"a", "", "exec", "3", true, false, nil, []any{1}, map[string]any{"a": 1}, int8(3), json3{},
+	json.Number("3"), json.Number("2.5"), json.Number("x"), myInt(3), myUint(3), myFloat(2.5), myString("a"), myBool(true),
+	"\xff", "ÿ", "é", "e\u0301", uint8(3), int16(-1),
 }
 
 // json3 is a value of a type the CEL adapter converts by reflection:
@@ -74,7 +77,7 @@ func randomInput(rng *rand.Rand) Input {
 	}
 	in := Input{
 		Action: agentos.Action{Op: []agentos.Op{agentos.OpExec, agentos.OpRead, ""}[rng.IntN(3)],
-			Tool: []string{"a", "exec", "", "3"}[rng.IntN(4)], Path: []string{"", "/a", "a"}[rng.IntN(3)], Args: args},
+			Tool: []string{"a", "exec", "", "3", "\xff", "ÿ"}[rng.IntN(6)], Path: []string{"", "/a", "a", "\xff"}[rng.IntN(4)], Args: args},
 		Agent: Subject{ID: "a1", Role: []string{"a", "", "exec"}[rng.IntN(3)], Trust: []float64{0, 2.5, 3, math.NaN()}[rng.IntN(4)]},
 	}
 	if rng.IntN(2) == 0 {
@@ -89,15 +92,22 @@ func randomInput(rng *rand.Rand) Input {
 	return in
 }
 
-// TestDirectMatchesCEL compares direct evaluation with the CEL program
-// over random conditions and inputs: where direct evaluation decides, CEL
-// must give the same bool; where CEL fails, direct evaluation must not
-// decide.
+// TestDirectMatchesCEL compares direct evaluation with the program it was
+// compiled from, the rule's residual, over random conditions and inputs
+// (a fresh seed each run, -policy.seed replays one): where direct
+// evaluation decides, CEL must give the same bool; where CEL fails, direct
+// evaluation must not decide. Half the conditions start with tests of the
+// tool and the op, which the residual drops.
 func TestDirectMatchesCEL(t *testing.T) {
-	rng := rand.New(rand.NewPCG(7, 11))
-	var compiled, checked, decided int
+	seed := testSeed(t)
+	rng := rand.New(rand.NewPCG(seed, 11))
+	var compiled, checked, decided, stripped int
 	for compiled < 400 {
 		when := randomCondition(rng, rng.IntN(4))
+		if rng.IntN(2) == 0 {
+			when = fmt.Sprintf(`action.tool in [%s, "a"] && action.op == %s && %s`,
+				[]string{`""`, `"exec"`, `"\xff"`}[rng.IntN(3)], []string{`""`, `"exec"`}[rng.IntN(2)], when)
+		}
 		d, err := Parse("p.yaml", []byte(header+"metadata: {name: p}\nspec:\n  rules:\n    - name: r\n      effect: allow\n      when: '"+when+"'\n"))
 		require.NoError(t, err)
 		e, err := NewEngine([]*Document{d})
@@ -106,6 +116,9 @@ func TestDirectMatchesCEL(t *testing.T) {
 		}
 		compiled++
 		r := e.cur.Load().permit.all[0]
+		if r.cons.ops != nil || r.cons.tools != nil {
+			stripped++
+		}
 		if r.direct == nil {
 			continue
 		}
@@ -116,19 +129,20 @@ func TestDirectMatchesCEL(t *testing.T) {
 			got := r.direct(st)
 			m, ok := got == triTrue, got != triUndecided
 			st.reset(&in, time.Now, types.DefaultTypeAdapter)
-			out, _, cerr := r.prg.Eval(st)
+			out, _, cerr := r.residual.Eval(st)
 			want, werr := result(out, cerr)
 			checked++
 			if !ok {
 				continue
 			}
 			decided++
-			require.NoError(t, werr, "%s: direct evaluation decided %v where CEL fails, input %+v", when, m, in)
-			require.Equal(t, want, m, "%s, input %+v args %v", when, in.Action, in.Action.Args)
+			require.NoError(t, werr, "%s: direct evaluation decided %v where CEL fails, input %+v args %#v", when, m, in.Action, in.Action.Args)
+			require.Equal(t, want, m, "%s, input %+v args %#v", when, in.Action, in.Action.Args)
 		}
 	}
-	t.Logf("%d conditions, %d evaluations, %d decided directly", compiled, checked, decided)
-	assert.Greater(t, decided, checked/3, "direct evaluation should decide most evaluations")
+	t.Logf("%d conditions (%d with a residual), %d evaluations, %d decided directly", compiled, stripped, checked, decided)
+	assert.Greater(t, stripped, compiled/4, "residuals should be compared")
+	assert.Greater(t, decided, checked/4, "direct evaluation should decide most evaluations")
 }
 
 func TestCompileDirect(t *testing.T) {
