@@ -1,8 +1,13 @@
 package bpf_test
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,10 +82,7 @@ func TestEnforcement(t *testing.T) {
 		assert.Error(t, err, "nothing arrived")
 	})
 	t.Run("IPv6 loopback is not allowed unless listed", func(t *testing.T) {
-		ln6, err := net.Listen("tcp6", "[::1]:0")
-		if err != nil {
-			t.Skipf("no IPv6 loopback: %v", err)
-		}
+		ln6 := ipv6Loopback(t)
 		ln6.Close()
 		out, _ := run(t, cg, "tcp", ln6.Addr().String())
 		assert.Equal(t, "EPERM", out)
@@ -117,6 +119,41 @@ func TestEnforcement(t *testing.T) {
 		out, _ := run(t, cg, "tcp", denied.Addr().String())
 		assert.Equal(t, "ok", out)
 	})
+}
+
+// ipv6Loopback returns a listener on [::1]. Where the host has no IPv6
+// loopback it sets one up (disable_ipv6=0 on lo, then ::1/128 on lo),
+// undoing the sysctl when the test ends; only where even root cannot does
+// the test skip, and under AGENTOS_REQUIRE_BPF=1 it fails instead.
+func ipv6Loopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp6", "[::1]:0")
+	if err == nil {
+		return ln
+	}
+	const sysctl = "/proc/sys/net/ipv6/conf/lo/disable_ipv6"
+	if old, rerr := os.ReadFile(sysctl); rerr == nil && strings.TrimSpace(string(old)) == "1" {
+		if werr := os.WriteFile(sysctl, []byte("0"), 0); werr == nil {
+			t.Cleanup(func() { _ = os.WriteFile(sysctl, old, 0) })
+		} else {
+			err = errors.Join(err, werr)
+		}
+	}
+	if ln, err2 := net.Listen("tcp6", "[::1]:0"); err2 == nil {
+		return ln
+	}
+	if ip, lerr := exec.LookPath("ip"); lerr == nil {
+		if out, aerr := exec.Command(ip, "-6", "addr", "add", "::1/128", "dev", "lo").CombinedOutput(); aerr != nil {
+			err = errors.Join(err, fmt.Errorf("ip -6 addr add ::1/128 dev lo: %w: %s", aerr, out))
+		}
+	} else {
+		err = errors.Join(err, lerr)
+	}
+	ln, err2 := net.Listen("tcp6", "[::1]:0")
+	if err2 != nil {
+		skipOrFail(t, fmt.Errorf("no IPv6 loopback, and setting one up failed: %w", errors.Join(err, err2)))
+	}
+	return ln
 }
 
 func TestEnforcerClose(t *testing.T) {
