@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/agent-os/agentos"
@@ -23,7 +24,10 @@ const (
 	WriteAhead Durability = iota
 	// Buffered: Append returns once the entry is queued; a background
 	// flusher commits the queue in batches, on size or interval, and on
-	// Flush and Close.
+	// Flush and Close. A commit that fails (a full disk) loses the entries
+	// accepted but not committed: at most Options.QueueSize of them, those
+	// of about the last Options.FlushInterval. Lost reports the loss from
+	// then on.
 	Buffered
 )
 
@@ -184,7 +188,8 @@ type Recorder struct {
 	queued   int     // entries (not markers) in pending
 	space    chan struct{}
 	closed   bool
-	asyncErr error // buffered entries lost, reported once
+	asyncErr error                     // buffered entries lost, reported once
+	lost     atomic.Pointer[LostError] // the first loss, kept (see Lost)
 
 	dmu      sync.Mutex
 	durable  Anchor // head of committed entries
@@ -571,6 +576,7 @@ func (r *Recorder) commit(batch, rest []*item) (failed bool) {
 			lost.First = prev.First
 		}
 		r.asyncErr = lost
+		r.lost.CompareAndSwap(nil, lost)
 		report = lost
 		if len(markers) > 0 {
 			r.asyncErr = nil // a Flush reports it
