@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -48,7 +49,7 @@ func (k *Kernel) newAgent(id agentos.AgentID, ac agentConfig) (*Agent, error) {
 			Labels: maps.Clone(ac.labels),
 		},
 	}
-	nsOpts := []vfs.Option{vfs.WithClock(k.now)}
+	nsOpts := []vfs.Option{vfs.WithClock(k.now), vfs.WithBudget(k.budget)}
 	if q := ac.quota; q != nil {
 		nsOpts = append(nsOpts, vfs.WithQuota(*q))
 	} else if k.quota != nil {
@@ -202,13 +203,17 @@ func (a *Agent) Read(ctx context.Context, path string) ([]byte, error) {
 	return b, err
 }
 
-// Write creates or replaces the file at path with a copy of data.
+// Write creates or replaces the file at path with a copy of data. The
+// kernel copies data once, when the call starts: that copy is what is
+// stored and what the outcome's digest is computed over, whatever the
+// caller does with data meanwhile.
 func (a *Agent) Write(ctx context.Context, path string, data []byte) error {
+	own := bytes.Clone(data) // stored by the namespace itself (WriteOwned)
 	_, err := a.syscall(ctx, request{
 		act:    agentos.Action{Op: agentos.OpWrite, Path: path},
 		commit: true,
 		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
-			return nil, data, a.ns.Write(ctx, act.Path, data)
+			return nil, own, a.ns.WriteOwned(ctx, act.Path, own)
 		},
 	})
 	return err
@@ -216,13 +221,15 @@ func (a *Agent) Write(ctx context.Context, path string, data []byte) error {
 
 // Append appends a copy of data to the file at path, creating it when it is
 // missing. It is the only write an append-only mount (/mem/episodic/)
-// takes, besides creating a new file.
+// takes, besides creating a new file. As for Write, what is appended and
+// digested is the kernel's one copy of data.
 func (a *Agent) Append(ctx context.Context, path string, data []byte) error {
+	own := bytes.Clone(data)
 	_, err := a.syscall(ctx, request{
 		act:    agentos.Action{Op: agentos.OpAppend, Path: path},
 		commit: true,
 		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
-			return nil, data, a.ns.Append(ctx, act.Path, data)
+			return nil, own, a.ns.AppendOwned(ctx, act.Path, own)
 		},
 	})
 	return err

@@ -67,6 +67,14 @@ type Kernel struct {
 
 	policyMount *vfs.StaticMount // /policy/ of every agent, replaced on reload
 	quota       *vfs.Quota
+	budget      *vfs.Budget // shared by every agent's namespace
+
+	// argsLimit bounds the arguments a decision entry holds; larger ones
+	// are recorded cut, with the digest of the whole (recordedArgs).
+	argsLimit int
+	// losses is the sink's report of lost entries (lossReporter), or nil.
+	losses   lossReporter
+	lostOnce sync.Once
 
 	panicked atomic.Bool
 
@@ -153,6 +161,23 @@ func New(opts ...Option) (*Kernel, error) {
 			return nil, fmt.Errorf("kernel: opening the in-memory recorder: %w", err)
 		}
 		k.sink, k.ownSink = rec, rec
+	} else if d, ok := k.sink.(durabilityReporter); ok && d.Durability() == recorder.Buffered && !d.InMemory() && !c.lossy {
+		return nil, fmt.Errorf("kernel: %w: the recorder is in Buffered mode and writes a file: a syscall could "+
+			"return success and its entries be lost; use a WriteAhead recorder, or accept the loss window with WithLossyRecorder", agentos.ErrInvalid)
+	}
+	k.losses, _ = k.sink.(lossReporter)
+	k.argsLimit = MaxArgsRecorded
+	if l, ok := k.sink.(entryLimiter); ok {
+		// Leave room for everything else an entry holds (meta, path,
+		// message, detail: bounded to tens of KiB).
+		k.argsLimit = max(min(k.argsLimit, l.MaxEntryBytes()/4), minArgsRecorded)
+	}
+	budget := c.memBudget
+	if budget == 0 {
+		budget = DefaultMemoryBudget
+	}
+	if k.budget, err = vfs.NewBudget(budget); err != nil {
+		return nil, fmt.Errorf("kernel: %w", err)
 	}
 	if _, err := k.appendEntry(context.Background(), recorder.Entry{
 		Kind:          recorder.KindLifecycle,
@@ -186,6 +211,9 @@ func (k *Kernel) newTrace() string {
 
 // usable reports why the kernel refuses work, or nil.
 func (k *Kernel) usable() error {
+	if err := k.recorderLost(); err != nil {
+		return err
+	}
 	if k.panicked.Load() {
 		return agentos.ErrPanicked
 	}
@@ -194,6 +222,9 @@ func (k *Kernel) usable() error {
 
 // admit registers a syscall in flight; the caller must call k.inflight.Done.
 func (k *Kernel) admit() error {
+	if err := k.recorderLost(); err != nil {
+		return err
+	}
 	k.mu.RLock()
 	defer k.mu.RUnlock()
 	if k.closed {
@@ -204,6 +235,27 @@ func (k *Kernel) admit() error {
 	}
 	k.inflight.Add(1)
 	return nil
+}
+
+// recorderLost returns nil while the recorder has lost nothing it
+// acknowledged. From its first reported loss on it returns an error
+// wrapping ErrRecorder, the loss (recorder.ErrLost) and
+// agentos.ErrPanicked, and the first caller to see it panics the kernel:
+// no later syscall may succeed on the strength of a record that a
+// recorder which loses records may lose too.
+func (k *Kernel) recorderLost() error {
+	if k.losses == nil {
+		return nil
+	}
+	lost := k.losses.Lost()
+	if lost == nil {
+		return nil
+	}
+	k.lostOnce.Do(func() {
+		k.log.Error("kernel: the flight recorder lost acknowledged entries; halting", "err", lost)
+		k.Panic("the flight recorder lost acknowledged entries: " + lost.Error())
+	})
+	return fmt.Errorf("%w: %w (%w)", ErrRecorder, lost, agentos.ErrPanicked)
 }
 
 // validAgentID reports whether id is acceptable: 1 to MaxAgentIDLen bytes
@@ -309,6 +361,7 @@ func (k *Kernel) Reap(id agentos.AgentID) error {
 	delete(k.agents, id)
 	k.mu.Unlock()
 	k.forgetSandbox(a)
+	_ = a.ns.Close() // gives its share of the memory budget back; never fails
 	return nil
 }
 
@@ -404,11 +457,18 @@ func (k *Kernel) Panic(reason string) {
 	if !k.panicked.CompareAndSwap(false, true) {
 		return
 	}
-	if _, err := k.appendEntry(context.Background(), recorder.Entry{
+	e := recorder.Entry{
 		Kind:     recorder.KindPanic,
-		Message:  "kernel panic: " + reason,
+		Message:  truncateString("kernel panic: "+reason, maxErrorRecorded),
 		Severity: agentos.SeverityCritical,
-	}); err != nil {
+	}
+	_, err := k.appendEntry(context.Background(), e)
+	if errors.Is(err, recorder.ErrLost) {
+		// The recorder reports a loss once, refusing the entry that hears
+		// of it; this one is worth a second try.
+		_, err = k.appendEntry(context.Background(), e)
+	}
+	if err != nil {
 		k.log.Error("kernel: recording kernel panic", "err", err)
 	}
 	k.killAll("kernel panic: " + reason)

@@ -49,6 +49,11 @@ const (
 	// DefaultCloseTimeout bounds how long Close waits for syscalls in
 	// flight to return after it killed their agents.
 	DefaultCloseTimeout = 10 * time.Second
+	// DefaultMemoryBudget bounds the memory all agents' namespaces hold
+	// together (file data, names, nodes and checkpoints, as their quotas
+	// count it) unless WithMemoryBudget says otherwise: 1 GiB, sixteen
+	// agents at the default VFS quota of 64 MiB.
+	DefaultMemoryBudget = vfs.DefaultBudget
 )
 
 type config struct {
@@ -66,6 +71,8 @@ type config struct {
 	maxAgents   int
 	closeTO     time.Duration
 	quota       *vfs.Quota
+	memBudget   int64         // WithMemoryBudget; DefaultMemoryBudget when 0
+	lossy       bool          // WithLossyRecorder
 	bus         amb.Bus       // WithBus
 	sandbox     sandboxConfig // WithCommand, WithCgroupParent, WithoutCgroups, WithEgressEnforcement
 }
@@ -132,12 +139,52 @@ func (c *config) setDocs(docs []*policy.Document) error {
 // *recorder.Recorder. The recorder belongs to the caller: [Kernel.Close]
 // flushes it but does not close it. Without this option the kernel opens an
 // in-memory recorder of its own and closes it on Close.
+//
+// A recorder that writes a file in recorder.Buffered mode acknowledges
+// entries before they are on disk, so a syscall could return success and
+// its entries be lost afterwards: [New] refuses one unless
+// [WithLossyRecorder] accepts the trade-off.
 func WithRecorder(s Sink) Option {
 	return func(c *config) error {
 		if s == nil {
 			return fmt.Errorf("kernel: %w: nil recorder", agentos.ErrInvalid)
 		}
 		c.sink = s
+		return nil
+	}
+}
+
+// WithLossyRecorder accepts a recorder in recorder.Buffered mode that
+// writes a file (see [WithRecorder]). Its trade-off is throughput for a
+// window of loss: when a commit fails (the disk is full, or fails), the
+// entries it had acknowledged but not committed are lost, at most its
+// Options.QueueSize entries (default 4096), those of about its last
+// Options.FlushInterval (default 100ms). Syscalls that returned success in
+// that window may have no record. The window is all that can be lost: as
+// soon as the recorder reports the loss (recorder.Recorder.Lost) the kernel
+// records a kernel panic, kills every agent and refuses every later
+// syscall with an error wrapping [ErrRecorder] and recorder.ErrLost; a
+// syscall in flight that sees it fails the same way instead of succeeding.
+//
+// Without this option only recorder.WriteAhead file recorders (and
+// in-memory recorders, which lose everything with the process anyway) are
+// accepted: a syscall returns only once its entries are committed.
+func WithLossyRecorder() Option {
+	return func(c *config) error { c.lossy = true; return nil }
+}
+
+// WithMemoryBudget bounds the memory the namespaces of all the kernel's
+// agents hold together, counted as their quotas count it (file data,
+// names, directory nodes, checkpoint copies); the default is
+// [DefaultMemoryBudget]. Each agent's own quota still applies; a write or
+// checkpoint past either fails with agentos.ErrQuota. A reaped agent gives
+// its share back.
+func WithMemoryBudget(bytes int64) Option {
+	return func(c *config) error {
+		if bytes <= 0 {
+			return fmt.Errorf("kernel: %w: memory budget must be positive", agentos.ErrInvalid)
+		}
+		c.memBudget = bytes
 		return nil
 	}
 }

@@ -132,7 +132,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	if permitted {
 		status = StatusPermitted
 	}
-	_, recErr := k.appendEntry(rctx, decisionEntry(&act, rq.argsJSON, d, status, detail))
+	_, recErr := k.appendEntry(rctx, decisionEntry(&act, rq.argsJSON, k.argsLimit, d, status, detail))
 	if recErr != nil {
 		recErr = fmt.Errorf("%w: decision not recorded: %w", ErrRecorder, recErr)
 		k.log.Error("kernel: recording decision", "agent", a.id, "trace", act.ID, "err", recErr)
@@ -152,6 +152,13 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	}
 	if recErr != nil {
 		return nil, recErr // fail closed: an unrecorded decision executes nothing
+	}
+	if k.losses != nil && k.losses.Lost() != nil {
+		// The recorder lost acknowledged entries since this syscall was
+		// admitted: its decision may be among them. Nothing runs.
+		done()
+		done = func() {}
+		return nil, k.recorderLost()
 	}
 
 	// Execution.
@@ -216,6 +223,13 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 		err = fmt.Errorf("%w: outcome not recorded: %w", ErrRecorder, err)
 		k.log.Error("kernel: recording outcome", "agent", a.id, "trace", act.ID, "err", err)
 		return res, errors.Join(opErr, err)
+	}
+	if k.losses != nil && k.losses.Lost() != nil {
+		// The effect happened, but its entries may be among those the
+		// recorder lost: this syscall does not report success.
+		done()
+		done = func() {}
+		return res, errors.Join(opErr, fmt.Errorf("outcome may not be recorded: %w", k.recorderLost()))
 	}
 	return res, opErr
 }
@@ -290,7 +304,7 @@ func (a *Agent) refuse(ctx context.Context, act *agentos.Action, args json.RawMe
 		Refuse:        !a.k.strict,
 	}
 	v := &agentos.PolicyViolation{Action: *act, Decision: d}
-	_, recErr := a.k.appendEntry(ctx, decisionEntry(act, args, d, recorder.StatusDenied, ""))
+	_, recErr := a.k.appendEntry(ctx, decisionEntry(act, args, a.k.argsLimit, d, recorder.StatusDenied, ""))
 	if a.k.strict {
 		a.kill(ctx, signals.SIGPOLICY, d)
 	}
@@ -312,7 +326,17 @@ func (a *Agent) kill(ctx context.Context, sig signals.Signal, d agentos.Decision
 	}
 }
 
-func decisionEntry(act *agentos.Action, args json.RawMessage, d agentos.Decision, status recorder.Status, detail string) recorder.Entry {
+// decisionEntry is the entry that records decision d on act. Arguments
+// beyond argsLimit bytes are recorded cut, with the digest of the whole
+// (recordedArgs): every decision is recorded, whatever was asked.
+func decisionEntry(act *agentos.Action, args json.RawMessage, argsLimit int, d agentos.Decision, status recorder.Status, detail string) recorder.Entry {
+	args, cut := recordedArgs(args, argsLimit)
+	if cut != "" {
+		if detail != "" {
+			cut = detail + "; " + cut
+		}
+		detail = cut
+	}
 	e := recorder.Entry{
 		Time:          act.At,
 		Kind:          recorder.KindDecision,

@@ -1,0 +1,97 @@
+package kernel
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+
+	"github.com/agent-os/agentos/recorder"
+)
+
+// Optional capabilities of a Sink, found by type assertion;
+// *recorder.Recorder has them all.
+type (
+	// durabilityReporter says whether Append returns before the entry is
+	// on disk: New refuses a Buffered file recorder without
+	// WithLossyRecorder.
+	durabilityReporter interface {
+		Durability() recorder.Durability
+		InMemory() bool
+	}
+	// lossReporter reports, for good, that entries Append had acknowledged
+	// were lost; the kernel then halts (see Kernel.recorderLost).
+	lossReporter interface {
+		Lost() error
+	}
+	// entryLimiter bounds the encoded size of one entry; the kernel cuts
+	// the arguments it records to fit well within it.
+	entryLimiter interface {
+		MaxEntryBytes() int
+	}
+)
+
+// Bounds on the arguments a decision entry records. Arguments whose
+// canonical JSON is longer are recorded cut (see [ArgsTruncatedKey]), so
+// that every decision is recorded whatever the size of what was asked.
+const (
+	// MaxArgsRecorded is the most bytes of arguments a decision entry
+	// holds; less when the recorder's entry limit is small (a quarter of
+	// it, at least 1 KiB).
+	MaxArgsRecorded = 64 << 10
+	minArgsRecorded = 1 << 10
+	// ArgsTruncatedKey is the only key of the arguments recorded for an
+	// action whose arguments were too large to record whole. Its value is
+	// an object: "bytes", the length of the whole canonical JSON
+	// (recorder.CanonicalJSON) of the arguments; "sha256", the hex SHA-256
+	// of it; "prefix", its first bytes as a string, cut at a character
+	// boundary. The entry's Detail says so too, which arguments an agent
+	// sent cannot fake.
+	ArgsTruncatedKey = "$truncated"
+)
+
+// truncatedArgs is the value recorded under ArgsTruncatedKey.
+type truncatedArgs struct {
+	Bytes  int    `json:"bytes"`
+	SHA256 string `json:"sha256"`
+	Prefix string `json:"prefix"`
+}
+
+// recordedArgs returns the arguments a decision entry records, at most
+// limit bytes, and a note for its Detail when they were cut ("" when not).
+// Whole arguments are recorded as they are (the recorder canonicalizes
+// them); larger ones as {ArgsTruncatedKey: truncatedArgs} over their
+// canonical form, so that the digest can be checked against the
+// arguments a tool received.
+func recordedArgs(args json.RawMessage, limit int) (json.RawMessage, string) {
+	if len(args) <= limit {
+		return args, ""
+	}
+	canon, err := recorder.CanonicalJSON(args)
+	if err != nil {
+		canon = args // the kernel's own json.Marshal output: valid JSON
+	}
+	if len(canon) <= limit {
+		return canon, ""
+	}
+	sum := sha256.Sum256(canon)
+	t := truncatedArgs{Bytes: len(canon), SHA256: hex.EncodeToString(sum[:])}
+	// A JSON string of JSON text is at most twice as long (every quote and
+	// backslash escaped); half the limit, less the envelope, always fits.
+	n := max(limit/2-256, 0)
+	for n > 0 && !utf8.RuneStart(canon[n]) {
+		n--
+	}
+	t.Prefix = string(canon[:n])
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// "<" stays one byte, as in the recorder's canonical form; strings and
+	// an integer always encode.
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(map[string]truncatedArgs{ArgsTruncatedKey: t})
+	out := json.RawMessage(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	note := fmt.Sprintf("args truncated: %d of %d bytes recorded; sha256:%s of the whole", n, len(canon), t.SHA256)
+	return out, note
+}
