@@ -38,9 +38,11 @@
 //
 // Errors are *fs.PathError values wrapping the agentos sentinels; a missing
 // file matches both agentos.ErrNotFound and fs.ErrNotExist. A namespace
-// enforces a [Quota] on bytes (checkpoints included), file count, file size
-// and number of checkpoints (agentos.ErrQuota); a refused write changes
-// nothing. Every type is safe for concurrent use, data is copied in and out,
+// enforces a [Quota] on bytes, file count, file size and number of
+// checkpoints (agentos.ErrQuota); a refused write changes nothing. The bytes
+// are the memory it holds: file data, names and nodes ([FileOverhead],
+// [DirOverhead]) and checkpoint copies, so empty files at deep paths are
+// not free. A [Budget] shared by many namespaces bounds them together. Every type is safe for concurrent use, data is copied in and out,
 // and modification times come from an injected clock. [FS.IOFS] exposes the
 // read side as an io/fs file system that passes testing/fstest.TestFS.
 package vfs
