@@ -62,20 +62,39 @@
 //
 // # What Verify proves, and what it cannot
 //
-// [Recorder.Verify] walks the chain from the genesis and reports the first
-// broken link: a stored field, hash or link that was edited, entries
-// deleted from the middle, entries inserted, or entries moved
-// ([ChainError] names the first bad sequence and the reason). It proves
-// that the entries present form one unbroken chain from the genesis.
+// [Recorder.Verify] walks the chain from the zero genesis, through every
+// file of a rolled-over recorder, and reports the first broken link: a
+// stored field, hash or link that was edited, entries deleted from the
+// start or the middle, entries inserted or moved, a genesis that was
+// rewritten ([ChainError] names the first bad sequence, the reason and the
+// file). A chain starts at the zero genesis: a file whose stored genesis is
+// not zero is accepted only when the caller says which genesis it expects,
+// with an [Anchor] that names it, so that deleting the oldest entries and
+// moving the genesis onto the last deleted one is reported, not believed.
+// [VerifyFiles] checks a rollover set the same way and names a file that
+// was deleted, listed out of order, listed twice or replaced by a file of
+// another chain.
 //
-// It cannot prove that nothing was cut off the end: a chain truncated after
-// entry n is a valid chain of n entries. Keep the head from
-// [Recorder.Anchor] somewhere the recorder's owner cannot rewrite (another
-// machine, a signed log) and check it with [Recorder.VerifyAnchor]. Nor can
-// it detect a wholesale rewrite by someone who can write the file and
-// recompute the hashes from the altered entry to the end: the chain is not
-// signed. Again only an anchor kept elsewhere reveals that. Verify checks
-// one file; [VerifyFiles] also checks the links between rolled-over files.
+// What a chain alone cannot reveal, to anyone: a tail cut off after entry
+// n (a valid chain of n entries), and a chain rewritten from some entry on
+// by someone who can write the file and recomputes every later hash (or
+// writes a whole new file from the zero genesis). The chain is not secret
+// and not signed; whoever can write the file can make it consistent. Only
+// an anchor kept where that person cannot write reveals these:
+// [Recorder.Anchor] returns the chain by both ends (genesis and head),
+// [SignAnchor] signs one with an Ed25519 key, and a [Publisher] publishes
+// one every N entries or T seconds to an [AnchorSink] (in memory, a file,
+// or a NATS JetStream stream with package amb/natsbus, so that the proof
+// lives off the host). [Recorder.VerifyAnchors] and [VerifyFilesAnchored]
+// then require the chain to start at the anchors' genesis and to pass
+// through every anchored point with the anchored hash: a truncated tail is
+// [ReasonTruncated], a recomputed chain [ReasonRewritten], located between
+// the last anchor that matches and the first that does not. Anchors are
+// worth what their storage is: an anchor file on the recorder's own disk
+// stops forgery (the signature) but not deletion, and entries appended
+// after the last anchor published are proven by nothing but the chain.
+// A kernel records into the recorder through [Recorder.Append]; see
+// kernel.WithAnchors for publishing while it runs.
 //
 // # Concurrency
 //
