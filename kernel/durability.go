@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
+	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/recorder"
 )
 
@@ -94,4 +96,40 @@ func recordedArgs(args json.RawMessage, limit int) (json.RawMessage, string) {
 	out := json.RawMessage(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
 	note := fmt.Sprintf("args truncated: %d of %d bytes recorded; sha256:%s of the whole", n, len(canon), t.SHA256)
 	return out, note
+}
+
+// maxFieldRecorded bounds the path, tool and target an entry records. A
+// path is refused beyond vfs.MaxPathLen and a tool name beyond
+// MaxToolNameLen before policy decides, but the refusal is recorded with
+// what was asked, and a target (an agent id, a topic) given to Do is the
+// caller's.
+const maxFieldRecorded = 4096
+
+// cutFields bounds the path, tool and target of e, noting in its Detail
+// what was cut and the digest of the whole: an entry the recorder would
+// refuse for their size would leave a decision unrecorded.
+func cutFields(e *recorder.Entry) {
+	var notes []string
+	cut := func(what, s string) string {
+		if len(s) <= maxFieldRecorded {
+			return s
+		}
+		notes = append(notes, fmt.Sprintf("%s truncated: %d bytes, sha256:%s of the whole", what, len(s), sha256Hex(s)))
+		return truncateString(s, maxFieldRecorded)
+	}
+	e.Path = cut("path", e.Path)
+	e.Tool = cut("tool", e.Tool)
+	e.Target = agentos.AgentID(cut("target", string(e.Target)))
+	if len(notes) == 0 {
+		return
+	}
+	if e.Detail != "" {
+		notes = append([]string{e.Detail}, notes...)
+	}
+	e.Detail = strings.Join(notes, "; ")
+}
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

@@ -375,3 +375,39 @@ func TestMemoryBudgetAcrossAgents(t *testing.T) {
 	require.NoError(t, k.Reap("a"))
 	require.NoError(t, b.Write(ctx, "/mem/working/x", chunk), "a's share was given back")
 }
+
+// A refusal is recorded whatever the size of what was asked: a path far
+// beyond the path limit, a target or a tool name given to Do.
+func TestHugeFieldsAreRecorded(t *testing.T) {
+	ctx := t.Context()
+	rec, err := recorder.Open("", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rec.Close() })
+	k := kerneltest.New(t, kernel.WithRecorder(rec))
+	huge := strings.Repeat("/a", 1<<20)
+
+	a := k.MustSpawn("paths")
+	kerneltest.DeniedBy(t, a.Write(ctx, huge, nil), kernel.RulePath)
+	b := k.MustSpawn("targets")
+	_, err = b.Do(ctx, agentos.Action{Op: agentos.OpSend, Target: agentos.AgentID(huge[1:]), Tool: huge[1:]},
+		func(context.Context) (any, error) { t.Error("a denied send ran"); return nil, nil })
+	kerneltest.Denied(t, err)
+
+	for _, id := range []agentos.AgentID{"paths", "targets"} {
+		var got []recorder.Entry
+		for e, err := range rec.Query(ctx, recorder.Filter{Agent: id, Kind: recorder.KindDecision}) {
+			require.NoError(t, err)
+			got = append(got, e)
+		}
+		require.Len(t, got, 1, "the refusal of %s is recorded", id)
+		e := got[0]
+		assert.Equal(t, recorder.StatusDenied, e.Status)
+		assert.LessOrEqual(t, len(e.Path)+len(e.Tool)+len(e.Target), 3*4100)
+		assert.Contains(t, e.Detail, "truncated")
+		sum := sha256.Sum256([]byte(huge))
+		if id == "targets" {
+			sum = sha256.Sum256([]byte(huge[1:]))
+		}
+		assert.Contains(t, e.Detail, "sha256:"+hex.EncodeToString(sum[:]), "the digest of the whole")
+	}
+}

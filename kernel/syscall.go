@@ -219,6 +219,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 		oe.ResultDigest = digest(dig)
 	}
 	noteOutcome(&oe, res, opErr) // a command tool's exit status and output digests
+	cutFields(&oe)
 	if _, err := k.appendEntry(rctx, oe); err != nil {
 		err = fmt.Errorf("%w: outcome not recorded: %w", ErrRecorder, err)
 		k.log.Error("kernel: recording outcome", "agent", a.id, "trace", act.ID, "err", err)
@@ -378,6 +379,7 @@ func decisionEntry(act *agentos.Action, args json.RawMessage, argsLimit int, d a
 		}
 		e.Detail = truncateString(sh, maxErrorRecorded)
 	}
+	cutFields(&e)
 	return e
 }
 
