@@ -22,7 +22,7 @@ import (
 // environment says root is there (AGENTOS_REQUIRE_BPF=1, as in CI).
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() == 0 {
+	if isRoot() {
 		return
 	}
 	if os.Getenv("AGENTOS_REQUIRE_BPF") == "1" {
@@ -30,6 +30,8 @@ func requireRoot(t *testing.T) {
 	}
 	t.Skip("needs root")
 }
+
+func isRoot() bool { return os.Geteuid() == 0 }
 
 // status parses the lines of helper whoami into name → fields.
 func status(t *testing.T, res *proc.Result) map[string][]string {
