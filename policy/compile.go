@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -95,7 +96,7 @@ func restrictiveness(e agentos.Effect) int {
 	return 0
 }
 
-func compile(docs []*Document, cfg *config) (*ruleSet, error) {
+func compile(ctx context.Context, docs []*Document, cfg *config) (*ruleSet, error) {
 	env, err := baseEnvOnce()
 	if err != nil {
 		return nil, fmt.Errorf("policy: CEL environment: %w", err)
@@ -168,7 +169,7 @@ func compile(docs []*Document, cfg *config) (*ruleSet, error) {
 	rs.rules = idx
 	rs.buildIndex()
 	rs.buildMerged()
-	rs.egress = compileEgress(docs, cfg, &errs)
+	rs.egress = compileEgress(ctx, docs, cfg, &errs)
 	if err := errs.err(); err != nil {
 		return nil, err
 	}

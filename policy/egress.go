@@ -195,10 +195,11 @@ func (e *Engine) Resolutions() []Resolution {
 	return out
 }
 
-// compileEgress resolves the hostnames of every egress rule.
-func compileEgress(docs []*Document, cfg *config, errs *errorList) []compiledEgress {
+// compileEgress resolves the hostnames of every egress rule, within ctx
+// and the resolve timeout.
+func compileEgress(ctx context.Context, docs []*Document, cfg *config, errs *errorList) []compiledEgress {
 	var out []compiledEgress
-	ctx, cancel := context.WithTimeout(context.Background(), cfg.resolveTimeout)
+	ctx, cancel := context.WithTimeout(ctx, cfg.resolveTimeout)
 	defer cancel()
 	for _, d := range docs {
 		for i := range d.Egress {

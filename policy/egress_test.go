@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -208,4 +209,59 @@ func TestEgressJSON(t *testing.T) {
 	assert.Equal(t, []PortRange{{443, 443}, {1000, 2000}}, d.Egress[0].Ports)
 	assert.Equal(t, "1000-2000", d.Egress[0].Ports[1].String())
 	assert.True(t, strings.HasPrefix(d.Egress[0].CIDRs[0].String(), "2001:db8::"))
+}
+
+// ctxKey marks the caller's context, to see that it reaches the resolver.
+type ctxKey struct{}
+
+// blockingResolver answers from the caller's context: it records the
+// value under ctxKey and waits until ctx ends.
+type blockingResolver struct {
+	mu   sync.Mutex
+	seen []any
+}
+
+func (b *blockingResolver) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	b.mu.Lock()
+	b.seen = append(b.seen, ctx.Value(ctxKey{}))
+	b.mu.Unlock()
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+func TestEgressResolutionUsesCallerContext(t *testing.T) {
+	d := doc(t, "net", "spec:\n  egress:\n    - {name: e, role: analyst, hosts: [db.internal], ports: [443]}\n")
+	for _, tc := range []struct {
+		name string
+		load func(ctx context.Context, res Resolver) error
+	}{
+		{"NewEngineContext", func(ctx context.Context, res Resolver) error {
+			_, err := NewEngineContext(ctx, []*Document{d}, WithResolver(res), WithResolveTimeout(time.Hour))
+			return err
+		}},
+		{"ReloadContext", func(ctx context.Context, res Resolver) error {
+			e := engine(t, nil, doc(t, "net", "spec:\n  egress:\n    - {name: e, role: analyst, cidrs: [10.0.0.0/8], ports: [443]}\n"))
+			e.cfg.resolver, e.cfg.resolveTimeout = res, time.Hour
+			before := e.Egress(Subject{Role: "analyst"})
+			err := e.ReloadContext(ctx, []*Document{d})
+			assert.Equal(t, before, e.Egress(Subject{Role: "analyst"}), "a reload cut short changes nothing")
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := &blockingResolver{}
+			ctx, cancel := context.WithTimeout(context.WithValue(t.Context(), ctxKey{}, "caller"), 50*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			err := tc.load(ctx, res)
+			require.ErrorIs(t, err, context.DeadlineExceeded, "the caller's deadline ended the resolution")
+			require.ErrorIs(t, err, agentos.ErrInvalid)
+			assert.Less(t, time.Since(start), time.Minute, "not the hour of the resolve timeout")
+			assert.Equal(t, []any{"caller"}, res.seen, "the resolver got the caller's context")
+
+			ctx, cancel = context.WithCancel(t.Context())
+			cancel()
+			require.ErrorIs(t, tc.load(ctx, res), context.Canceled)
+		})
+	}
 }

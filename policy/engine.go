@@ -144,12 +144,20 @@ type Engine struct {
 	reload  sync.Mutex // serializes Reload
 }
 
-// NewEngine compiles and type-checks every rule of docs once. With no
-// document at all, the engine denies everything. Load errors are
+// NewEngine is [NewEngineContext] with context.Background().
+func NewEngine(docs []*Document, opts ...Option) (*Engine, error) {
+	return NewEngineContext(context.Background(), docs, opts...)
+}
+
+// NewEngineContext compiles and type-checks every rule of docs once. With
+// no document at all, the engine denies everything. ctx bounds the
+// resolution of the hostnames of egress rules (as does
+// [WithResolveTimeout]) and reaches the [Resolver]. Load errors are
 // [*Error] values (joined when there are several) wrapping
 // [agentos.ErrInvalid]; a rule whose estimated cost is over budget also
-// wraps [ErrBudget].
-func NewEngine(docs []*Document, opts ...Option) (*Engine, error) {
+// wraps [ErrBudget]; a hostname not resolved because ctx ended is an
+// *Error wrapping ctx's error.
+func NewEngineContext(ctx context.Context, docs []*Document, opts ...Option) (*Engine, error) {
 	cfg := config{
 		clock:          time.Now,
 		costLimit:      DefaultCostLimit,
@@ -168,7 +176,7 @@ func NewEngine(docs []*Document, opts ...Option) (*Engine, error) {
 			return nil, err
 		}
 	}
-	rs, err := compile(docs, &cfg)
+	rs, err := compile(ctx, docs, &cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -177,17 +185,23 @@ func NewEngine(docs []*Document, opts ...Option) (*Engine, error) {
 	return e, nil
 }
 
-// Reload compiles docs completely and, only if every document compiles,
-// makes them the active set. On error the previous set stays active.
-// Rate-limit state carries over for rules whose policy name, rule name and
-// limit are unchanged.
+// Reload is [Engine.ReloadContext] with context.Background().
 func (e *Engine) Reload(docs []*Document) error {
+	return e.ReloadContext(context.Background(), docs)
+}
+
+// ReloadContext compiles docs completely and, only if every document
+// compiles, makes them the active set. On error the previous set stays
+// active. ctx bounds the resolution of egress hostnames, as for
+// [NewEngineContext]. Rate-limit state carries over for rules whose policy
+// name, rule name and limit are unchanged.
+func (e *Engine) ReloadContext(ctx context.Context, docs []*Document) error {
 	if e == nil {
 		return fmt.Errorf("%w: policy: nil engine", agentos.ErrInvalid)
 	}
 	e.reload.Lock()
 	defer e.reload.Unlock()
-	rs, err := compile(docs, &e.cfg)
+	rs, err := compile(ctx, docs, &e.cfg)
 	if err != nil {
 		return err
 	}

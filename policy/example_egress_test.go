@@ -34,7 +34,10 @@ spec:
 	if err != nil {
 		panic(err)
 	}
-	eng, err := policy.NewEngine([]*policy.Document{doc},
+	// Hostnames are resolved once, at load, within the caller's context
+	// (and the resolve timeout): a load can be cancelled.
+	ctx := context.Background()
+	eng, err := policy.NewEngineContext(ctx, []*policy.Document{doc},
 		policy.WithResolver(staticResolver{"db.internal": {netip.MustParseAddr("10.30.0.5")}}))
 	if err != nil {
 		panic(err)
