@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -283,4 +284,32 @@ func TestCommandPrivilegeOptions(t *testing.T) {
 			assert.Nil(t, k)
 		})
 	}
+}
+
+// waitResolver blocks each lookup until the caller's context ends.
+type waitResolver struct{}
+
+func (waitResolver) LookupNetIP(ctx context.Context, _, _ string) ([]netip.Addr, error) {
+	<-ctx.Done()
+	return nil, ctx.Err()
+}
+
+// ReloadPolicy resolves the new policy's egress hostnames within the
+// caller's context: a cancelled reload ends at once and changes nothing.
+func TestReloadPolicyResolvesWithinContext(t *testing.T) {
+	doc := func(egress string) *policy.Document {
+		d, err := policy.Parse("net.yaml", []byte("apiVersion: agentos/v1\nkind: Policy\nmetadata: {name: net}\nspec:\n  egress:\n    - {name: e, role: \"*\", "+egress+", ports: [443]}\n"))
+		require.NoError(t, err)
+		return d
+	}
+	eng, err := policy.NewEngine([]*policy.Document{doc("cidrs: [10.0.0.0/8]")},
+		policy.WithResolver(waitResolver{}), policy.WithResolveTimeout(time.Hour))
+	require.NoError(t, err)
+	k := kerneltest.New(t, kernel.WithPolicy(eng))
+	before := eng.Version()
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	err = k.ReloadPolicy(ctx, []*policy.Document{doc("hosts: [db.internal]")})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, before, eng.Version(), "the reload changed nothing")
 }

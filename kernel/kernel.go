@@ -557,7 +557,7 @@ func (k *Kernel) ReloadPolicy(ctx context.Context, docs []*policy.Document) erro
 	if len(docs) == 0 {
 		return fmt.Errorf("kernel: %w: no policy documents", agentos.ErrInvalid)
 	}
-	if err := r.Reload(docs); err != nil {
+	if err := reloadWithin(ctx, r, docs); err != nil {
 		return fmt.Errorf("kernel: reloading policy: %w", err)
 	}
 	var errs []error

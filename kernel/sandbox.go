@@ -705,3 +705,17 @@ func (k *Kernel) CgroupPath(id agentos.AgentID) string {
 	}
 	return a.box.cg.Path()
 }
+
+// contextReloader is a reloader that takes the caller's context, which
+// bounds the resolution of the egress hostnames (a *policy.Engine is one).
+type contextReloader interface {
+	ReloadContext(ctx context.Context, docs []*policy.Document) error
+}
+
+// reloadWithin reloads r within ctx where r can take it.
+func reloadWithin(ctx context.Context, r reloader, docs []*policy.Document) error {
+	if cr, ok := r.(contextReloader); ok {
+		return cr.ReloadContext(ctx, docs)
+	}
+	return r.Reload(docs)
+}
