@@ -238,9 +238,12 @@ func (w *walker) pass(p Anchor) *ChainError {
 	for ; w.pi < len(w.want.points) && w.want.points[w.pi].Seq == p.Seq; w.pi++ {
 		if w.want.points[w.pi].Hash != p.Hash {
 			from := w.matched.Seq + 1
-			return &ChainError{Seq: from, Reason: ReasonRewritten,
-				Detail: fmt.Sprintf("entry %d does not have the anchored hash: entries %d..%d were rewritten and their hashes recomputed",
-					p.Seq, from, p.Seq)}
+			detail := fmt.Sprintf("entry %d does not have the anchored hash: it was rewritten and the hashes after it recomputed", p.Seq)
+			if from < p.Seq {
+				detail = fmt.Sprintf("entry %d does not have the anchored hash (entry %d had): the first rewritten entry is one of %d..%d, and every hash after it was recomputed",
+					p.Seq, w.matched.Seq, from, p.Seq)
+			}
+			return &ChainError{Seq: from, Reason: ReasonRewritten, Detail: detail}
 		}
 		w.matched = p
 	}
