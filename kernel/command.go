@@ -144,6 +144,9 @@ type commandTool struct {
 // sizes and SHA-256 digests of its output (ResultDigest is the digest of
 // stdout) and its cgroup.
 //
+// The program runs sandboxed (see [Command]) unless the Command says
+// Privileged; the recorder says once, at start, how command tools run.
+//
 // [Agent.Exec] returns a [*CommandResult] when the program exited with
 // status 0; otherwise a [*CommandError] holding the result. Names share one
 // table with [WithTool].

@@ -213,7 +213,11 @@ func (k *Kernel) startSandbox(c sandboxConfig) error {
 	} else {
 		sb.tools = &proc.Sandbox{UID: c.uid, GID: c.gid}
 		if len(c.commands) > 0 {
-			k.note(ctx, toolsNote(sb.tools, c.commands), nil, agentos.SeverityInfo)
+			sev := agentos.SeverityInfo
+			if os.Geteuid() != 0 {
+				sev = agentos.SeverityHigh // same uid as the kernel: see toolsNote
+			}
+			k.note(ctx, toolsNote(sb.tools, c.commands), nil, sev)
 		}
 	}
 	parent := DefaultCgroupParent
@@ -285,7 +289,10 @@ func toolsNote(sb *proc.Sandbox, cmds []*commandTool) string {
 		}
 		msg = fmt.Sprintf("command tools run as uid %d gid %d with no capabilities and no_new_privs, in pid, mount and cgroup namespaces of their own (cgroupfs and bpffs read-only)", uid, gid)
 	} else {
-		msg = "command tools run as the kernel's user with no_new_privs and no ambient capabilities"
+		// Without root there is no other user to become and no namespace
+		// to make: a tool can signal and trace the kernel process and
+		// write every cgroup the kernel can (a delegated subtree).
+		msg = "command tools run as the kernel's own user (the kernel is not root), with no_new_privs and no ambient capabilities: they can reach the kernel process and every cgroup it may write"
 	}
 	var priv []string
 	for _, ct := range cmds {

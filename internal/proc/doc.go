@@ -11,6 +11,9 @@
 // values reach the script only as positional parameters, never as script
 // text. When the context ends or the time limit passes, the whole process
 // group is killed; when the program exits, whatever it left running in its
-// group is killed too. A Spec is safe for concurrent use; Run starts
-// goroutines that copy output and waits for all of them before it returns.
+// group is killed too. With a [Sandbox] (Linux) the program never runs as
+// root or with a capability, and runs as the init of a pid namespace of
+// its own, so that nothing it starts outlives it. A Spec is safe for
+// concurrent use; Run starts goroutines that copy output and waits for all
+// of them before it returns.
 package proc
