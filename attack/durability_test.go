@@ -21,10 +21,10 @@ import (
 )
 
 // Threat: the record of an effect is not the effect. An agent changes the
-// buffer it asked to write after the kernel stored it and before the
-// kernel digested it, so that the flight recorder proves a content that was
-// never stored. The change is made from the kernel's clock (a public
-// option), read between the two on the syscall's goroutine.
+// buffer it asked to write while the syscall runs, after the kernel stored
+// it and before the kernel digested it, so that the flight recorder proves
+// a content that was never stored. The changes are made from the kernel's
+// clock (a public option), read on the syscall's goroutine.
 func TestDigestIsOfWhatWasStored(t *testing.T) {
 	for _, appending := range []bool{false, true} {
 		t.Run(fmt.Sprintf("append=%v", appending), func(t *testing.T) {
@@ -34,20 +34,23 @@ func TestDigestIsOfWhatWasStored(t *testing.T) {
 			var (
 				mu    sync.Mutex
 				armed bool
+				n     int
 			)
 			clock := func() time.Time {
 				mu.Lock()
 				defer mu.Unlock()
 				if armed {
-					armed = false
-					copy(buf, "the invoice says 999")
+					n++
+					copy(buf, fmt.Sprintf("the invoice says %03d", n))
 				}
 				return time.Now()
 			}
 			sink := sinkFunc(func(ctx context.Context, e recorder.Entry) (uint64, error) {
-				if e.Kind == recorder.KindDecision && (e.Op == agentos.OpWrite || e.Op == agentos.OpAppend) {
+				if e.Op == agentos.OpWrite || e.Op == agentos.OpAppend {
+					// From the decision to the outcome, every reading of the
+					// clock changes the buffer: before the store and after.
 					mu.Lock()
-					armed = true
+					armed = e.Kind == recorder.KindDecision
 					mu.Unlock()
 				}
 				return rec.Append(ctx, e)

@@ -42,12 +42,13 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// The outcome digest of a write is the digest of what was stored, even when
-// the caller changes its buffer after the namespace stored it and before
-// the kernel digests. The change is made by the kernel's clock, which it
-// reads between the two, on the syscall's goroutine: no data race, and
-// exactly the window of the old code (store the caller's slice, digest it
-// later).
+// What a write stores is the data as it was when the call was made, and
+// the outcome digest is the digest of what was stored, even when the
+// caller changes its buffer while the syscall runs: before the store and
+// between the store and the digest (the window of the old code, which
+// stored a copy of the caller's slice and digested the slice later). The
+// changes are made by the kernel's clock, which the kernel and the
+// namespace read on the syscall's goroutine: no data race.
 func TestWriteDigestsWhatItStores(t *testing.T) {
 	for _, op := range []agentos.Op{agentos.OpWrite, agentos.OpAppend} {
 		t.Run(string(op), func(t *testing.T) {
@@ -60,22 +61,24 @@ func TestWriteDigestsWhatItStores(t *testing.T) {
 			var (
 				mu    sync.Mutex
 				armed bool
+				n     int
 			)
 			clock := func() time.Time {
 				mu.Lock()
 				defer mu.Unlock()
 				if armed {
-					armed = false
-					for i := range buf {
-						buf[i] = 'X'
-					}
+					n++
+					copy(buf, fmt.Sprintf("tampered %d", n))
 				}
 				return time.Now()
 			}
 			sink := &tapSink{rec: rec, onEntry: func(e recorder.Entry) {
-				if e.Kind == recorder.KindDecision && e.Op == op {
+				if e.Op == op {
+					// Between the decision and the outcome every reading of
+					// the clock changes the buffer: before the store and
+					// after it.
 					mu.Lock()
-					armed = true // the next reading of the clock is after the store
+					armed = e.Kind == recorder.KindDecision
 					mu.Unlock()
 				}
 			}}
