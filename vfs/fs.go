@@ -582,7 +582,7 @@ func (f *FS) mutate(ctx context.Context, op agentos.Op, p string, data []byte, o
 			return pathError(op, cp, err)
 		}
 	}
-	ow, _ := e.m.(ownedWriter)
+	ow := ownedWriterOf(e.m)
 	switch {
 	case do == writeFile && owned && ow != nil:
 		err = ow.writeOwned(ctx, rel, data, putReplace)

@@ -324,3 +324,44 @@ func TestNamespaceIOFS(t *testing.T) {
 		"policy/base.yaml", "state/checkpoints/ckpt-000001", "state/status",
 	}, seen)
 }
+
+// recordingMount is a MemMount that overrides WriteFile, as a user's mount
+// that embeds one may.
+type recordingMount struct {
+	*vfs.MemMount
+	writes []string
+}
+
+func (m *recordingMount) WriteFile(ctx context.Context, name string, data []byte) error {
+	m.writes = append(m.writes, name)
+	return m.MemMount.WriteFile(ctx, name, data)
+}
+
+// WriteOwned stores the caller's slice in the package's memory mounts, and
+// goes through the methods of any other mount, with a copy.
+func TestWriteOwned(t *testing.T) {
+	ctx := t.Context()
+	f := newAgentFS(t)
+	rm := &recordingMount{MemMount: vfs.NewMemMount(nil)}
+	require.NoError(t, f.Mount(ctx, "/rec", rm))
+
+	data := []byte("owned")
+	require.NoError(t, f.WriteOwned(ctx, "/rec/a", data))
+	assert.Equal(t, []string{"a"}, rm.writes, "an overriding WriteFile is called")
+	data[0] = 'X'
+	got, err := f.Read(ctx, "/rec/a")
+	require.NoError(t, err)
+	assert.Equal(t, "owned", string(got), "a mount that is not ours got a copy")
+
+	// In the package's own mounts the owned slice is stored as it is: one
+	// copy fewer than Write, which is the point of it.
+	own := make([]byte, 64<<10)
+	copied := testing.AllocsPerRun(50, func() { _ = f.Write(ctx, "/mem/working/big", own) })
+	owned := testing.AllocsPerRun(50, func() { _ = f.WriteOwned(ctx, "/mem/working/big", own) })
+	assert.Less(t, owned, copied)
+	require.NoError(t, f.AppendOwned(ctx, "/mem/episodic/log", []byte("first")))
+	require.NoError(t, f.AppendOwned(ctx, "/mem/episodic/log", []byte(" second")))
+	got, err = f.Read(ctx, "/mem/episodic/log")
+	require.NoError(t, err)
+	assert.Equal(t, "first second", string(got))
+}

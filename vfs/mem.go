@@ -97,6 +97,20 @@ var (
 	_ ownedWriter = (*AppendOnlyMount)(nil)
 )
 
+// ownedWriterOf returns m's ownedWriter when m is exactly one of this
+// package's memory mounts. A type that embeds one gets writeOwned promoted
+// but may override WriteFile, AppendFile or CreateFile: it is written
+// through those, with a copy.
+func ownedWriterOf(m Mount) ownedWriter {
+	switch m := m.(type) {
+	case *MemMount:
+		return m
+	case *AppendOnlyMount:
+		return m
+	}
+	return nil
+}
+
 // MemMount is an in-memory read-write mount, the backing of /mem/working/
 // and /state/. Directories are implied by the files below them: writing
 // "a/b/c" creates "a" and "a/b", and removing the last file of a directory
