@@ -10,11 +10,12 @@
 //     move the file's genesis onto the last deleted one, leaving every
 //     hash as it was: the chain itself no longer starts at the zero
 //     genesis, and the anchors say where it must start;
+//
 //  2. rewrite the whole file from the zero genesis without those entries,
 //     recomputing every hash: a valid chain, which only the anchors
 //     fetched back from the stream reveal.
 //
-//	go run ./examples/anchors
+//     go run ./examples/anchors
 package main
 
 import (
