@@ -15,7 +15,9 @@
 //     recomputing every hash: a valid chain, which only the anchors
 //     fetched back from the stream reveal.
 //
-//     go run ./examples/anchors
+// Run it with:
+//
+//	go run ./examples/anchors
 package main
 
 import (
