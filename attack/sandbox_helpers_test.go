@@ -23,7 +23,7 @@ import (
 )
 
 // requireEnv makes tests that need root fail instead of skipping (CI).
-const requireEnv = "AGENTOS_REQUIRE_BPF"
+const bpfRequiredEnv = "AGENTOS_REQUIRE_BPF"
 
 // needRoot skips a test that needs root and eBPF, or fails it where
 // requireEnv says they are there.
@@ -32,25 +32,25 @@ func needRoot(t *testing.T) {
 	if os.Geteuid() == 0 {
 		return
 	}
-	if os.Getenv(requireEnv) == "1" {
-		t.Fatalf("root is required here (%s=1)", requireEnv)
+	if os.Getenv(bpfRequiredEnv) == "1" {
+		t.Fatalf("root is required here (%s=1)", bpfRequiredEnv)
 	}
-	t.Skipf("needs root, cgroup v2 and eBPF (set %s=1 to make this a failure)", requireEnv)
+	t.Skipf("needs root, cgroup v2 and eBPF (set %s=1 to make this a failure)", bpfRequiredEnv)
 }
 
 // sink is a loopback TCP listener that counts what it receives: the
 // attacker's destination.
-type sink struct {
+type tcpSink struct {
 	ln    net.Listener
 	conns atomic.Int64
 	bytes atomic.Int64
 }
 
-func newSink(t *testing.T) *sink {
+func newTCPSink(t *testing.T) *tcpSink {
 	t.Helper()
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	require.NoError(t, err)
-	s := &sink{ln: ln}
+	s := &tcpSink{ln: ln}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
@@ -76,24 +76,24 @@ func newSink(t *testing.T) *sink {
 	return s
 }
 
-func (s *sink) addr() string { return s.ln.Addr().String() }
-func (s *sink) port() int    { return s.ln.Addr().(*net.TCPAddr).Port }
+func (s *tcpSink) addr() string { return s.ln.Addr().String() }
+func (s *tcpSink) port() int    { return s.ln.Addr().(*net.TCPAddr).Port }
 
 // sniffer watches every interface at the link layer for UDP datagrams to
 // one port carrying a marker: a packet that left a socket by any road
 // (raw, packet, plain) shows here.
-type sniffer struct {
+type udpSniffer struct {
 	port int
 	seen atomic.Int64
 }
 
-func newSniffer(t *testing.T, port int) *sniffer {
+func newUDPSniffer(t *testing.T, port int) *udpSniffer {
 	t.Helper()
 	all := uint16(unix.ETH_P_ALL)
 	fd, err := unix.Socket(unix.AF_PACKET, unix.SOCK_RAW, int(all<<8|all>>8))
 	require.NoError(t, err)
 	require.NoError(t, unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: 50000}))
-	s := &sniffer{port: port}
+	s := &udpSniffer{port: port}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -111,7 +111,7 @@ func newSniffer(t *testing.T, port int) *sniffer {
 
 // match reports whether frame is an Ethernet frame (as on lo) holding an
 // IPv4 UDP datagram to the sniffer's port whose payload says exfiltrate.
-func (s *sniffer) match(frame []byte) bool {
+func (s *udpSniffer) match(frame []byte) bool {
 	if len(frame) < 14+20+8 || frame[12] != 0x08 || frame[13] != 0x00 {
 		return false
 	}
@@ -126,14 +126,14 @@ func (s *sniffer) match(frame []byte) bool {
 
 // attacker is the program the attacks run as a command tool (see the
 // proctest helper for its modes), built where the tools' user can run it.
-func attacker(t *testing.T) string {
+func buildAttacker(t *testing.T) string {
 	t.Helper()
 	p, err := proctest.Build(proctest.SharedDir(t))
 	require.NoError(t, err)
 	return p
 }
 
-// attackTool is the command tool "attack": the attacker program with a
+// attackTool is the command tool "attack": the buildAttacker program with a
 // mode and one argument.
 func attackTool(path string) kernel.Option {
 	return kernel.WithCommand("attack", kernel.Command{
@@ -163,16 +163,16 @@ spec:
 `, allowedPort)
 }
 
-var cgroupSeq atomic.Int64
+var sandboxCgroupSeq atomic.Int64
 
 // enforcingKernel is a kernel as a careful deployment runs it: root,
 // egress enforced by eBPF (required), every tool in its agent's cgroup.
 func enforcingKernel(t *testing.T, allowedPort int, opts ...kernel.Option) *kerneltest.Kernel {
 	t.Helper()
 	needRoot(t)
-	parent := fmt.Sprintf("agentos-attack-%d-%d", os.Getpid(), cgroupSeq.Add(1))
+	parent := fmt.Sprintf("agentos-attack-%d-%d", os.Getpid(), sandboxCgroupSeq.Add(1))
 	t.Cleanup(func() {
-		if mnt := cgroup2Mount(); mnt != "" {
+		if mnt := hostCgroup2Mount(); mnt != "" {
 			_ = os.Remove(filepath.Join(mnt, parent))
 		}
 	})
@@ -184,7 +184,7 @@ func enforcingKernel(t *testing.T, allowedPort int, opts ...kernel.Option) *kern
 }
 
 // cgroup2Mount returns the host's cgroup2 mount point.
-func cgroup2Mount() string {
+func hostCgroup2Mount() string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		return ""
@@ -201,7 +201,7 @@ func cgroup2Mount() string {
 }
 
 // processesRunning returns the host pids of live processes executing path.
-func processesRunning(t *testing.T, path string) []int {
+func processesRunningExe(t *testing.T, path string) []int {
 	t.Helper()
 	ents, err := os.ReadDir("/proc")
 	require.NoError(t, err)

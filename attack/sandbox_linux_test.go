@@ -7,12 +7,15 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net"
 	"os"
-	"os/exec"
+	osexec "os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -35,18 +38,18 @@ import (
 
 // settle is how long a test keeps listening after an attack returned: the
 // data of a connection that the program completed arrives well within it.
-const settle = 300 * time.Millisecond
+const sandboxSettle = 300 * time.Millisecond
 
 // run executes the attack tool with mode and arg for a new agent and
 // returns what it printed; the agent may have been killed by SIGPOLICY
 // meanwhile, which is not an error here.
-func run(t *testing.T, k *kerneltest.Kernel, id, mode, arg string) string {
+func runAttack(t *testing.T, k *kerneltest.Kernel, id, mode, arg string) string {
 	t.Helper()
-	return runAs(t, k.MustSpawn(agentos.AgentID(id)), mode, arg)
+	return runAttackAs(t, k.MustSpawn(agentos.AgentID(id)), mode, arg)
 }
 
 // runAs is run for an agent that exists.
-func runAs(t *testing.T, a *kernel.Agent, mode, arg string) string {
+func runAttackAs(t *testing.T, a *kernel.Agent, mode, arg string) string {
 	t.Helper()
 	res, err := a.Exec(t.Context(), "attack", map[string]any{"mode": mode, "arg": arg})
 	var cr *kernel.CommandResult
@@ -67,9 +70,9 @@ func runAs(t *testing.T, a *kernel.Agent, mode, arg string) string {
 
 // assertNothingReached asserts that the sink received no connection and
 // no byte, now and after settle.
-func assertNothingReached(t *testing.T, s *sink) {
+func assertNothingReached(t *testing.T, s *tcpSink) {
 	t.Helper()
-	time.Sleep(settle)
+	time.Sleep(sandboxSettle)
 	assert.Zero(t, s.bytes.Load(), "bytes reached a destination the egress allow-list does not name")
 	assert.Zero(t, s.conns.Load(), "a connection reached a destination the egress allow-list does not name")
 }
@@ -77,9 +80,9 @@ func assertNothingReached(t *testing.T, s *sink) {
 // A tool that moves itself into an ancestor cgroup (the cgroup2 root) is
 // out of reach of the eBPF programs attached to its agent's cgroup.
 func TestSandboxCgroupEscapeThenExfiltrate(t *testing.T) {
-	allowed, forbidden := newSink(t), newSink(t)
-	k := enforcingKernel(t, allowed.port(), attackTool(attacker(t)))
-	run(t, k, "escaper", "escape", forbidden.addr())
+	allowed, forbidden := newTCPSink(t), newTCPSink(t)
+	k := enforcingKernel(t, allowed.port(), attackTool(buildAttacker(t)))
+	runAttack(t, k, "escaper", "escape", forbidden.addr())
 	assertNothingReached(t, forbidden)
 }
 
@@ -87,8 +90,8 @@ func TestSandboxCgroupEscapeThenExfiltrate(t *testing.T) {
 // process group) that leaves its cgroup and keeps sending; after
 // Kernel.Signal(SIGKILL) returns, nothing may send again.
 func TestSandboxSetsidBeaconDiesWithSIGKILL(t *testing.T) {
-	allowed := newSink(t)
-	path := attacker(t)
+	allowed := newTCPSink(t)
+	path := buildAttacker(t)
 	k := enforcingKernel(t, allowed.port(), attackTool(path))
 	a := k.MustSpawn("beacon")
 	done := make(chan error, 1)
@@ -100,8 +103,8 @@ func TestSandboxSetsidBeaconDiesWithSIGKILL(t *testing.T) {
 
 	require.NoError(t, k.Signal(context.Background(), a.ID(), signals.SIGKILL, "attack"))
 	killedAt := allowed.conns.Load()
-	assert.Empty(t, processesRunning(t, path), "a process of the tool survived SIGKILL")
-	time.Sleep(settle)
+	assert.Empty(t, processesRunningExe(t, path), "a process of the tool survived SIGKILL")
+	time.Sleep(sandboxSettle)
 	assert.Equal(t, killedAt, allowed.conns.Load(), "the beacon sent after SIGKILL returned")
 	select {
 	case err := <-done:
@@ -115,9 +118,9 @@ func TestSandboxSetsidBeaconDiesWithSIGKILL(t *testing.T) {
 // take the tool's sockets out of the host's stack, not out of its
 // cgroup's hooks; either way nothing may reach the forbidden destination.
 func TestSandboxUnshareNetwork(t *testing.T) {
-	allowed, forbidden := newSink(t), newSink(t)
-	k := enforcingKernel(t, allowed.port(), attackTool(attacker(t)))
-	run(t, k, "unsharer", "unshare", forbidden.addr())
+	allowed, forbidden := newTCPSink(t), newTCPSink(t)
+	k := enforcingKernel(t, allowed.port(), attackTool(buildAttacker(t)))
+	runAttack(t, k, "unsharer", "unshare", forbidden.addr())
 	assertNothingReached(t, forbidden)
 	if _, err := os.Stat("/usr/bin/unshare"); err == nil {
 		k2 := enforcingKernel(t, allowed.port(), kernel.WithCommand("attack", kernel.Command{
@@ -133,17 +136,17 @@ func TestSandboxUnshareNetwork(t *testing.T) {
 // Raw IP and packet (link-layer) sockets send below the socket hooks: no
 // datagram of the tool may appear on any interface.
 func TestSandboxRawAndPacketSockets(t *testing.T) {
-	allowed := newSink(t)
+	allowed := newTCPSink(t)
 	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	require.NoError(t, err)
 	defer udp.Close()
 	port := udp.LocalAddr().(*net.UDPAddr).Port
-	k := enforcingKernel(t, allowed.port(), attackTool(attacker(t)))
-	sn := newSniffer(t, port)
+	k := enforcingKernel(t, allowed.port(), attackTool(buildAttacker(t)))
+	sn := newUDPSniffer(t, port)
 	for _, mode := range []string{"raw", "packet"} {
 		t.Run(mode, func(t *testing.T) {
-			run(t, k, mode, mode, udp.LocalAddr().String())
-			time.Sleep(settle)
+			runAttack(t, k, mode, mode, udp.LocalAddr().String())
+			time.Sleep(sandboxSettle)
 			assert.Zero(t, sn.seen.Load(), "a datagram of the tool went out")
 		})
 	}
@@ -153,64 +156,64 @@ func TestSandboxRawAndPacketSockets(t *testing.T) {
 // detach the kernel's from its cgroup or mount a bpffs; then the same
 // agent's next tool sends.
 func TestSandboxBPF(t *testing.T) {
-	allowed, forbidden := newSink(t), newSink(t)
-	k := enforcingKernel(t, allowed.port(), attackTool(attacker(t)))
+	allowed, forbidden := newTCPSink(t), newTCPSink(t)
+	k := enforcingKernel(t, allowed.port(), attackTool(buildAttacker(t)))
 	a := k.MustSpawn("bpf")
 	// To the allowed destination: the agent lives on, and so would
 	// whatever the attack changed in its cgroup.
-	out := runAs(t, a, "bpf", allowed.addr())
+	out := runAttackAs(t, a, "bpf", allowed.addr())
 	require.Contains(t, out, "send: ok", "the attack ran to its end")
 	assert.NotContains(t, out, "bpf load: ok", "the tool loaded an eBPF program")
 	assert.NotContains(t, out, "mount bpffs: ok", "the tool mounted a bpffs")
 	assert.NotRegexp(t, `bpf detach link [0-9]+ ok`, out, "the tool detached the kernel's programs")
-	runAs(t, a, "escape", forbidden.addr())
+	runAttackAs(t, a, "escape", forbidden.addr())
 	assertNothingReached(t, forbidden)
 }
 
 // The tool attaches to the kernel's process with ptrace: its memory holds
 // every secret the kernel has.
 func TestSandboxPtraceKernel(t *testing.T) {
-	allowed := newSink(t)
-	k := enforcingKernel(t, allowed.port(), attackTool(attacker(t)))
-	out := run(t, k, "ptracer", "ptrace", strconv.Itoa(os.Getpid()))
+	allowed := newTCPSink(t)
+	k := enforcingKernel(t, allowed.port(), attackTool(buildAttacker(t)))
+	out := runAttack(t, k, "ptracer", "ptrace", strconv.Itoa(os.Getpid()))
 	assert.NotContains(t, out, "attached", "the tool traced the kernel's process")
 }
 
 // secretEnv holds a secret in the initial environment of a re-executed
 // test process (what /proc/PID/environ shows).
-const secretEnv = "AGENTOS_ATTACK_KERNEL_SECRET"
+const kernelSecretEnv = "AGENTOS_ATTACK_KERNEL_SECRET"
 
 // The kernel's environment (API keys, tokens) must not be readable from
 // /proc/<kernel pid>/environ.
 func TestSandboxKernelEnviron(t *testing.T) {
 	needRoot(t)
-	secret := os.Getenv(secretEnv)
+	secret := os.Getenv(kernelSecretEnv)
 	if secret == "" {
 		// /proc/PID/environ shows the environment a process started
 		// with: run this test again in a process that starts with one.
 		b := make([]byte, 16)
 		_, _ = rand.Read(b)
-		cmd := exec.Command(os.Args[0], "-test.run=^TestSandboxKernelEnviron$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), secretEnv+"=secret-"+hex.EncodeToString(b))
+		cmd := osexec.Command(os.Args[0], "-test.run=^TestSandboxKernelEnviron$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), kernelSecretEnv+"=secret-"+hex.EncodeToString(b))
 		out, err := cmd.CombinedOutput()
 		require.NoError(t, err, "%s", out)
 		require.Contains(t, string(out), "--- PASS: TestSandboxKernelEnviron", "%s", out)
 		return
 	}
-	allowed := newSink(t)
-	k := enforcingKernel(t, allowed.port(), attackTool(attacker(t)))
+	allowed := newTCPSink(t)
+	k := enforcingKernel(t, allowed.port(), attackTool(buildAttacker(t)))
 	env, err := os.ReadFile("/proc/self/environ")
 	require.NoError(t, err)
 	require.Contains(t, string(env), secret, "the secret is where the attack looks")
-	out := run(t, k, "reader", "environ", strconv.Itoa(os.Getpid()))
+	out := runAttack(t, k, "reader", "environ", strconv.Itoa(os.Getpid()))
 	assert.NotContains(t, out, secret, "the tool read the kernel's environment")
 }
 
 // A set-user-id root binary would give root back to a tool that runs as
 // nobody; with it the tool escapes its cgroup and sends.
 func TestSandboxSetuidBinary(t *testing.T) {
-	allowed, forbidden := newSink(t), newSink(t)
-	path := attacker(t)
+	allowed, forbidden := newTCPSink(t), newTCPSink(t)
+	path := buildAttacker(t)
 	suid := filepath.Join(filepath.Dir(path), "suid-attacker")
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -218,17 +221,17 @@ func TestSandboxSetuidBinary(t *testing.T) {
 	require.NoError(t, os.Chown(suid, 0, 0))
 	require.NoError(t, os.Chmod(suid, 0o4755|os.ModeSetuid))
 	k := enforcingKernel(t, allowed.port(), attackTool(suid))
-	out := run(t, k, "whoami", "whoami", "")
+	out := runAttack(t, k, "whoami", "whoami", "")
 	assert.NotContains(t, out, "Uid:\t0", "the tool runs with uid 0")
-	run(t, k, "suid", "escape", forbidden.addr())
+	runAttack(t, k, "suid", "escape", forbidden.addr())
 	assertNothingReached(t, forbidden)
 }
 
 // No tool runs as root, or with any capability, however it is written.
 func TestSandboxNoRootNoCapabilities(t *testing.T) {
-	allowed := newSink(t)
-	k := enforcingKernel(t, allowed.port(), attackTool(attacker(t)))
-	out := run(t, k, "who", "whoami", "")
+	allowed := newTCPSink(t)
+	k := enforcingKernel(t, allowed.port(), attackTool(buildAttacker(t)))
+	out := runAttack(t, k, "who", "whoami", "")
 	for l := range strings.Lines(out) {
 		f := strings.Fields(l)
 		switch {
@@ -240,4 +243,31 @@ func TestSandboxNoRootNoCapabilities(t *testing.T) {
 		}
 	}
 	assert.Contains(t, out, "CapBnd:", "whoami printed the capability sets")
+}
+
+// A host process listening on an abstract UNIX socket (a local proxy, a
+// debugging endpoint) would carry the tool's data past every IP hook.
+func TestSandboxAbstractUnixSocket(t *testing.T) {
+	allowed := newTCPSink(t)
+	name := "@agentos-attack-" + strconv.Itoa(os.Getpid())
+	ln, err := net.Listen("unix", name)
+	require.NoError(t, err)
+	var got atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n, _ := io.Copy(io.Discard, c)
+			got.Add(n + 1) // a connection counts, even empty
+			_ = c.Close()
+		}
+	})
+	defer func() { _ = ln.Close(); wg.Wait() }()
+	k := enforcingKernel(t, allowed.port(), attackTool(buildAttacker(t)))
+	runAttack(t, k, "unix", "unix", name)
+	time.Sleep(sandboxSettle)
+	assert.Zero(t, got.Load(), "the tool reached a host process through an abstract UNIX socket")
 }

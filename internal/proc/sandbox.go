@@ -19,13 +19,16 @@ const DefaultSandboxID = 65534
 // processes. It then empties the capability bounding set and the ambient
 // set, drops every supplementary group, sets the user and group ids to
 // UID and GID, clears the remaining capability sets, sets no_new_privs
-// (so that no set-user-id binary or file capability gives anything back)
-// and executes the program, which becomes the namespace's pid 1. When it
+// (so that no set-user-id binary or file capability gives anything back),
+// scopes abstract UNIX sockets and signals to the program's own processes
+// with Landlock (Linux 6.12 or later; older kernels skip this step) and
+// executes the program, which becomes the namespace's pid 1. When it
 // dies, the kernel kills every other process of the namespace, setsid and
 // double-forked ones included, before its parent's wait returns.
 //
 // When the caller is not root, the program runs as the caller, with
-// no_new_privs and no ambient capabilities, in the caller's namespaces.
+// no_new_privs, no ambient capabilities and the Landlock scopes, in the
+// caller's namespaces.
 //
 // A setup step that fails makes Run fail before the program runs.
 type Sandbox struct {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -82,6 +83,9 @@ func sandboxInit(cfg, path string, argv []string) error {
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("sandbox: no_new_privs: %w", err)
+	}
+	if err := scope(); err != nil {
+		return err
 	}
 	err := unix.Exec(path, argv, env)
 	return fmt.Errorf("sandbox: exec %s: %w", path, err)
@@ -207,6 +211,34 @@ func dropPrivileges(uid, gid uint32) error {
 	var data [2]unix.CapUserData
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return fmt.Errorf("sandbox: clearing capabilities: %w", err)
+	}
+	return nil
+}
+
+// landlockScopeABI is the first Landlock ABI with scopes (Linux 6.12).
+const landlockScopeABI = 6
+
+// scope puts the program in a Landlock domain of its own that scopes
+// abstract UNIX sockets and signals (Linux 6.12): it can neither connect
+// to an abstract socket that a process outside the domain listens on (a
+// local proxy would carry data past the eBPF egress rules, which see only
+// IP) nor signal a process outside it. Where the kernel has no Landlock
+// scopes it does nothing. It needs no_new_privs set, and acts on this
+// thread, which executes the program.
+func scope() error {
+	abi, _, e := unix.RawSyscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION)
+	if e != 0 || abi < landlockScopeABI {
+		return nil
+	}
+	// The ABI 6 layout of struct landlock_ruleset_attr.
+	attr := struct{ fs, net, scoped uint64 }{scoped: unix.LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | unix.LANDLOCK_SCOPE_SIGNAL}
+	fd, _, e := unix.RawSyscall(unix.SYS_LANDLOCK_CREATE_RULESET, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr), 0)
+	if e != 0 {
+		return fmt.Errorf("sandbox: landlock ruleset: %w", e)
+	}
+	defer unix.Close(int(fd))
+	if _, _, e := unix.RawSyscall(unix.SYS_LANDLOCK_RESTRICT_SELF, fd, 0, 0); e != 0 {
+		return fmt.Errorf("sandbox: landlock: %w", e)
 	}
 	return nil
 }

@@ -4,8 +4,10 @@ package proc_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/sys/unix"
 
 	"github.com/agent-os/agentos/internal/proc"
 )
@@ -114,4 +117,46 @@ func TestSandboxKillReachesEveryProcess(t *testing.T) {
 	after := beats.Load()
 	time.Sleep(300 * time.Millisecond)
 	assert.Equal(t, after, beats.Load(), "a byte arrived after Run returned: the beacon survived")
+}
+
+// A host process listening on an abstract UNIX socket (a proxy, say) is
+// out of the sandboxed program's reach: its data would pass no IP hook.
+func TestSandboxAbstractUnixSocket(t *testing.T) {
+	requireRoot(t)
+	if abi, _, e := unix.RawSyscall(unix.SYS_LANDLOCK_CREATE_RULESET, 0, 0, unix.LANDLOCK_CREATE_RULESET_VERSION); e != 0 || abi < 6 {
+		if os.Getenv("AGENTOS_REQUIRE_BPF") == "1" {
+			t.Fatalf("Landlock scopes (ABI 6, Linux 6.12) are required here: ABI %d, %v", abi, e)
+		}
+		t.Skipf("needs Landlock scopes (ABI 6, Linux 6.12): ABI %d, %v", abi, e)
+	}
+	name := "@agentos-proc-test-" + strconv.Itoa(os.Getpid())
+	ln, err := net.Listen("unix", name)
+	require.NoError(t, err)
+	var got atomic.Int64
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n, _ := io.Copy(io.Discard, c)
+			got.Add(n + 1)
+			_ = c.Close()
+		}
+	})
+	defer func() { _ = ln.Close(); wg.Wait() }()
+
+	s := compile(t, proc.Command{Args: []string{"unix", name}})
+	res, err := s.Run(context.Background(), nil, nil)
+	require.NoError(t, err)
+	require.Equal(t, "unix: ok\n", string(res.Stdout.Data), "unsandboxed, the socket is reachable")
+	require.Eventually(t, func() bool { return got.Load() > 0 }, 5*time.Second, time.Millisecond)
+
+	got.Store(0)
+	res, err = s.Run(context.Background(), nil, &proc.RunOptions{Sandbox: &proc.Sandbox{}})
+	require.NoError(t, err)
+	assert.Equal(t, "unix: EPERM\n", string(res.Stdout.Data))
+	time.Sleep(100 * time.Millisecond)
+	assert.Zero(t, got.Load(), "the sandboxed program reached the socket")
 }

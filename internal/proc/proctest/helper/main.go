@@ -24,6 +24,7 @@
 //	bpf ADDR              load a cgroup_skb program, attach it to the cgroup2 root, detach the links of its own cgroup, mount a bpffs, then escape
 //	ptrace PID            PTRACE_ATTACH to PID; print "attached" or the errno
 //	environ PID           print /proc/PID/environ, NULs as newlines
+//	unix ADDR             connect to the UNIX socket ADDR ("@name" for an abstract one) and send "exfiltrate"
 package main
 
 import (
@@ -179,6 +180,13 @@ func main() {
 		var ws unix.WaitStatus
 		_, _ = unix.Wait4(pid, &ws, unix.WALL, nil)
 		_ = unix.PtraceDetach(pid)
+	case "unix":
+		c, err := net.Dial("unix", arg(args, 0))
+		if err == nil {
+			_, err = c.Write([]byte("exfiltrate"))
+			_ = c.Close()
+		}
+		fmt.Println("unix:", result(err))
 	case "environ":
 		b, err := os.ReadFile("/proc/" + arg(args, 0) + "/environ")
 		if err != nil {
