@@ -39,13 +39,13 @@ func SQLReadOnly(q string) bool {
 	if !sqlReadable(q) {
 		return false
 	}
-	ok := true
-	forEachSQLReading(q, func(r *sqlReading) bool {
-		res := scanSQL(q, r)
-		ok = res.readable && res.readonly
-		return ok
-	})
-	return ok
+	rs, n := sqlReadingsOf(q)
+	for i := range n {
+		if res := scanSQL(q, &rs[i]); !res.readable || !res.readonly {
+			return false
+		}
+	}
+	return true
 }
 
 // SQLDestructive reports whether the SQL text q may destroy data or
@@ -95,13 +95,13 @@ func SQLDestructive(q string) bool {
 	if !sqlReadable(q) {
 		return true
 	}
-	bad := false
-	forEachSQLReading(q, func(r *sqlReading) bool {
-		res := scanSQL(q, r)
-		bad = !res.readable || res.destructive
-		return !bad
-	})
-	return bad
+	rs, n := sqlReadingsOf(q)
+	for i := range n {
+		if res := scanSQL(q, &rs[i]); !res.readable || res.destructive {
+			return true
+		}
+	}
+	return false
 }
 
 // sqlReadable rejects what no reading should guess at: NUL bytes (SQLite
@@ -150,8 +150,8 @@ var (
 	mysqlBase     = sqlReading{dollarWords: true, backticks: true, hashComments: true, dashNeedsBlank: true, atUserVariables: true}
 )
 
-// sqlReadings lists every reading; forEachSQLReading skips those that
-// cannot differ from one already run on a given text.
+// sqlReadings lists every reading; sqlReadingsOf drops those that cannot
+// differ from one before them on a given text.
 var sqlReadings = func() []sqlReading {
 	rs := []sqlReading{readingSQLite, readingPG, readingPGOld, readingMSSQL}
 	for _, exec := range []uint8{execAll, execUnversioned} {
@@ -165,33 +165,29 @@ var sqlReadings = func() []sqlReading {
 	return rs
 }()
 
-// forEachSQLReading calls f with each reading that can read q differently
-// from the ones before it, until f returns false.
-func forEachSQLReading(q string, f func(*sqlReading) bool) {
+// sqlReadingsOf returns the readings that read q differently from each
+// other: without a backslash in q the backslash rules change nothing, and
+// without "/*" neither do executable comments.
+func sqlReadingsOf(q string) (rs [16]sqlReading, n int) {
 	backslash := strings.IndexByte(q, '\\') >= 0
 	exec := strings.Contains(q, "/*")
-	var seen [16]sqlReading
-	n := 0
 next:
-	for i := range sqlReadings {
-		r := sqlReadings[i]
+	for _, r := range sqlReadings {
 		if !backslash {
 			r.backslashSingle, r.backslashDouble = false, false
 		}
 		if !exec {
 			r.execComments = execNone
 		}
-		for _, s := range seen[:n] {
+		for _, s := range rs[:n] {
 			if s == r {
 				continue next
 			}
 		}
-		seen[n] = r
+		rs[n] = r
 		n++
-		if !f(&r) {
-			return
-		}
 	}
+	return rs, n
 }
 
 type sqlTok uint8
@@ -287,12 +283,12 @@ func (l *sqlLexer) next() (sqlTok, int, int) {
 			for j < len(q) && q[j] == c {
 				j++
 			}
-			if k := l.wordEnd(j); k > j {
+			if k := l.wordEnd(j, false); k > j {
 				l.i = k
 				return tokVar, i, k
 			}
-			l.i++
-			return tokPunct, i, i + 1
+			l.i = j
+			return tokPunct, i, j
 		case isASCIIWordByte(c), c == '$' && r.dollarWords:
 			return l.word()
 		case c >= 0x80:
@@ -313,13 +309,14 @@ func (l *sqlLexer) next() (sqlTok, int, int) {
 	return tokEOF, len(q), len(q)
 }
 
-// wordEnd returns the end of the word starting at j (j when none does).
-func (l *sqlLexer) wordEnd(j int) int {
+// wordEnd returns the end of the word starting at j (j when none does),
+// ending it at a $ when noDollar is set.
+func (l *sqlLexer) wordEnd(j int, noDollar bool) int {
 	q := l.q
 	for j < len(q) {
 		c := q[j]
 		switch {
-		case isASCIIWordByte(c) || c == '$':
+		case isASCIIWordByte(c) || c == '$' && !noDollar:
 		case c >= 0x80:
 			n, ok := wordRune(q, j)
 			if !ok {
@@ -341,13 +338,8 @@ func (l *sqlLexer) word() (sqlTok, int, int) {
 	if q[i] >= utf8.RuneSelf {
 		first, _ = wordRune(q, i)
 	}
-	j := l.wordEnd(i + first)
-	if l.r.dollarQuotes && q[i] >= '0' && q[i] <= '9' {
-		// PostgreSQL ends a number at $: 1$a$…$a$ is 1 and a dollar quote.
-		if k := strings.IndexByte(q[i:j], '$'); k >= 0 {
-			j = i + k
-		}
-	}
+	// PostgreSQL ends a number at $: 1$a$…$a$ is 1 and a dollar quote.
+	j := l.wordEnd(i+first, l.r.dollarQuotes && q[i] >= '0' && q[i] <= '9')
 	l.i = j
 	// A one-letter prefix glued to a quote makes a literal: E'…' (with
 	// backslash escapes in PostgreSQL), N'…', X'…', B'…'; so does a MySQL
@@ -546,8 +538,8 @@ func (l *sqlLexer) tclVariable() (sqlTok, int, int) {
 		break
 	}
 	if n == 0 {
-		l.i = start + 1
-		return tokPunct, start, start + 1
+		l.i = j
+		return tokPunct, start, j
 	}
 	l.i = j
 	return tokVar, start, j

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -279,5 +280,40 @@ func TestSQLReadingsFindTheirDialect(t *testing.T) {
 			}
 		}
 		assert.Positive(t, others, "some other reading must miss %q, or the test proves nothing", q)
+	}
+}
+
+// BenchmarkSQL measures both helpers on an ordinary query and on long
+// runs of the characters that open literals, comments and variables
+// (each must stay linear in the length of the text); the plain scan of
+// the same text by strings.Count is the baseline.
+func BenchmarkSQL(b *testing.B) {
+	inputs := map[string]string{
+		"ordinary": "SELECT id, name FROM users WHERE id = 42 AND name <> 'drop; table' -- DROP",
+		"at-run":   strings.Repeat("@", 1<<16),
+		"colons":   strings.Repeat(":", 1<<16),
+		"dollars":  strings.Repeat("1$", 1<<15),
+		"parens":   strings.Repeat("(", 1<<16),
+		"with":     strings.Repeat("WITH a AS (", 1<<12),
+	}
+	for name, q := range inputs {
+		b.Run(name+"/baseline", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				strings.Count(q, "'")
+			}
+		})
+		b.Run(name+"/destructive", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				SQLDestructive(q)
+			}
+		})
+		b.Run(name+"/readonly", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				SQLReadOnly(q)
+			}
+		})
 	}
 }
