@@ -65,9 +65,16 @@
 // startsWith, size, timestamps, all/exists/map/filter…) and the cel-go
 // string, list, set and bind extensions, these functions are declared:
 //
-//	sql.destructive(q)     DROP, TRUNCATE or ALTER, or DELETE/UPDATE without
-//	                       WHERE, in any statement of q, outside comments
-//	                       and literals, in any case: sql.destructive("select 1; drop table t") is true
+//	sql.readonly(q)        the allow-list: every statement of q is a plain read (SELECT,
+//	                       WITH … SELECT, VALUES, EXPLAIN of a read, SHOW, a reporting
+//	                       PRAGMA) under every dialect's reading, and names nothing
+//	                       that writes, locks or runs other SQL; false when empty or
+//	                       unreadable: sql.readonly("select 1; drop table t") is false
+//	sql.destructive(q)     the deny-list: DROP, TRUNCATE, ALTER or RENAME, a DELETE/UPDATE
+//	                       without a WHERE that names a column, an upsert or replace fed by
+//	                       a query, SQL run from text (EXEC, PREPARE, DO, CALL), or text it
+//	                       cannot read, in any statement and any dialect's reading of q,
+//	                       in any case: sql.destructive("select 1; drop table t") is true
 //	path.under(p, prefix)  p is prefix or below it, on element boundaries:
 //	                       path.under("/policy/a", "/policy") is true, path.under("/policyX", "/policy") false
 //	pii.card(s)            s holds a Luhn-valid card number (13–19 digits, spaces or dashes allowed)
@@ -170,10 +177,21 @@
 //   - Straight-line rules (no comprehension) run without a cost tracker:
 //     each operation runs once, and its cost is bounded by the size of the
 //     input. Bound argument sizes before they reach policy.
-//   - sql.destructive is lexical, not a parser: it reads q under the
-//     standard and the MySQL rules for comments and literals and reports
-//     destruction if either reading finds it, so it errs towards true (a
-//     column named drop counts). pii.card and pii.ssn are heuristics.
+//   - For a SQL tool, allow what sql.readonly accepts and let the default
+//     deny the rest: it is an allow-list, and the safe default.
+//     sql.destructive is a deny-list, lexical, not a parser. Both read q
+//     under the rules of SQLite, PostgreSQL, MySQL/MariaDB and SQL Server
+//     for literals, quoted identifiers and comments (dollar quotes,
+//     [brackets], backslash escapes, executable /*! */ comments, …), and
+//     text that any reading cannot read (an unterminated literal or
+//     comment, a NUL, invalid UTF-8) is destructive and not read-only: the
+//     check fails closed. It errs towards destruction (a column named drop
+//     counts; a quote escaped by a backslash is unreadable outside MySQL
+//     and PostgreSQL's E strings: double it instead), yet no
+//     deny-list knows that WHERE id = id matches every row. Neither helper
+//     sees inside a user-defined function or procedure: give a read-only
+//     tool a read-only connection as well. pii.card and pii.ssn are
+//     heuristics.
 //   - Size hints only shape the load-time estimate; they do not reject
 //     larger inputs.
 package policy
