@@ -62,6 +62,7 @@ func Test(t *testing.T, newRecorder Factory) {
 	t.Run("Query", func(t *testing.T) { testQuery(t, newRecorder) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newRecorder) })
 	t.Run("Tamper", func(t *testing.T) { testTamper(t, newRecorder) })
+	t.Run("Anchors", func(t *testing.T) { testAnchors(t, newRecorder) })
 	t.Run("Close", func(t *testing.T) { testClose(t, newRecorder) })
 }
 
@@ -603,5 +604,57 @@ func testClose(t *testing.T, newRecorder Factory) {
 	}
 	if a := r.Anchor(); a.Seq != 5 {
 		t.Errorf("Anchor after Close = %d; Close must commit accepted entries", a.Seq)
+	}
+}
+
+// testAnchors checks that an anchor names both ends of the chain and that
+// VerifyAnchor holds the chain to both: the genesis it starts from and the
+// hash at the head.
+func testAnchors(t *testing.T, newRecorder Factory) {
+	r, _ := open(t, newRecorder)
+	ctx := context.Background()
+	fill(t, r, 5)
+	mid := r.Anchor()
+	for i := 5; i < 12; i++ {
+		if _, err := r.Append(ctx, Sample(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	head := r.Anchor()
+	if head.GenesisSeq != 0 || !head.GenesisHash.IsZero() || head.Seq != 12 {
+		t.Fatalf("Anchor of a new recorder = %+v, want the zero genesis and head 12", head)
+	}
+	check := func(name string, a recorder.Anchor, seq uint64, reason recorder.Reason) {
+		t.Helper()
+		rep, err := r.VerifyAnchor(ctx, a)
+		if reason == "" {
+			if err != nil || !rep.OK {
+				t.Fatalf("%s: VerifyAnchor = %v, %v; want OK", name, rep.Broken, err)
+			}
+			return
+		}
+		t.Run(name, func(t *testing.T) { expectBroken(t, rep, err, seq, reason) })
+	}
+	check("head", head, 0, "")
+	check("mid", mid, 0, "")
+	// A holder who vouches for the chain from entry 5 on.
+	check("from mid", recorder.Anchor{Seq: head.Seq, Hash: head.Hash, GenesisSeq: mid.Seq, GenesisHash: mid.Hash}, 0, "")
+	wrongGenesis := head
+	wrongGenesis.GenesisHash[0] ^= 1
+	check("wrong genesis", wrongGenesis, 1, recorder.ReasonGenesis)
+	wrongMid := recorder.Anchor{Seq: head.Seq, Hash: head.Hash, GenesisSeq: mid.Seq, GenesisHash: mid.Hash}
+	wrongMid.GenesisHash[3] ^= 1
+	check("wrong mid genesis", wrongMid, 1, recorder.ReasonRewritten)
+	wrongHead := head
+	wrongHead.Hash[31] ^= 1
+	check("wrong head", wrongHead, 1, recorder.ReasonRewritten)
+	ahead := head
+	ahead.Seq += 3
+	check("ahead", ahead, 13, recorder.ReasonTruncated)
+	if _, err := r.VerifyAnchor(ctx, recorder.Anchor{Seq: 1, GenesisSeq: 2}); !errors.Is(err, agentos.ErrInvalid) {
+		t.Errorf("VerifyAnchor of a head before its genesis: %v, want agentos.ErrInvalid", err)
 	}
 }
