@@ -135,14 +135,18 @@
 // deadline ([WithEvalTimeout] and the caller's context), checked every
 // [DefaultInterruptEvery] iterations; lists.range builds at most
 // [MaxListRange] elements, refusing larger ranges before allocating them.
-// Rules are compiled with constant folding and precompiled regular
-// expressions.
+// Rules are planned with cel-go's optimizations (constant lists and sets
+// and regular expressions built once), except a rule that tests
+// membership in an empty list, which the optimization would fold to false
+// without evaluating the tested value and its error.
 //
 // Rules are indexed by what their top-level conjunction requires of
 // action.op and action.tool (action.tool == "x", action.op in ["read",
 // "list"], or a disjunction of such tests): a decision evaluates only the
 // rules that can apply, so a large policy costs about what the rules for
-// one tool cost. Such a rule is evaluated without the op and tool tests
+// one tool cost. The empty tool and op are values like any other: a rule
+// that requires action.tool == "" applies to the tool "" only, never to a
+// tool no rule names. Such a rule is evaluated without the op and tool tests
 // the index has proved, and a condition built only of tests of action
 // fields, arguments, meta, labels and the agent against constants (==,
 // !=, <, <=, >, >=, in a constant list, startsWith, endsWith, contains,
@@ -150,7 +154,8 @@
 // without the CEL interpreter and without allocating; on any value it
 // cannot decide exactly as CEL would (a missing key, a NaN, another type)
 // it hands the rule to its CEL program. Neither the index nor these
-// shortcuts ever change a decision.
+// shortcuts ever change a decision; the tests compare them with every
+// rule's whole condition evaluated by plain cel-go.
 //
 // # Concurrency
 //

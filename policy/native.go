@@ -24,11 +24,19 @@ import (
 // error, if there is one). A rule whose condition uses anything outside
 // this subset has no closure at all.
 //
+// Values the closures leave to CEL on purpose: json.Number and named types
+// (type myInt int), which the adapter converts by reflection or parsing;
+// lists, maps and null; NaN; ordering of bools; membership of a value of
+// another kind than the list's, and in an empty or double list; a missing
+// key (CEL reports the error, which makes a deny rule match). Strings are
+// compared bytewise, as cel-go does, so invalid UTF-8 needs no case.
+//
 // So direct evaluation never changes a decision: where it answers, CEL
 // answers the same; everywhere else CEL answers. TestDirectMatchesCEL
-// compares the two over random conditions and inputs, and
-// TestIndexNeverChangesADecision compares the indexed path (residual
-// programs and closures) with plain CEL over the full conditions.
+// compares each closure with the residual program it was compiled from,
+// over random conditions and inputs, and TestDecideMatchesReference
+// compares whole decisions (index, residuals and closures) with every
+// rule's full condition evaluated by plain cel-go.
 
 // nkind is the kind of a directly evaluated value. nUndecided means the
 // closures cannot decide and CEL must.
