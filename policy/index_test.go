@@ -215,3 +215,22 @@ func reader(in Input) Input {
 	in.Agent.Role = "reader"
 	return in
 }
+
+// Membership in an empty list evaluates its left side: a missing argument
+// is an error there as anywhere, and an erroring deny rule denies (cel-go's
+// optimized programs would fold the test to false).
+func TestEmptyListMembershipKeepsErrors(t *testing.T) {
+	d := doc(t, "p", "spec:\n  defaultEffect: allow\n  variables:\n    - {name: blocked, expression: '[]'}\n  rules:\n"+
+		r("no-blocked-host", "deny", `action.tool == "http.get" && action.args.host in variables.blocked`)+
+		r("empty-literal", "deny", `action.tool == "shell" && action.args.cmd in []`))
+	for _, opts := range [][]Option{nil, {withoutDirect()}, {withoutIndex()}} {
+		e := engine(t, opts, d)
+		got := decide(t, e, exec("http.get", map[string]any{"url": "x"}))
+		assert.Equal(t, agentos.Deny, got.Effect, "%d options: %v", len(opts), got)
+		assert.Equal(t, "no-blocked-host", got.Rule)
+		got = decide(t, e, exec("shell", nil))
+		assert.Equal(t, agentos.Deny, got.Effect, "%d options: %v", len(opts), got)
+		got = decide(t, e, exec("http.get", map[string]any{"host": "example.com"}))
+		assert.Equal(t, agentos.Allow, got.Effect, "%d options: %v", len(opts), got)
+	}
+}
