@@ -93,6 +93,10 @@
 // worth what their storage is: an anchor file on the recorder's own disk
 // stops forgery (the signature) but not deletion, and entries appended
 // after the last anchor published are proven by nothing but the chain.
+// Verify against every anchor kept, not only the latest: a recorder
+// reopened after someone rewrote its file publishes anchors of the
+// rewritten chain (its genesis included), which only the earlier anchors
+// contradict.
 // A kernel records into the recorder through [Recorder.Append]; see
 // kernel.WithAnchors for publishing while it runs.
 //
