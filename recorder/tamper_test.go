@@ -461,3 +461,26 @@ func readAll(t *testing.T, path string) []recorder.Entry {
 	require.NoError(t, r.Close())
 	return es
 }
+
+// TestAnchorsAfterReopenOfTamperedFile: a recorder reopened on a file
+// whose prefix was deleted and genesis moved anchors the rewritten chain;
+// those later anchors alone vouch for it, the earlier ones do not.
+func TestAnchorsAfterReopenOfTamperedFile(t *testing.T) {
+	path := tempPath(t, "rec.db")
+	es, before := anchoredFile(t, path, 10)
+	attackSQL(t, path, append([]sqlStmt{q("DELETE FROM entries WHERE seq<=4")},
+		genesisTo(recorder.Anchor{Seq: 4, Hash: es[3].Hash})...)...)
+	r := mustOpen(t, path, nil)
+	ctx := context.Background()
+	for i := range 5 {
+		_, err := r.Append(ctx, recordertest.Sample(100+i))
+		require.NoError(t, err)
+	}
+	after := r.Anchor()
+	assert.Equal(t, uint64(4), after.GenesisSeq, "the reopened recorder anchors the genesis it found")
+	rep, err := r.VerifyAnchors(ctx, []recorder.Anchor{after})
+	require.NoError(t, err)
+	assert.True(t, rep.OK, "the latest anchor alone vouches for what it was given")
+	rep, err = r.VerifyAnchors(ctx, append(before, after))
+	checkVerdict(t, "every anchor", rep, err, detected(recorder.ReasonDeleted, 1))
+}
