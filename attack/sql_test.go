@@ -204,6 +204,12 @@ func TestSQLEvasionsNeverDestroyUnderTheREADMEPolicy(t *testing.T) {
 		var v *agentos.PolicyViolation
 		require.True(t, errors.As(err, &v), "%q: got %v, want a policy violation", q, err)
 	}
+
+	// Two steps: the first opens SQLite's schema to writes, the second,
+	// with a WHERE, rewrites the table's definition.
+	require.Error(t, query(t, k, 1000, "PRAGMA writable_schema = ON"))
+	_ = query(t, k, 1001, "UPDATE sqlite_master SET sql = 'CREATE TABLE orders (id INTEGER PRIMARY KEY)' WHERE name = 'orders'")
+	require.Equal(t, intact, target.state(t), "the schema was rewritten in two steps")
 }
 
 func TestSQLOnlyReadsRunUnderAReadOnlyPolicy(t *testing.T) {

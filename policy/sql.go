@@ -225,7 +225,7 @@ func isASCIIWordByte(c byte) bool {
 // may read differently: the reading fails.
 func wordRune(q string, i int) (int, bool) {
 	r, n := utf8.DecodeRuneInString(q[i:])
-	return n, r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r))
+	return n, r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r))
 }
 
 // next returns the next token as its kind and q[start:end].
@@ -593,6 +593,7 @@ const (
 const (
 	wDestroy = 1 << iota // destructive anywhere (and not read-only)
 	wWrite               // not read-only anywhere
+	wFunc                // a function: its name counts quoted too
 )
 
 type sqlWord struct {
@@ -646,8 +647,14 @@ var sqlWords = func() map[string]sqlWord {
 		"PARTITIONS", "FORMAT", "JSON", "TREE", "TRADITIONAL")
 	// Destructive: schema changes, and SQL run from text the check cannot read.
 	set(kwOther, wDestroy|wWrite, "DROP", "TRUNCATE", "ALTER", "RENAME",
-		"EXEC", "EXECUTE", "PREPARE", "SP_EXECUTESQL", "XP_CMDSHELL", "EVAL",
-		"LOAD_EXTENSION", "DBLINK", "DBLINK_EXEC")
+		"EXEC", "EXECUTE", "PREPARE",
+		// SQLite: pragmas that let a statement rewrite the schema or pages.
+		"WRITABLE_SCHEMA", "SCHEMA_VERSION")
+	// Functions (also when their name is quoted: "nextval"('s') calls
+	// nextval) that run SQL from text, load code or delete data.
+	set(kwOther, wDestroy|wWrite|wFunc, "SP_EXECUTESQL", "XP_CMDSHELL", "EVAL",
+		"LOAD_EXTENSION", "DBLINK", "DBLINK_EXEC", "SQLITE_DBPAGE", "LO_UNLINK",
+		"PG_FILE_UNLINK")
 	// Not read-only: writes, locks, session and transaction state, files,
 	// stalls, and other side effects.
 	set(kwOther, wWrite, "INTO", "ATTACH", "DETACH", "SET", "DECLARE", "DEALLOCATE",
@@ -656,7 +663,8 @@ var sqlWords = func() map[string]sqlWord {
 		"UNLISTEN", "REFRESH", "CLUSTER", "REINDEX", "VACUUM", "DISCARD", "REASSIGN",
 		"IMPORT", "OUTFILE", "DUMPFILE", "WAITFOR", "WHILE", "GOTO", "SHUTDOWN", "KILL",
 		"RECONFIGURE", "BACKUP", "RESTORE", "DBCC", "BULK", "CHECKPOINT", "WRITETEXT",
-		"UPDATETEXT", "OPENROWSET", "OPENDATASOURCE", "OPENQUERY", "USE",
+		"UPDATETEXT", "USE", "ADD", "ENABLE", "DISABLE", "SEND", "RECEIVE", "MOVE")
+	set(kwOther, wWrite|wFunc, "OPENROWSET", "OPENDATASOURCE", "OPENQUERY",
 		"WRITEFILE", "READFILE", "EDIT", "FTS3_TOKENIZER",
 		"NEXTVAL", "SETVAL", "SET_CONFIG", "PG_SLEEP", "PG_SLEEP_FOR", "PG_SLEEP_UNTIL",
 		"PG_NOTIFY", "PG_TERMINATE_BACKEND", "PG_CANCEL_BACKEND", "PG_RELOAD_CONF",
@@ -667,11 +675,12 @@ var sqlWords = func() map[string]sqlWord {
 		"PG_TRY_ADVISORY_XACT_LOCK", "PG_TRY_ADVISORY_XACT_LOCK_SHARED", "PG_ADVISORY_UNLOCK",
 		"PG_ADVISORY_UNLOCK_SHARED", "PG_ADVISORY_UNLOCK_ALL", "PG_CREATE_LOGICAL_REPLICATION_SLOT",
 		"PG_CREATE_PHYSICAL_REPLICATION_SLOT", "PG_DROP_REPLICATION_SLOT",
-		"LO_IMPORT", "LO_EXPORT", "LO_CREATE", "LO_UNLINK", "LO_FROM_BYTEA", "LO_PUT", "LOWRITE",
+		"LO_IMPORT", "LO_EXPORT", "LO_CREATE", "LO_FROM_BYTEA", "LO_PUT", "LOWRITE",
 		"DBLINK_SEND_QUERY", "DBLINK_CONNECT", "QUERY_TO_XML", "QUERY_TO_XMLSCHEMA",
 		"QUERY_TO_XML_AND_XMLSCHEMA", "CURSOR_TO_XML", "SLEEP", "BENCHMARK", "GET_LOCK",
 		"RELEASE_LOCK", "RELEASE_ALL_LOCKS", "LOAD_FILE", "SYS_EXEC", "SYS_EVAL",
-		"SP_CONFIGURE", "SP_OACREATE", "SP_OAMETHOD", "SP_ADDEXTENDEDPROC")
+		"SP_CONFIGURE", "SP_OACREATE", "SP_OAMETHOD", "SP_ADDEXTENDEDPROC",
+		"PG_FILE_WRITE", "PG_FILE_RENAME")
 	return m
 }()
 
@@ -681,22 +690,57 @@ const maxSQLKeyword = 40
 // lookupWord folds the word w to upper case and looks it up. exact is
 // false when w is not plain ASCII: then only its danger counts (a word
 // like "ſelect" that folds to a keyword is no keyword to a server, but is
-// kept away from read-only). A word that starts with digits is also looked
-// up without them, for servers that split 1DROP into 1 and DROP.
+// kept away from read-only). Servers may split a word where this lexer
+// does not: a number from the letters after it (1DROP, 1e5DROP: SQL Server
+// reads SELECT 1AS x), or at a character outside ASCII that they do not
+// take for a letter. The danger of each such piece counts too.
 func lookupWord(w string) (word sqlWord, exact bool) {
 	word, exact = lookupFolded(w)
-	if w != "" && w[0] >= '0' && w[0] <= '9' {
-		k := 0
-		for k < len(w) && w[k] >= '0' && w[k] <= '9' {
-			k++
+	if w[0] >= '0' && w[0] <= '9' {
+		for k := 1; k < len(w); k++ {
+			if w[k-1] >= '0' && w[k-1] <= '9' && (w[k] < '0' || w[k] > '9') {
+				word = word.with(lookupFolded(w[k:]))
+			}
 		}
-		if k < len(w) {
-			if rest, _ := lookupFolded(w[k:]); rest.flags != 0 {
-				word.flags |= rest.flags
+	}
+	if !exact {
+		start := -1
+		for k := 0; k <= len(w); k++ {
+			if k < len(w) && w[k] < utf8.RuneSelf {
+				if start < 0 {
+					start = k
+				}
+				continue
+			}
+			if start >= 0 {
+				word = word.with(lookupFolded(w[start:k]))
+				start = -1
 			}
 		}
 	}
 	return word, exact
+}
+
+// with adds the danger of a piece of the word to it: its flags, and
+// DELETE or UPDATE, which open a modification.
+func (w sqlWord) with(piece sqlWord, _ bool) sqlWord {
+	w.flags |= piece.flags &^ wFunc
+	if (piece.kw == kwDelete || piece.kw == kwUpdate) && w.kw == kwOther {
+		w.kw = piece.kw
+	}
+	return w
+}
+
+// lookupQuoted returns the flags of a quoted name that is a function's.
+func lookupQuoted(text string) uint8 {
+	if len(text) < 2 {
+		return 0
+	}
+	w, _ := lookupFolded(text[1 : len(text)-1])
+	if w.flags&wFunc == 0 {
+		return 0
+	}
+	return w.flags
 }
 
 func lookupFolded(w string) (sqlWord, bool) {
@@ -986,6 +1030,9 @@ func (s *sqlStatement) token(tok sqlTok, text string) {
 		if s.modifyDepth > s.depth {
 			s.closeModify() // the DELETE/UPDATE was inside the parentheses that closed
 		}
+	}
+	if tok == tokIdent || tok == tokDQuote {
+		w.flags = lookupQuoted(text)
 	}
 	if w.flags&wDestroy != 0 {
 		s.destructive = true

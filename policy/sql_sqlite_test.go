@@ -90,6 +90,8 @@ var (
 		"DELETE FROM orders /*!50000 WHERE id = 1 */",
 		"UPDATE [orders] SET [amount] = 0",
 		"DELETE FROM `orders`",
+		"PRAGMA writable_schema = 1; UPDATE sqlite_master SET sql = 'CREATE TABLE customers (id INTEGER PRIMARY KEY)' WHERE name = 'customers'",
+		"PRAGMA writable_schema = ON; DELETE FROM sqlite_master WHERE name = 'customers'",
 	}
 	// corpusWrappers hide a statement D in another dialect's quoting.
 	corpusWrappers = []string{

@@ -197,6 +197,22 @@ var sqlCases = []sqlCase{
 	{"UPDATE t SET a = 0 WHERE id = 1\x0b", false, false},
 	{"ſELECT 1", false, false},
 	{"SELECT 1; 1DROP TABLE t", true, false},
+	{"SELECT 1e5DROP TABLE t", true, false}, // SQL Server reads SELECT 1AS x
+	{"SELECT 1; 0x1DROP TABLE t", true, false},
+	{"DROP\u0301 TABLE t", true, false}, // a combining mark outside a literal: unreadable
+	{"SELECT DROPé FROM t", true, false},  // a server that takes é for a separator sees DROP
+	{"SELECT café FROM t WHERE é = 1", false, true},
+	// Function names count quoted, keywords do not.
+	{`SELECT "nextval"('s')`, false, false},
+	{"SELECT `sleep`(10)", false, false},
+	{`SELECT "load_extension"('/tmp/x.so')`, true, false},
+	{"SELECT [dblink_exec]('db', 'DROP TABLE t')", true, false},
+	{`SELECT pg_catalog."lo_unlink"(1)`, true, false},
+	{`SELECT "drop", "update" FROM t`, false, true},
+	// SQLite pragmas that let a later statement rewrite the schema or pages.
+	{"PRAGMA writable_schema = ON", true, false},
+	{"PRAGMA schema_version = 1", true, false},
+	{"UPDATE sqlite_dbpage SET data = zeroblob(4096) WHERE pgno = 1", true, false},
 
 	// Read-only forms, and what is refused.
 	{"EXPLAIN SELECT 1", false, true},
@@ -212,7 +228,7 @@ var sqlCases = []sqlCase{
 	{"PRAGMA user_version", false, false},
 	{"PRAGMA user_version = 3", false, false},
 	{"PRAGMA table_info = 3", false, false},
-	{"PRAGMA writable_schema(1)", false, false},
+	{"PRAGMA writable_schema(1)", true, false},
 	{"SELECT * INTO t2 FROM t", false, false},
 	{"SELECT * FROM t INTO OUTFILE '/tmp/x'", false, false},
 	{"SELECT writefile('/tmp/x', 'y')", false, false},
