@@ -199,8 +199,8 @@ var sqlCases = []sqlCase{
 	{"SELECT 1; 1DROP TABLE t", true, false},
 	{"SELECT 1e5DROP TABLE t", true, false}, // SQL Server reads SELECT 1AS x
 	{"SELECT 1; 0x1DROP TABLE t", true, false},
-	{"DROP\u0301 TABLE t", true, false}, // a combining mark outside a literal: unreadable
-	{"SELECT DROPé FROM t", true, false},  // a server that takes é for a separator sees DROP
+	{"DROP\u0301 TABLE t", true, false},  // a combining mark outside a literal: unreadable
+	{"SELECT DROPé FROM t", true, false}, // a server that takes é for a separator sees DROP
 	{"SELECT café FROM t WHERE é = 1", false, true},
 	// Function names count quoted, keywords do not.
 	{`SELECT "nextval"('s')`, false, false},
