@@ -28,14 +28,14 @@ func smallDisk(t *testing.T, size int) string {
 }
 
 // Threat: the disk under the flight recorder fills while agents work. A
-// real full disk (a 1 MiB tmpfs): under a WriteAhead recorder every
+// real full disk (a 4 MiB tmpfs): under a WriteAhead recorder every
 // syscall that returned success has its decision and outcome recorded;
 // under a Buffered one accepted by WithLossyRecorder no syscall reports
 // success once the recorder lost entries.
 func TestFullDiskLosesNoAcknowledgedRecord(t *testing.T) {
 	t.Run("write-ahead", func(t *testing.T) {
 		ctx := t.Context()
-		rec := openRecorder(t, filepath.Join(smallDisk(t, 1<<20), "audit.db"), nil)
+		rec := openRecorder(t, filepath.Join(smallDisk(t, 4<<20), "audit.db"), nil)
 		k, err := kernel.New(kernel.WithRecorder(rec))
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = k.Close() })

@@ -17,7 +17,11 @@
 //  5. the policy decision (an engine error is a deny; an approve effect asks
 //     the [Approver], and is a deny without one or past its timeout);
 //  6. the decision entry is appended to the flight recorder; if that fails
-//     the syscall fails closed and nothing executes;
+//     the syscall fails closed and nothing executes. Every decision fits an
+//     entry: arguments, a path or a target too large are recorded cut, with
+//     the SHA-256 of the whole. Once a recorder reports that it lost
+//     entries it had acknowledged ([WithLossyRecorder]), the kernel panics
+//     and admits nothing more;
 //  7. a syscall that was not permitted returns an [*agentos.PolicyViolation]
 //     and, unless the deciding rule says onDeny: refuse, raises SIGPOLICY on
 //     the agent, which kills it ([WithStrict] makes every deny kill);
@@ -25,7 +29,8 @@
 //     run with a context that is cancelled when the agent is interrupted or
 //     killed, and a result that arrives after the kill is discarded;
 //  9. the outcome entry: status, error, duration and the SHA-256 digest of
-//     the result.
+//     the result (for a write, of the kernel's one copy of the data, which
+//     is what the namespace stores).
 //
 // There is no way to run without a policy: with no policy option, [New]
 // loads the [Baseline] policy, which lets an agent use its own memory mounts
