@@ -59,8 +59,11 @@ func SQLReadOnly(q string) bool {
 //     ON DUPLICATE KEY UPDATE) takes its rows from a query rather than from
 //     VALUES, and so may rewrite every row of a table;
 //   - it runs SQL the check cannot read: EXEC, EXECUTE, PREPARE, a DO
-//     block, CALL, or functions that run SQL text or load code
-//     (load_extension, eval, dblink, sp_executesql, xp_cmdshell);
+//     block, CALL, or functions that run SQL text, load code or delete
+//     data (load_extension, eval, dblink, sp_executesql, xp_cmdshell,
+//     lo_unlink; their names count quoted too: "dblink"(…));
+//   - it opens SQLite's schema or pages to writes (writable_schema,
+//     schema_version, sqlite_dbpage);
 //   - or the text cannot be read at all: an unterminated literal, quoted
 //     identifier, comment or dollar quote, a NUL byte, invalid UTF-8, a
 //     control character, or a character outside ASCII, not a letter or
@@ -82,15 +85,19 @@ func SQLReadOnly(q string) bool {
 // literal, an identifier or a comment cannot smuggle a DROP past the
 // check, nor fake a WHERE. Under each reading, string literals (a doubled
 // quote standing for one), E'…' strings with backslash escapes, N'…',
-// X'…', B'…' and U&'…' literals, double-quoted identifiers, backticks, [brackets] (with ]]
-// escapes in SQL Server, without in SQLite), $tag$ dollar quotes, --, #
-// and nested /* */ comments, executable comments (scanned as code, since
-// the server runs them), SQLite's $name(…) variables and SQL Server's
-// @variables are read as that dialect reads them.
+// X'…', B'…' and U&'…' literals, double-quoted identifiers, backticks,
+// [brackets] (with ]] escapes in SQL Server, without in SQLite), $tag$
+// dollar quotes, --, # and nested /* */ comments, executable comments
+// (scanned as code, since the server runs them), SQLite's $name(…)
+// variables and SQL Server's @variables are read as that dialect reads
+// them. A word is also split where a server may split it: after a number
+// (SQL Server reads 1e5DROP as 1e5 DROP) and at a character outside ASCII.
 //
 // The check is lexical, not a parser, and a deny-list: it errs towards
 // true (a column named drop counts), but it cannot see that WHERE id = id
-// matches every row. It is the CEL function sql.destructive.
+// or WHERE active matches every row, that literal VALUES replace every
+// row one by one, nor what a user-defined function or a trigger does. It
+// is the CEL function sql.destructive.
 func SQLDestructive(q string) bool {
 	if !sqlReadable(q) {
 		return true
