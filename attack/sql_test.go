@@ -190,12 +190,15 @@ func TestSQLEvasionsNeverDestroyUnderTheREADMEPolicy(t *testing.T) {
 	k := sqlKernel(t, readmePolicy(t), target)
 	intact := target.state(t)
 
-	// The policy is in force and the tool really runs what it is allowed.
-	require.NoError(t, query(t, k, 0, "INSERT INTO audit (x) VALUES (1)"))
-	require.NoError(t, query(t, k, 1, "UPDATE orders SET amount = amount WHERE id = 1"))
-	require.True(t, target.ranQuery("INSERT INTO audit (x) VALUES (1)"))
+	// The tool runs whatever it is given: only the policy stands between
+	// an agent and a dropped table.
+	_, err := target.tool(t.Context(), map[string]any{"query": "DROP TABLE audit"})
+	require.NoError(t, err)
+	require.NotEqual(t, intact, target.state(t))
 	intact = target.state(t)
-	require.Contains(t, intact, "audit []interface {}{1}")
+	// The policy is in force: a read goes through the kernel to the tool.
+	require.NoError(t, query(t, k, 0, "SELECT count(*) FROM orders"))
+	require.True(t, target.ranQuery("SELECT count(*) FROM orders"))
 
 	for i, q := range sqlEvasions {
 		err := query(t, k, 100+i, q)
