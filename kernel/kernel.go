@@ -286,6 +286,9 @@ func (k *Kernel) Spawn(ctx context.Context, id agentos.AgentID, opts ...AgentOpt
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := k.recorderLost(); err != nil {
+		return nil, err
+	}
 	if err := validAgentID(id); err != nil {
 		return nil, err
 	}
