@@ -8,8 +8,10 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -468,50 +470,89 @@ var genVariables = []struct{ name, expr string }{
 	{"execEmpty", `action.op == "exec" && action.tool == ""`},
 }
 
+// genCheckEnv declares every variable genDocuments may define, to type-check
+// a drawn condition before it goes into a document.
+var genCheckEnv = sync.OnceValues(func() (*cel.Env, error) {
+	env, err := refEnv()
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range genVariables {
+		a, iss := env.Compile(v.expr)
+		if iss.Err() != nil {
+			return nil, iss.Err()
+		}
+		if env, err = env.Extend(cel.Variable("variables."+v.name, a.OutputType())); err != nil {
+			return nil, err
+		}
+	}
+	return env, nil
+})
+
+// genRuleWhen draws conditions until one type-checks as a bool (the
+// generator is loose: it may compare a conversion with a constant of
+// another type, which the checker refuses).
+func genRuleWhen(rng *rand.Rand, vars []string) (string, error) {
+	env, err := genCheckEnv()
+	if err != nil {
+		return "", err
+	}
+	for {
+		when := genWhen(rng, vars)
+		if a, iss := env.Compile(when); iss.Err() == nil && a.OutputType().IsExactType(cel.BoolType) {
+			return when, nil
+		}
+	}
+}
+
 // genDocuments builds one or two documents of random rules that the
 // reference compiles, and returns them with the reference.
-func genDocuments(t *testing.T, rng *rand.Rand) ([]*Document, *reference) {
-	t.Helper()
+func genDocuments(rng *rand.Rand) ([]*Document, *reference, error) {
 	effects := []string{"allow", "allow", "deny", "approve", "audit"}
 	defaults := []string{"", "allow", "deny", "approve", "audit"}
-	for {
-		var docs []*Document
-		for di := range 1 + rng.IntN(2) {
-			var b strings.Builder
-			b.WriteString("spec:\n")
-			if def := pick(rng, defaults); def != "" {
-				fmt.Fprintf(&b, "  defaultEffect: %s\n", def)
+	var docs []*Document
+	for di := range 1 + rng.IntN(2) {
+		var b strings.Builder
+		b.WriteString("spec:\n")
+		if def := pick(rng, defaults); def != "" {
+			fmt.Fprintf(&b, "  defaultEffect: %s\n", def)
+		}
+		var vars []string
+		if rng.IntN(3) == 0 {
+			b.WriteString("  variables:\n")
+			for i, v := range genVariables {
+				if i == 0 || rng.IntN(2) == 0 {
+					fmt.Fprintf(&b, "    - {name: %s, expression: '%s'}\n", v.name, v.expr)
+					vars = append(vars, v.name)
+				}
 			}
-			var vars []string
+		}
+		b.WriteString("  rules:\n")
+		for i := range 1 + rng.IntN(8) {
+			eff := pick(rng, effects)
+			when, err := genRuleWhen(rng, vars)
+			if err != nil {
+				return nil, nil, err
+			}
+			fmt.Fprintf(&b, "    - name: r%d\n      effect: %s\n      when: '%s'\n", i, eff, strings.ReplaceAll(when, "'", "''"))
+			if eff == "deny" && rng.IntN(3) == 0 {
+				b.WriteString("      onDeny: refuse\n")
+			}
 			if rng.IntN(3) == 0 {
-				b.WriteString("  variables:\n")
-				for i, v := range genVariables {
-					if i == 0 || rng.IntN(2) == 0 {
-						fmt.Fprintf(&b, "    - {name: %s, expression: '%s'}\n", v.name, v.expr)
-						vars = append(vars, v.name)
-					}
-				}
+				fmt.Fprintf(&b, "      severity: %s\n", pick(rng, []string{"low", "high", "critical"}))
 			}
-			b.WriteString("  rules:\n")
-			for i := range 1 + rng.IntN(8) {
-				eff := pick(rng, effects)
-				fmt.Fprintf(&b, "    - name: r%d\n      effect: %s\n      when: '%s'\n", i, eff, strings.ReplaceAll(genWhen(rng, vars), "'", "''"))
-				if eff == "deny" && rng.IntN(3) == 0 {
-					b.WriteString("      onDeny: refuse\n")
-				}
-				if rng.IntN(3) == 0 {
-					fmt.Fprintf(&b, "      severity: %s\n", pick(rng, []string{"low", "high", "critical"}))
-				}
-			}
-			d, err := Parse(fmt.Sprintf("p%d.yaml", di), []byte(header+fmt.Sprintf("metadata: {name: p%d}\n", di)+b.String()))
-			require.NoError(t, err, b.String())
-			docs = append(docs, d)
 		}
-		if ref, err := newReference(docs); err == nil {
-			return docs, ref
+		d, err := Parse(fmt.Sprintf("p%d.yaml", di), []byte(header+fmt.Sprintf("metadata: {name: p%d}\n", di)+b.String()))
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w\n%s", err, b.String())
 		}
-		// A rule the checker refuses (an ill-typed comparison): draw again.
+		docs = append(docs, d)
 	}
+	ref, err := newReference(docs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return docs, ref, nil
 }
 
 func genValue(rng *rand.Rand, depth int) any {
@@ -571,9 +612,11 @@ func genInput(rng *rand.Rand) Input {
 // every rule's whole condition with plain cel-go and combines effects as
 // documented. 1,000 policies × 100 actions by default, a million cases
 // with -policy.long; the seed is fresh each run (-policy.seed replays one).
+// Policies are checked in parallel, each drawn from its own generator
+// seeded by the run's seed and its number, so a seed replays the same
+// cases however the work is scheduled.
 func TestDecideMatchesReference(t *testing.T) {
 	seed := testSeed(t)
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
 	policies, actions := 1000, 100
 	if *policyLong {
 		policies = 10000
@@ -581,54 +624,106 @@ func TestDecideMatchesReference(t *testing.T) {
 	if testing.Short() {
 		policies = 200
 	}
-	ctx := context.Background()
-	var cases, byRule, denied, errs int
-	for p := range policies {
-		docs, ref := genDocuments(t, rng)
-		e, err := NewEngine(docs)
-		require.NoError(t, err, "the reference compiles what the engine refuses (seed %d, policy %d)", seed, p)
-		// The same compiled rules decided three ways.
-		engines := []*Engine{e, sameRules(e, withoutDirect()), sameRules(e, withoutIndex())}
-		for range actions {
-			in := genInput(rng)
-			wantD, wantX, wantRules := ref.decide(in)
-			cases++
-			if wantD.Rule != "" {
-				byRule++
-			}
-			if wantD.Effect == agentos.Deny {
-				denied++
-			}
-			if len(wantX.Errors) > 0 {
-				errs++
-			}
-			for i, e := range engines {
-				fail := func() string {
-					var src strings.Builder
-					for _, d := range docs {
-						src.Write(d.Source)
+	var (
+		next                        atomic.Int64
+		cases, byRule, denied, errs atomic.Int64
+		mu                          sync.Mutex
+		failure                     string
+		wg                          sync.WaitGroup
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				p := int(next.Add(1) - 1)
+				if p >= policies {
+					return
+				}
+				st, msg := checkPolicy(seed, p, actions)
+				cases.Add(int64(st.cases))
+				byRule.Add(int64(st.byRule))
+				denied.Add(int64(st.denied))
+				errs.Add(int64(st.errs))
+				if msg != "" {
+					mu.Lock()
+					if failure == "" {
+						failure = msg
 					}
-					return fmt.Sprintf("seed %d, policy %d, engine %d (0 default, 1 without direct evaluation, 2 without index)\n%s\naction %+q\nargs %#v\nagent %+v peer %+v",
-						seed, p, i, src.String(), in.Action, in.Action.Args, in.Agent, in.Peer)
-				}
-				d, err := e.Decide(ctx, in)
-				x, xerr := e.Explain(ctx, in)
-				if err != nil || xerr != nil || !reflect.DeepEqual(wantD, refOf(d)) ||
-					!reflect.DeepEqual(wantX, refOf(x.Decision)) || !reflect.DeepEqual(wantRules, refResults(x.Rules)) {
-					msg := fail()
-					require.NoError(t, err, msg)
-					require.NoError(t, xerr, msg)
-					require.Equal(t, wantD, refOf(d), msg)
-					require.Equal(t, wantX, refOf(x.Decision), msg)
-					require.Equal(t, wantRules, refResults(x.Rules), msg)
+					mu.Unlock()
+					next.Store(int64(policies)) // stop the others
+					return
 				}
 			}
+		})
+	}
+	wg.Wait()
+	if failure != "" {
+		t.Fatal(failure)
+	}
+	n := cases.Load()
+	t.Logf("%d policies × %d actions = %d cases: %d decided by a rule, %d denied, %d with evaluation errors",
+		policies, actions, n, byRule.Load(), denied.Load(), errs.Load())
+	// The generator must reach both sides of every phase.
+	require.Equal(t, int64(policies*actions), n)
+	require.Greater(t, byRule.Load(), n/10)
+	require.Greater(t, n-byRule.Load(), n/10)
+	require.Greater(t, errs.Load(), n/100)
+}
+
+type equivStats struct{ cases, byRule, denied, errs int }
+
+// checkPolicy draws policy p of the run with seed and compares the
+// engine with the reference on its actions. It returns the description
+// of the first difference, or "".
+func checkPolicy(seed uint64, p, actions int) (st equivStats, failure string) {
+	rng := rand.New(rand.NewPCG(seed, uint64(p)))
+	docs, ref, err := genDocuments(rng)
+	if err != nil {
+		return st, fmt.Sprintf("seed %d, policy %d: generating: %v", seed, p, err)
+	}
+	src := func() string {
+		var b strings.Builder
+		for _, d := range docs {
+			b.Write(d.Source)
+		}
+		return b.String()
+	}
+	e, err := NewEngine(docs)
+	if err != nil {
+		return st, fmt.Sprintf("seed %d, policy %d: the reference compiles what the engine refuses: %v\n%s", seed, p, err, src())
+	}
+	// The same compiled rules decided three ways: the default engine for
+	// every action, the other two for every other action each.
+	engines := []*Engine{e, sameRules(e, withoutDirect()), sameRules(e, withoutIndex())}
+	ctx := context.Background()
+	for a := range actions {
+		in := genInput(rng)
+		wantD, wantX, wantRules := ref.decide(in)
+		st.cases++
+		if wantD.Rule != "" {
+			st.byRule++
+		}
+		if wantD.Effect == agentos.Deny {
+			st.denied++
+		}
+		if len(wantX.Errors) > 0 {
+			st.errs++
+		}
+		for i, e := range engines {
+			if i > 0 && i != 1+a%2 {
+				continue
+			}
+			d, err := e.Decide(ctx, in)
+			x, xerr := e.Explain(ctx, in)
+			if err == nil && xerr == nil && reflect.DeepEqual(wantD, refOf(d)) &&
+				reflect.DeepEqual(wantX, refOf(x.Decision)) && reflect.DeepEqual(wantRules, refResults(x.Rules)) {
+				continue
+			}
+			return st, fmt.Sprintf("seed %d, policy %d, action %d, engine %d (0 default, 1 without direct evaluation, 2 without index)\n%s\n"+
+				"action %+q\nargs %#v\nagent %+v peer %+v\n"+
+				"Decide:  %v, %+v\nwant     %+v\nExplain: %v, %+v\nwant     %+v\nrules    %+v\nwant     %+v",
+				seed, p, a, i, src(), in.Action, in.Action.Args, in.Agent, in.Peer,
+				err, refOf(d), wantD, xerr, refOf(x.Decision), wantX, refResults(x.Rules), wantRules)
 		}
 	}
-	t.Logf("%d policies × %d actions = %d cases: %d decided by a rule, %d denied, %d with evaluation errors",
-		policies, actions, cases, byRule, denied, errs)
-	// The generator must reach both sides of every phase.
-	require.Greater(t, byRule, cases/10)
-	require.Greater(t, cases-byRule, cases/10)
-	require.Greater(t, errs, cases/100)
+	return st, ""
 }
