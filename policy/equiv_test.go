@@ -284,6 +284,17 @@ func sameRules(e *Engine, o Option) *Engine {
 	return v
 }
 
+// withoutMerged returns an engine that decides with e's compiled rules
+// without the merged per-(tool, op) lists, as it does for a policy too
+// large for them (maxMergedRules): the index merges at decision time.
+func withoutMerged(e *Engine) *Engine {
+	rs := *e.cur.Load()
+	rs.merged, rs.other = nil, nil
+	v := &Engine{cfg: e.cfg, limiter: newLimiter(e.cfg.maxBuckets)}
+	v.cur.Store(&rs)
+	return v
+}
+
 // The generator. Literals are written in CEL's syntax ("\xff" is the code
 // point U+00FF there, not a byte); the values of actions are Go values,
 // invalid UTF-8 included.
@@ -607,8 +618,8 @@ func genInput(rng *rand.Rand) Input {
 
 // TestDecideMatchesReference is the equivalence proof of the decision
 // path: over random documents and random actions, Decide and Explain (with
-// the index and direct evaluation, with the index and CEL only, and with
-// neither) make exactly the decision of the reference, which evaluates
+// the index and direct evaluation, with the index and CEL only, with
+// neither, and with the index merging at decision time) make exactly the decision of the reference, which evaluates
 // every rule's whole condition with plain cel-go and combines effects as
 // documented. 1,000 policies × 100 actions by default, a million cases
 // with -policy.long; the seed is fresh each run (-policy.seed replays one).
@@ -691,9 +702,9 @@ func checkPolicy(seed uint64, p, actions int) (st equivStats, failure string) {
 	if err != nil {
 		return st, fmt.Sprintf("seed %d, policy %d: the reference compiles what the engine refuses: %v\n%s", seed, p, err, src())
 	}
-	// The same compiled rules decided three ways: the default engine for
-	// every action, the other two for every other action each.
-	engines := []*Engine{e, sameRules(e, withoutDirect()), sameRules(e, withoutIndex())}
+	// The same compiled rules decided four ways: the default engine for
+	// every action, the other three for every third action each.
+	engines := []*Engine{e, sameRules(e, withoutDirect()), sameRules(e, withoutIndex()), withoutMerged(e)}
 	ctx := context.Background()
 	for a := range actions {
 		in := genInput(rng)
@@ -709,7 +720,7 @@ func checkPolicy(seed uint64, p, actions int) (st equivStats, failure string) {
 			st.errs++
 		}
 		for i, e := range engines {
-			if i > 0 && i != 1+a%2 {
+			if i > 0 && i != 1+a%3 {
 				continue
 			}
 			d, err := e.Decide(ctx, in)
@@ -718,7 +729,7 @@ func checkPolicy(seed uint64, p, actions int) (st equivStats, failure string) {
 				reflect.DeepEqual(wantX, refOf(x.Decision)) && reflect.DeepEqual(wantRules, refResults(x.Rules)) {
 				continue
 			}
-			return st, fmt.Sprintf("seed %d, policy %d, action %d, engine %d (0 default, 1 without direct evaluation, 2 without index)\n%s\n"+
+			return st, fmt.Sprintf("seed %d, policy %d, action %d, engine %d (0 default, 1 without direct evaluation, 2 without index, 3 without the merged lists)\n%s\n"+
 				"action %+q\nargs %#v\nagent %+v peer %+v\n"+
 				"Decide:  %v, %+v\nwant     %+v\nExplain: %v, %+v\nwant     %+v\nrules    %+v\nwant     %+v",
 				seed, p, a, i, src(), in.Action, in.Action.Args, in.Agent, in.Peer,
