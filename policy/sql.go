@@ -40,8 +40,9 @@ func SQLReadOnly(q string) bool {
 		return false
 	}
 	rs, n := sqlReadingsOf(q)
+	var cache sqlWordCache
 	for i := range n {
-		if res := scanSQL(q, &rs[i]); !res.readable || !res.readonly {
+		if res := scanSQL(q, &rs[i], &cache); !res.readable || !res.readonly {
 			return false
 		}
 	}
@@ -103,8 +104,9 @@ func SQLDestructive(q string) bool {
 		return true
 	}
 	rs, n := sqlReadingsOf(q)
+	var cache sqlWordCache
 	for i := range n {
-		if res := scanSQL(q, &rs[i]); !res.readable || res.destructive {
+		if res := scanSQL(q, &rs[i], &cache); !res.readable || res.destructive {
 			return true
 		}
 	}
@@ -1016,12 +1018,7 @@ func (s *sqlStatement) withFailed() {
 }
 
 // token feeds one token of the statement, with its word looked up.
-func (s *sqlStatement) token(tok sqlTok, text string) {
-	var w sqlWord
-	exact := true
-	if tok == tokWord {
-		w, exact = lookupWord(text)
-	}
+func (s *sqlStatement) token(tok sqlTok, text string, w sqlWord, exact bool) {
 	kw := w.kw
 	s.tokens++
 	if tok == tokPunct && text == "(" {
@@ -1170,7 +1167,27 @@ func (s *sqlStatement) end(res *sqlResult) {
 }
 
 // scanSQL reads q under r.
-func scanSQL(q string, r *sqlReading) (res sqlResult) {
+// sqlWordCache remembers the words looked up by an earlier reading of the
+// same text: readings mostly split it alike. Direct-mapped on the start.
+type sqlWordCache struct {
+	span  [64][2]int32
+	word  [64]sqlWord
+	exact [64]bool
+}
+
+func (c *sqlWordCache) lookup(q string, start, end int) (sqlWord, bool) {
+	i := start % len(c.span)
+	if c.span[i] == [2]int32{int32(start) + 1, int32(end)} {
+		return c.word[i], c.exact[i]
+	}
+	w, exact := lookupWord(q[start:end])
+	if start < 1<<31-1 && end < 1<<31-1 {
+		c.span[i], c.word[i], c.exact[i] = [2]int32{int32(start) + 1, int32(end)}, w, exact
+	}
+	return w, exact
+}
+
+func scanSQL(q string, r *sqlReading, cache *sqlWordCache) (res sqlResult) {
 	res.readable, res.readonly = true, true
 	l := sqlLexer{q: q, r: r}
 	var st sqlStatement
@@ -1191,7 +1208,12 @@ func scanSQL(q string, r *sqlReading) (res sqlResult) {
 			st.end(&res)
 			st.reset()
 		default:
-			st.token(tok, q[start:end])
+			var w sqlWord
+			exact := true
+			if tok == tokWord {
+				w, exact = cache.lookup(q, start, end)
+			}
+			st.token(tok, q[start:end], w, exact)
 		}
 	}
 }

@@ -283,7 +283,7 @@ func TestSQLReadingsFindTheirDialect(t *testing.T) {
 	require.Len(t, readings, len(only))
 	for name, q := range only {
 		r := readings[name]
-		res := scanSQL(q, &r)
+		res := scanSQL(q, &r, new(sqlWordCache))
 		assert.True(t, res.readable && res.destructive, "the %s reading of %q", name, q)
 		assert.True(t, SQLDestructive(q), q)
 		others := 0
@@ -291,7 +291,7 @@ func TestSQLReadingsFindTheirDialect(t *testing.T) {
 			if other == name || other == "mysql" && name == "pg-old" || other == "pg-old" && name == "mysql" {
 				continue
 			}
-			if res := scanSQL(q, &r); res.readable && !res.destructive {
+			if res := scanSQL(q, &r, new(sqlWordCache)); res.readable && !res.destructive {
 				others++
 			}
 		}
