@@ -2,9 +2,11 @@ package kernel
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -132,4 +134,64 @@ func cutFields(e *recorder.Entry) {
 func sha256Hex(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:])
+}
+
+// appendDecision appends the decision entry e. Should the recorder refuse
+// it as malformed or over its entry limit — a small Options.MaxEntryBytes
+// with the largest meta, a long message — it appends the smallest entry
+// that still names the decision: arguments and meta replaced by their
+// digests, message, detail and errors cut. A decision is recorded
+// whatever was asked, or the syscall fails closed.
+func (k *Kernel) appendDecision(ctx context.Context, e recorder.Entry) error {
+	_, err := k.appendEntry(ctx, e)
+	if err == nil || !errors.Is(err, agentos.ErrInvalid) {
+		return err
+	}
+	_, err2 := k.appendEntry(ctx, minimalDecision(e))
+	if err2 != nil {
+		return errors.Join(err, err2)
+	}
+	return nil
+}
+
+// minimalFieldRecorded bounds each text field of a minimal decision entry.
+const minimalFieldRecorded = 256
+
+// minimalDecision is e cut to what always fits a recorder entry: the
+// decision itself (trace, agent, op, effect, rule, status, policy
+// version) and digests of everything else.
+func minimalDecision(e recorder.Entry) recorder.Entry {
+	var notes []string
+	if len(e.Args) > 0 {
+		args, note := recordedArgs(e.Args, 0)
+		e.Args = args
+		notes = append(notes, note)
+	}
+	if len(e.Meta) > 0 {
+		m, err := json.Marshal(e.Meta) // sorted keys: a stable digest
+		if err == nil {
+			notes = append(notes, fmt.Sprintf("meta cut: %d entries, sha256:%s of their JSON", len(e.Meta), sha256Hex(string(m))))
+		}
+		e.Meta = nil
+	}
+	cut := func(what, s string) string {
+		if len(s) <= minimalFieldRecorded && utf8.ValidString(s) {
+			return s
+		}
+		notes = append(notes, fmt.Sprintf("%s cut: %d bytes, sha256:%s of the whole", what, len(s), sha256Hex(s)))
+		return truncateString(strings.ToValidUTF8(s, "?"), minimalFieldRecorded)
+	}
+	e.Path, e.Tool = cut("path", e.Path), cut("tool", e.Tool)
+	e.Target = agentos.AgentID(cut("target", string(e.Target)))
+	e.Message, e.Error = cut("message", e.Message), cut("error", e.Error)
+	e.PayloadType = cut("payload type", e.PayloadType)
+	detail := e.Detail
+	if len(detail) > minimalFieldRecorded || !utf8.ValidString(detail) {
+		detail = truncateString(strings.ToValidUTF8(detail, "?"), minimalFieldRecorded)
+	}
+	if detail != "" {
+		notes = append([]string{detail}, notes...)
+	}
+	e.Detail = strings.Join(notes, "; ")
+	return e
 }

@@ -414,3 +414,56 @@ func TestHugeFieldsAreRecorded(t *testing.T) {
 		assert.Contains(t, e.Detail, "sha256:"+hex.EncodeToString(sum[:]), "the digest of the whole")
 	}
 }
+
+// TestDecisionRecordedUnderSmallEntryLimit: a recorder with a small entry
+// limit refuses an entry carrying the largest meta an action may have;
+// the decision is still recorded, cut to its digests, and a denied action
+// as well as an allowed one leave their entry.
+func TestDecisionRecordedUnderSmallEntryLimit(t *testing.T) {
+	ctx := t.Context()
+	rec, err := recorder.Open("", &recorder.Options{MaxEntryBytes: 8 << 10})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rec.Close() })
+	k := kerneltest.New(t, kernel.WithRecorder(rec), kerneltest.Policy(`
+apiVersion: agentos/v1
+kind: Policy
+metadata: {name: meta}
+spec:
+  rules:
+    - name: ok
+      effect: allow
+      when: action.tool == "ok"
+`))
+	meta := make(map[string]string, recorder.MaxMetaEntries)
+	for i := range recorder.MaxMetaEntries {
+		meta[fmt.Sprintf("k%02d%s", i, strings.Repeat("k", recorder.MaxMetaKey-3))] = strings.Repeat("v", recorder.MaxMetaValue)
+	}
+	ran := 0
+	run := func(context.Context) (any, error) { ran++; return "done", nil }
+	a := k.MustSpawn("meta")
+	_, err = a.Do(ctx, agentos.Action{Op: agentos.OpSearch, Tool: "ok", Meta: meta, Args: map[string]any{"q": strings.Repeat("x", 64<<10)}}, run)
+	require.NoError(t, err, "an allowed action whose entry is cut still runs, recorded")
+	require.Equal(t, 1, ran)
+	_, err = a.Do(ctx, agentos.Action{Op: agentos.OpSearch, Tool: "nope", Meta: meta}, run)
+	kerneltest.Denied(t, err)
+	require.Equal(t, 1, ran, "the denied action never ran")
+
+	var got []recorder.Entry
+	for e, err := range rec.Query(ctx, recorder.Filter{Agent: "meta", Kind: recorder.KindDecision}) {
+		require.NoError(t, err)
+		got = append(got, e)
+	}
+	require.Len(t, got, 2, "both decisions are recorded")
+	m, err := json.Marshal(meta)
+	require.NoError(t, err)
+	sum := sha256.Sum256(m)
+	for _, e := range got {
+		assert.Empty(t, e.Meta)
+		assert.Contains(t, e.Detail, "meta cut: 32 entries, sha256:"+hex.EncodeToString(sum[:]))
+	}
+	assert.Equal(t, kernel.StatusPermitted, got[0].Status)
+	assert.Equal(t, recorder.StatusDenied, got[1].Status)
+	rep, err := rec.Verify(ctx)
+	require.NoError(t, err)
+	require.True(t, rep.OK)
+}

@@ -132,7 +132,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	if permitted {
 		status = StatusPermitted
 	}
-	_, recErr := k.appendEntry(rctx, decisionEntry(&act, rq.argsJSON, k.argsLimit, d, status, detail))
+	recErr := k.appendDecision(rctx, decisionEntry(&act, rq.argsJSON, k.argsLimit, d, status, detail))
 	if recErr != nil {
 		recErr = fmt.Errorf("%w: decision not recorded: %w", ErrRecorder, recErr)
 		k.log.Error("kernel: recording decision", "agent", a.id, "trace", act.ID, "err", recErr)
@@ -305,7 +305,7 @@ func (a *Agent) refuse(ctx context.Context, act *agentos.Action, args json.RawMe
 		Refuse:        !a.k.strict,
 	}
 	v := &agentos.PolicyViolation{Action: *act, Decision: d}
-	_, recErr := a.k.appendEntry(ctx, decisionEntry(act, args, a.k.argsLimit, d, recorder.StatusDenied, ""))
+	recErr := a.k.appendDecision(ctx, decisionEntry(act, args, a.k.argsLimit, d, recorder.StatusDenied, ""))
 	if a.k.strict {
 		a.kill(ctx, signals.SIGPOLICY, d)
 	}
