@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,7 +61,10 @@ func startInCgroup(t *testing.T, cg *bpf.Cgroup) (int, int, <-chan *proc.Result)
 	}()
 	var pids []int
 	require.Eventually(t, func() bool {
-		pids, _ = cg.Processes()
+		// Go's os/exec probes clone(CLONE_PIDFD) once with a child that
+		// exits at once: count only live processes, not that zombie.
+		all, _ := cg.Processes()
+		pids = slices.DeleteFunc(all, func(pid int) bool { return !alive(pid) })
 		return len(pids) == 2
 	}, 10*time.Second, 5*time.Millisecond, "helper and child in the cgroup")
 	// The helper is the lower pid's parent; tell them apart by ppid.
