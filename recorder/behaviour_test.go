@@ -122,7 +122,9 @@ func TestBufferedQueueFull(t *testing.T) {
 				assert.Equal(t, uint64(i+1), seq)
 			}
 			synctest.Wait()
-			assert.Equal(t, uint64(4), r.Anchor().Seq, "the full queue was committed")
+			// The four queued entries were committed to make room; the
+			// fifth may ride on the same wake-up or wait for the next.
+			assert.GreaterOrEqual(t, r.Anchor().Seq, uint64(4), "the full queue was committed")
 		})
 	})
 	t.Run("BlockGivesUpWithContext", func(t *testing.T) {

@@ -485,18 +485,27 @@ func (r *Recorder) drain() {
 		if cut == 0 {
 			return
 		}
-		r.process(items)
+		released := r.process(items)
 		// The taken entries count against QueueSize until committed.
-		r.mu.Lock()
-		r.queued -= n
-		close(r.space)
-		r.space = make(chan struct{})
-		r.mu.Unlock()
+		r.release(n - released)
 	}
 }
 
+// release frees n entries of the queue's room and wakes the Appends
+// waiting for it.
+func (r *Recorder) release(n int) {
+	r.mu.Lock()
+	r.queued -= n
+	close(r.space)
+	r.space = make(chan struct{})
+	r.mu.Unlock()
+}
+
 // process commits the entries of items in order and answers flush markers.
-func (r *Recorder) process(items []*item) {
+// Before it answers a marker it frees the room of the entries committed so
+// far, so that an Append after Flush returns finds it; it returns how many
+// entries it freed.
+func (r *Recorder) process(items []*item) (released int) {
 	start := 0
 	for i := 0; i <= len(items); i++ {
 		if i < len(items) && items[i].flush == nil {
@@ -504,10 +513,14 @@ func (r *Recorder) process(items []*item) {
 		}
 		if i > start {
 			if failed := r.commit(items[start:i], items[i:]); failed {
-				return
+				return released
 			}
 		}
 		if i < len(items) {
+			if n := i - start; n > 0 {
+				r.release(n)
+				released += n
+			}
 			r.mu.Lock()
 			err := r.asyncErr
 			r.asyncErr = nil
@@ -516,6 +529,7 @@ func (r *Recorder) process(items []*item) {
 		}
 		start = i + 1
 	}
+	return released
 }
 
 // commit writes batch. On failure it fails batch, rest and everything
