@@ -132,7 +132,16 @@
 // [Kernel.Run] and ends the process, as any Go panic does. Real isolation
 // comes with command tools ([WithCommand]): programs run in a process group
 // and, on Linux with cgroup v2, in a cgroup per agent that SIGKILL, SIGPOLICY
-// and SIGTRUST kill (cgroup.kill) and SIGSTOP freezes; with
-// [WithEgressEnforcement], eBPF programs on that cgroup enforce the policy's
-// egress rules in the Linux kernel, and each refusal raises SIGPOLICY.
+// and SIGTRUST kill (cgroup.kill, waiting until it is empty) and SIGSTOP
+// freezes. When the kernel runs as root each program is sandboxed: a
+// non-root uid and gid ([WithToolUser], 65534 by default), no capabilities,
+// no_new_privs, pid 1 of its own pid namespace, in mount and cgroup
+// namespaces where cgroupfs and bpffs are read-only and /proc shows only
+// its own processes, and Landlock where the Linux kernel has it; it cannot
+// leave its agent's cgroup, and when a kill returns none of its processes
+// is left. A [Command] with Privileged set runs with the kernel's own
+// privileges, and [New] refuses it together with egress enforcement. With
+// [WithEgressEnforcement], eBPF programs on that cgroup enforce the
+// policy's egress rules in the Linux kernel, and each refusal raises
+// SIGPOLICY. docs/ARCHITECTURE.md in the repository has the threat model.
 package kernel
