@@ -354,11 +354,6 @@ func (m *Model) Generate(ctx context.Context, p agentos.Prompt) (agentos.Complet
 	if r == nil {
 		return agentos.Completion{}, fmt.Errorf("scripted: no rule matches the prompt (last user message %q): %w", LastUser(p), agentos.ErrNotFound)
 	}
-	m.mu.Lock()
-	r.calls++
-	call := r.calls
-	m.mu.Unlock()
-
 	if r.latency > 0 {
 		if err := m.sleep(ctx, r.latency); err != nil {
 			return agentos.Completion{}, err
@@ -367,6 +362,12 @@ func (m *Model) Generate(ctx context.Context, p agentos.Prompt) (agentos.Complet
 	if err := ctx.Err(); err != nil {
 		return agentos.Completion{}, err
 	}
+	// The call takes its place in the rule's sequence only now, so a call
+	// cancelled during its latency consumes no answer.
+	m.mu.Lock()
+	r.calls++
+	call := r.calls
+	m.mu.Unlock()
 
 	var text string
 	switch r.kind {

@@ -295,6 +295,27 @@ func TestLatencyCancelled(t *testing.T) {
 	require.ErrorIs(t, <-done, context.Canceled)
 }
 
+// A call cancelled while it waits out a rule's latency takes no answer
+// from the rule's sequence.
+func TestCancelledCallConsumesNothing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	m := scripted.MustNew(
+		// The caller gives up while the model waits.
+		scripted.Sleep(func(c context.Context, _ time.Duration) error {
+			cancel()
+			return c.Err()
+		}),
+		scripted.When(scripted.Equals("x")).ReplySequence("one", "two").After(time.Second),
+	)
+	_, err := m.Generate(ctx, user("x"))
+	require.ErrorIs(t, err, context.Canceled)
+	for _, want := range []string{"one", "two"} {
+		c, err := m.Generate(context.Background(), user("x"))
+		require.NoError(t, err)
+		assert.Equal(t, want, c.Text)
+	}
+}
+
 func TestCalls(t *testing.T) {
 	m := scripted.MustNew(scripted.KeepCalls(2), scripted.When(scripted.Equals("b")).Reply("ok"))
 	p := user("a")
