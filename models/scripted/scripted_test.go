@@ -368,3 +368,37 @@ func TestNewInvalid(t *testing.T) {
 	}
 	assert.Panics(t, func() { scripted.MustNew(scripted.When(scripted.Any())) })
 }
+
+// BenchmarkGenerate measures a scripted answer (match, usage counted in
+// o200k_base) beside the baseline of counting the same prompt alone.
+func BenchmarkGenerate(b *testing.B) {
+	p := agentos.Prompt{Messages: []agentos.Message{
+		{Role: agentos.RoleSystem, Content: "You answer questions about the kernel."},
+		{Role: agentos.RoleUser, Content: "What does the flight recorder record?"},
+	}}
+	b.Run("generate", func(b *testing.B) {
+		m := scripted.MustNew(
+			scripted.When(scripted.Contains("policy")).Reply("Policy decides."),
+			scripted.When(scripted.Regexp(`(?i)recorder`)).Reply("Every decision and its result, hash-chained."),
+		)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := m.Generate(context.Background(), p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("baseline-count", func(b *testing.B) {
+		c, err := tokens.For(scripted.DefaultName)
+		require.NoError(b, err)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.CountMessages(p.Messages); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.Count("Every decision and its result, hash-chained."); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
