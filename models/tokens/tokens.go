@@ -172,7 +172,8 @@ func (c *Counter) CountMessages(msgs []agentos.Message) (int, error) {
 // Re-encoding a prefix may split it differently from the whole (the
 // encodings' pre-tokenizer looks ahead), so the cut is verified by counting
 // it, and moved back a token at a time until it fits: the result always
-// satisfies Count(result) <= maxTokens.
+// satisfies Count(result) <= maxTokens. It costs one encoding of the whole
+// text, plus one count of the prefix per step back (almost always one).
 func (c *Counter) Truncate(text string, maxTokens int) (string, error) {
 	if maxTokens < 0 {
 		return "", fmt.Errorf("tokens: truncate to %d tokens: %w", maxTokens, agentos.ErrInvalid)
