@@ -154,14 +154,6 @@ func (e *Embedder) Embed(ctx context.Context, text string) ([]float32, error) {
 	var buf [64]byte
 	tok := buf[:0]
 	n := 0
-	flush := func() {
-		tok = bytes.Trim(tok, "'-")
-		if len(tok) > 0 {
-			e.addToken(acc, tok)
-			n++
-		}
-		tok = tok[:0]
-	}
 	for _, r := range text {
 		switch {
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
@@ -170,8 +162,9 @@ func (e *Embedder) Embed(ctx context.Context, text string) ([]float32, error) {
 			tok = append(tok, '\'')
 		case r == '-' && len(tok) > 0:
 			tok = append(tok, '-')
-		default:
-			flush()
+		case len(tok) > 0:
+			n += e.flush(acc, tok)
+			tok = tok[:0]
 			if n&4095 == 4095 {
 				if err := ctx.Err(); err != nil {
 					return nil, err
@@ -179,7 +172,7 @@ func (e *Embedder) Embed(ctx context.Context, text string) ([]float32, error) {
 			}
 		}
 	}
-	flush()
+	n += e.flush(acc, tok)
 	if n == 0 {
 		t := bytes.TrimFunc([]byte(text), unicode.IsSpace)
 		if len(t) == 0 {
@@ -205,6 +198,17 @@ func (e *Embedder) Embed(ctx context.Context, text string) ([]float32, error) {
 		acc[i] *= inv
 	}
 	return acc, nil
+}
+
+// flush adds tok, less its leading and trailing apostrophes and hyphens,
+// and reports whether anything was left of it.
+func (e *Embedder) flush(acc []float32, tok []byte) int {
+	tok = bytes.Trim(tok, "'-")
+	if len(tok) == 0 {
+		return 0
+	}
+	e.addToken(acc, tok)
+	return 1
 }
 
 // addToken adds the weighted vector of one lowercase token.
