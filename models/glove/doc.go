@@ -15,7 +15,7 @@
 // digits, keeping inner hyphens ("e-mail", else "e" and "mail") and
 // expanding English contractions ("don't" → "do not"). A known word of rank
 // r weighs a/(a+p(r)) with a = 1e-3 and p(r) = 1/(r·H) from Zipf's law, so
-// "the" counts about 1/70 of a rare word. An unknown word (numbers,
+// "the" counts about 1/75 of a rare word. An unknown word (numbers,
 // identifiers, names outside the table) contributes the unit vector of its
 // hashed character 3-grams at half weight, so the same identifier in a query
 // and a document still pulls them together and no text with a non-space
