@@ -292,6 +292,7 @@ func (c *Client) Stream(ctx context.Context, p agentos.Prompt, fn func(agentos.D
 		text  strings.Builder
 		calls []agentos.ToolCall
 		argb  []strings.Builder
+		size  int
 	)
 	for s.Next() {
 		chunk := s.Current()
@@ -309,6 +310,13 @@ func (c *Client) Stream(ctx context.Context, p agentos.Prompt, fn func(agentos.D
 				continue // only the first choice is asked for
 			}
 			d := ch.Delta
+			size += len(d.Content)
+			for _, tc := range d.ToolCalls {
+				size += len(tc.Function.Arguments)
+			}
+			if size > MaxAnswerBytes {
+				return agentos.Completion{}, fmt.Errorf("%w: answer longer than %d bytes", ErrBadResponse, MaxAnswerBytes)
+			}
 			for _, tc := range d.ToolCalls {
 				i := int(tc.Index)
 				if i < 0 || i >= maxToolCalls {
@@ -366,6 +374,11 @@ func (c *Client) Stream(ctx context.Context, p agentos.Prompt, fn func(agentos.D
 	c.count(out.Usage)
 	return out, nil
 }
+
+// MaxAnswerBytes bounds the text and tool-call arguments one streamed
+// answer may accumulate; a server that sends more ends Stream with
+// ErrBadResponse instead of growing memory without limit.
+const MaxAnswerBytes = 8 << 20
 
 // maxToolCalls bounds the tool calls one streamed answer may open, so a
 // hostile server cannot make Stream allocate by sending a huge index.
