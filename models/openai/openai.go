@@ -26,6 +26,10 @@ const DefaultBaseURL = "https://api.openai.com/v1/"
 // Config.MaxRetries is zero.
 const DefaultMaxRetries = 2
 
+// DefaultMaxBatch is the most texts sent in one embeddings request when
+// Config.MaxBatch is zero (OpenAI's own limit is 2048 inputs).
+const DefaultMaxBatch = 512
+
 // DefaultMaxRetryDelay bounds one wait between attempts when
 // Config.MaxRetryDelay is zero.
 const DefaultMaxRetryDelay = 30 * time.Second
@@ -68,6 +72,9 @@ type Config struct {
 	// the request's "dimensions" when SendDimensions is set.
 	Dimensions     int
 	SendDimensions bool
+	// MaxBatch is the most texts EmbedBatch sends in one request; longer
+	// lists are split. Zero means DefaultMaxBatch.
+	MaxBatch int
 	// Timeout bounds one HTTP attempt, its response body included (not the
 	// whole call with its retries; use ctx for that). The SDK does not retry
 	// an attempt that timed out: the call ends with
@@ -134,6 +141,9 @@ func New(cfg Config) (*Client, error) {
 		cfg.MaxRetries = DefaultMaxRetries
 	case cfg.MaxRetries < 0:
 		cfg.MaxRetries = 0
+	}
+	if cfg.MaxBatch <= 0 {
+		cfg.MaxBatch = DefaultMaxBatch
 	}
 	if cfg.MaxRetryDelay <= 0 {
 		cfg.MaxRetryDelay = DefaultMaxRetryDelay
@@ -464,11 +474,13 @@ func (c *Client) Embed(ctx context.Context, text string) ([]float32, error) {
 	return vs[0], nil
 }
 
-// EmbedBatch returns the embeddings of texts in one request, in the order
-// of texts. Errors: ErrNoModel; ErrDimension when Config.Dimensions is set
-// and a vector has another length; ErrBadResponse when the server returns
-// the wrong number of vectors or an index out of range; API and context
-// errors as for Generate.
+// EmbedBatch returns the embeddings of texts, in the order of texts, in
+// requests of at most Config.MaxBatch texts. Errors: ErrNoModel;
+// ErrDimension when Config.Dimensions is set and a vector has another
+// length; ErrBadResponse when the server returns the wrong number of
+// vectors, an index out of range, or an empty or all-zero vector (which has
+// no direction to compare); API and context errors as for Generate. On
+// error no vector is returned.
 func (c *Client) EmbedBatch(ctx context.Context, texts []string) ([][]float32, error) {
 	if c.cfg.EmbeddingModel == "" {
 		return nil, fmt.Errorf("%w: Config.EmbeddingModel is empty", ErrNoModel)
@@ -476,6 +488,18 @@ func (c *Client) EmbedBatch(ctx context.Context, texts []string) ([][]float32, e
 	if len(texts) == 0 {
 		return nil, nil
 	}
+	out := make([][]float32, 0, len(texts))
+	for start := 0; start < len(texts); start += c.cfg.MaxBatch {
+		vs, err := c.embedOnce(ctx, texts[start:min(start+c.cfg.MaxBatch, len(texts))])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, vs...)
+	}
+	return out, nil
+}
+
+func (c *Client) embedOnce(ctx context.Context, texts []string) ([][]float32, error) {
 	params := sdk.EmbeddingNewParams{
 		Model:          sdk.EmbeddingModel(c.cfg.EmbeddingModel),
 		Input:          sdk.EmbeddingNewParamsInputUnion{OfArrayOfStrings: texts},
@@ -504,8 +528,13 @@ func (c *Client) EmbedBatch(ctx context.Context, texts []string) ([][]float32, e
 			return nil, fmt.Errorf("%w: got %d, want %d", ErrDimension, len(e.Embedding), c.cfg.Dimensions)
 		}
 		v := make([]float32, len(e.Embedding))
+		zero := true
 		for j, x := range e.Embedding {
 			v[j] = float32(x)
+			zero = zero && v[j] == 0
+		}
+		if zero {
+			return nil, fmt.Errorf("%w: all-zero embedding at index %d", ErrBadResponse, i)
 		}
 		out[i] = v
 	}

@@ -483,6 +483,7 @@ func TestEmbedBadResponses(t *testing.T) {
 		{"duplicate index", `{"object":"list","model":"m","data":[{"index":0,"embedding":[1,2,3]},{"index":0,"embedding":[1,2,3]}],"usage":{"prompt_tokens":1,"total_tokens":1}}`, openai.ErrBadResponse},
 		{"index out of range", `{"object":"list","model":"m","data":[{"index":0,"embedding":[1,2,3]},{"index":7,"embedding":[1,2,3]}],"usage":{"prompt_tokens":1,"total_tokens":1}}`, openai.ErrBadResponse},
 		{"empty vector", embeddingsBody(`[]`, `[1,2,3]`), openai.ErrBadResponse},
+		{"zero vector", embeddingsBody(`[1,2,3]`, `[0,0,0]`), openai.ErrBadResponse},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newServer(t, func(w http.ResponseWriter, r *http.Request, _ int) { writeJSON(w, 200, tc.body) })
@@ -580,4 +581,37 @@ func TestNoChoices(t *testing.T) {
 	})
 	_, err := s.client(t, nil).Generate(context.Background(), prompt("q"))
 	require.ErrorIs(t, err, openai.ErrBadResponse)
+}
+
+func TestEmbedBatchSplits(t *testing.T) {
+	var s *server
+	s = newServer(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		var vecs []string
+		for _, in := range s.reqs()[n-1].body["input"].([]any) { // the vector says which text it embeds
+			vecs = append(vecs, fmt.Sprintf("[%d,1]", len(in.(string))))
+		}
+		writeJSON(w, 200, embeddingsBody(vecs...))
+	})
+	c := s.client(t, func(c *openai.Config) { c.MaxBatch = 2 })
+	got, err := c.EmbedBatch(context.Background(), []string{"a", "bb", "ccc", "dddd", "eeeee"})
+	require.NoError(t, err)
+	assert.Equal(t, [][]float32{{1, 1}, {2, 1}, {3, 1}, {4, 1}, {5, 1}}, got)
+	reqs := s.reqs()
+	require.Len(t, reqs, 3)
+	for i, want := range [][]any{{"a", "bb"}, {"ccc", "dddd"}, {"eeeee"}} {
+		assert.Equal(t, want, reqs[i].body["input"])
+	}
+	assert.Equal(t, agentos.Usage{PromptTokens: 21}, c.Usage())
+}
+
+func TestStreamContextCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newServer(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+		sse(w, chunk(`{"content":"a"}`, ""))
+		<-r.Context().Done()
+	})
+	c := s.client(t, nil)
+	_, err := c.Stream(ctx, prompt("q"), func(agentos.Delta) error { cancel(); return nil })
+	require.ErrorIs(t, err, context.Canceled)
 }
