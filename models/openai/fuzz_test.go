@@ -94,3 +94,25 @@ func FuzzEmbed(f *testing.F) {
 		}
 	})
 }
+
+// FuzzGenerate: whatever JSON the server answers, Generate does not panic,
+// and every tool call it returns has a name and arguments.
+func FuzzGenerate(f *testing.F) {
+	f.Add([]byte(chatOK))
+	f.Add([]byte(chatToolCalls))
+	f.Add([]byte(`null`))
+	f.Add([]byte(`{"choices":[]}`))
+	f.Add([]byte(`{"choices":[{"message":{"tool_calls":[{"id":"x","function":{}}]}}]}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c := fuzzClient(t, "application/json", body)
+		got, err := c.Generate(context.Background(), agentos.Prompt{})
+		if err != nil {
+			require.Equal(t, agentos.Completion{}, got)
+			return
+		}
+		for _, tc := range got.ToolCalls {
+			require.NotEmpty(t, tc.Name)
+			require.NotEmpty(t, tc.Arguments)
+		}
+	})
+}

@@ -258,6 +258,9 @@ func (c *Client) Generate(ctx context.Context, p agentos.Prompt) (agentos.Comple
 	if err != nil {
 		return agentos.Completion{}, wrap("chat", err)
 	}
+	if res == nil { // the SDK decodes a body of "null" to no answer and no error
+		return agentos.Completion{}, fmt.Errorf("%w: empty body", ErrBadResponse)
+	}
 	if len(res.Choices) == 0 {
 		return agentos.Completion{}, fmt.Errorf("%w: no choices", ErrBadResponse)
 	}
@@ -511,6 +514,9 @@ func (c *Client) embedOnce(ctx context.Context, texts []string) ([][]float32, er
 	res, err := c.embed.New(ctx, params)
 	if err != nil {
 		return nil, wrap("embeddings", err)
+	}
+	if res == nil { // the SDK decodes a body of "null" to no answer and no error
+		return nil, fmt.Errorf("%w: empty body", ErrBadResponse)
 	}
 	if len(res.Data) != len(texts) {
 		return nil, fmt.Errorf("%w: %d embeddings for %d texts", ErrBadResponse, len(res.Data), len(texts))
