@@ -12,6 +12,11 @@
 // and its default HTTP transport ignores the HTTP_PROXY family that
 // http.DefaultTransport honours.
 //
+// Endpoints: Ollama "http://localhost:11434/v1", vLLM and LM Studio
+// "http://host:port/v1", the llama.cpp server "http://host:8080/v1", Azure
+// OpenAI's v1 API "https://NAME.openai.azure.com/openai/v1" with the key in
+// Config.APIKey or as Headers{"api-key": key}.
+//
 // # Retries
 //
 // Retries are the SDK's (option.WithMaxRetries), which this package checked
@@ -20,7 +25,9 @@
 // seconds or as an HTTP-date, else exponential backoff from 0.5 s with
 // jitter; a wait longer than Config.MaxRetryDelay ends the retries with the
 // server's error; the wait ends with ctx. Attempts are bounded by
-// Config.MaxRetries. A stream is retried only before its answer begins.
+// Config.MaxRetries. A stream is retried only before its answer begins. An
+// attempt cut by Config.Timeout is not retried (the SDK returns
+// context.DeadlineExceeded at once).
 //
 // # Usage
 //
