@@ -1,0 +1,3 @@
+package godocqa
+
+//go:generate go run ./gen -out testdata
