@@ -87,6 +87,19 @@ func WithQuota(q Quota) Option {
 	}
 }
 
+// WithEpisodicMount makes [NewAgentFS] mount m at [PrefixEpisodic] instead of
+// a fresh [AppendOnlyMount]: the kernel mounts an agent's view of its
+// episodic memory store there. [New] ignores it.
+func WithEpisodicMount(m Mount) Option {
+	return func(f *FS) error {
+		if m == nil {
+			return detail(errInvalid, "vfs: nil episodic mount")
+		}
+		f.episodic = m
+		return nil
+	}
+}
+
 // mountEntry is one mount of a namespace with its capabilities resolved once.
 type mountEntry struct {
 	prefix string
@@ -140,6 +153,9 @@ type FS struct {
 	quota   Quota
 	budget  *Budget // shared with other namespaces; nil without WithBudget
 	created time.Time
+	// episodic replaces the AppendOnlyMount NewAgentFS puts at
+	// PrefixEpisodic (WithEpisodicMount).
+	episodic Mount
 
 	mu     sync.RWMutex // the namespace lock: readers shared, mutations exclusive
 	mounts []*mountEntry
@@ -175,7 +191,7 @@ func New(opts ...Option) (*FS, error) {
 
 // NewAgentFS returns a namespace with the standard agent layout:
 // [PrefixWorking] and [PrefixState] as fresh [MemMount]s, [PrefixEpisodic] as
-// a fresh [AppendOnlyMount], [PrefixPolicy] as policy (shared, read-only; nil
+// a fresh [AppendOnlyMount] (or the mount given by [WithEpisodicMount]), [PrefixPolicy] as policy (shared, read-only; nil
 // means an empty [StaticMount]), and [PrefixCheckpoints] as the read-only view
 // of the namespace's checkpoints ([FS.CheckpointMount]). A vector store is
 // mounted at [PrefixSemantic] by its provider with [FS.Mount].
@@ -190,13 +206,17 @@ func NewAgentFS(policy Mount, opts ...Option) (*FS, error) {
 			return nil, err
 		}
 	}
+	var episodic Mount = NewAppendOnlyMount(f.clock)
+	if f.episodic != nil {
+		episodic = f.episodic
+	}
 	ctx := context.Background() // fresh mounts: nothing to walk, nothing to wait for
 	for _, m := range []struct {
 		prefix string
 		m      Mount
 	}{
 		{PrefixWorking, NewMemMount(f.clock)},
-		{PrefixEpisodic, NewAppendOnlyMount(f.clock)},
+		{PrefixEpisodic, episodic},
 		{PrefixState, NewMemMount(f.clock)},
 		{PrefixCheckpoints, f.CheckpointMount()},
 		{PrefixPolicy, policy},
