@@ -1,3 +1,5 @@
+//go:build cgo
+
 package emk_test
 
 import (
@@ -10,17 +12,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/emk"
 	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver, for raw access to store files
 )
-
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// t0 is the fixed "now" of the tests.
-var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
 // clock is an injectable clock that moves only when told.
 type clock struct {

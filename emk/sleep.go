@@ -67,11 +67,12 @@ func groupKey(e *Episode) string {
 // MaxSleepEpisodes) that are not facts and that no earlier cycle distilled;
 // groups them by agent and by goal (the action when there is no goal,
 // compared without case or repeated spaces); splits a group larger than
-// MaxGroup into near-equal parts; and for each part of two or more
-// episodes appends an OutcomeFact episode whose Result is the
+// MaxGroup into near-equal parts (with MaxGroup 2, an odd group leaves a
+// part of one); and for each part appends an OutcomeFact episode whose Result is the
 // summarizer's text, whose Causes are the part's episodes and whose Time is
 // the newest of theirs, recording in the append-only compressed table that
-// those episodes are distilled. A lone episode is left as it is. Originals
+// those episodes are distilled. An episode alone in its group is left as it
+// is until others join it. Originals
 // are never changed or deleted: they stay readable and queryable.
 //
 // Running Sleep again does not duplicate facts: distilled episodes are
