@@ -265,7 +265,7 @@ func lines(text string, f func(start, end int)) {
 func markdownPieces(text string) []piece {
 	var ps []piece
 	heading := ""
-	fence := ""       // the open fence marker, "" outside a fence
+	fence := ""        // the open fence marker, "" outside a fence
 	inComment := false // inside a multi-line <!-- -->
 	cur := piece{start: -1}
 	flush := func() {
@@ -354,6 +354,17 @@ func goPieces(text string) (ps []piece, ok bool) {
 	}
 	off := func(p token.Pos) int { return tf.Offset(p) }
 	used := make(map[*ast.CommentGroup]bool)
+	// commentsIn returns the comment groups within [start, end): f.Comments
+	// is in source order, so a binary search finds the first, and a file
+	// of many functions and comments costs n log n, not n².
+	commentsIn := func(start, end int) []*ast.CommentGroup {
+		i := sort.Search(len(f.Comments), func(i int) bool { return off(f.Comments[i].Pos()) >= start })
+		j := i
+		for j < len(f.Comments) && off(f.Comments[j].End()) <= end {
+			j++
+		}
+		return f.Comments[i:j]
+	}
 	pkg := "package " + f.Name.Name
 	start := off(f.Package)
 	if f.Doc != nil {
@@ -378,11 +389,8 @@ func goPieces(text string) (ps []piece, ok bool) {
 			ps = append(ps, piece{s, lb, TierContract, name})
 			// The body, with its comments cut out as notes.
 			pos := lb
-			for _, cg := range f.Comments {
+			for _, cg := range commentsIn(lb, end) {
 				cs, ce := off(cg.Pos()), off(cg.End())
-				if cs < lb || ce > end {
-					continue
-				}
 				used[cg] = true
 				if cs > pos {
 					ps = append(ps, piece{pos, cs, TierBody, name})
@@ -400,10 +408,8 @@ func goPieces(text string) (ps []piece, ok bool) {
 				used[d.Doc] = true
 			}
 			e := off(d.End())
-			for _, cg := range f.Comments { // field and spec comments stay in
-				if off(cg.Pos()) >= s && off(cg.End()) <= e {
-					used[cg] = true
-				}
+			for _, cg := range commentsIn(s, e) { // field and spec comments stay in
+				used[cg] = true
 			}
 			tier := TierContract
 			if d.Tok == token.IMPORT {
