@@ -44,9 +44,10 @@ const (
 	MaxInvalidUTF8Ratio = 0.01
 )
 
-// Errors of the package. Each wraps a root sentinel, so errors.Is(err,
-// agentos.ErrInvalid) (or ErrQuota) holds as well as errors.Is(err,
-// ErrBinary).
+// Errors of the package. ErrEmpty, ErrBinary and ErrBudget wrap a root
+// sentinel, so errors.Is(err, agentos.ErrInvalid) (or ErrQuota) holds as
+// well as errors.Is(err, ErrBinary). ErrEmbedding is returned together
+// with the embedder's own error, which errors.Is also finds.
 var (
 	// ErrEmpty is returned for a document with no text but whitespace.
 	ErrEmpty = fmt.Errorf("caas: empty document: %w", agentos.ErrInvalid)
