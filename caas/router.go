@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"unicode"
@@ -44,6 +45,13 @@ const (
 	DefaultMaxGreetingWords   = 6
 	DefaultConversationTokens = 4000
 )
+
+// LongPromptBytesPerToken is how many bytes a prompt may hold per token of
+// [RuleRouter].ConversationTokens before it is long without being counted:
+// English averages about four bytes a token, so only a pathological text
+// (a long run of one character) crosses it with fewer tokens than the
+// threshold, and routing it to the smart model is then the safe side.
+const LongPromptBytesPerToken = 16
 
 // MaxRouterPhrases bounds each of [RuleRouter]'s lists, and
 // MaxRouterPhraseWords the words of one entry: a router is configuration,
@@ -107,7 +115,9 @@ type Router interface {
 // The rules, in order, each ending the decision:
 //
 //  1. the prompt offers tools (p.Tools non-empty): smart ([ReasonTools]);
-//  2. the whole prompt counts more than ConversationTokens tokens: smart
+//  2. the whole prompt counts more than ConversationTokens tokens (in the
+//     encoding of TokenModel, as [tokens.CountMessages] counts them), or
+//     holds more than [LongPromptBytesPerToken] bytes per token of it: smart
 //     ([ReasonConversation]);
 //  3. the last user message is a greeting or acknowledgement, alone or with
 //     courtesy words, in at most MaxGreetingWords words: canned
@@ -278,7 +288,9 @@ func (rs *ruleSet) greeting(words []string) (string, bool) {
 
 // longConversation reports whether msgs count more tokens than the
 // threshold. For valid UTF-8 every token covers at least one byte, so when
-// the bytes alone fit, nothing is tokenized.
+// the bytes alone fit, nothing is tokenized; and a prompt of more than
+// [LongPromptBytesPerToken] bytes per token of the threshold is long
+// without being tokenized, so the work is bounded whatever the prompt.
 func (rs *ruleSet) longConversation(msgs []agentos.Message) (bool, error) {
 	bound, valid := tokens.TokensPerReply, true
 	for _, m := range msgs {
@@ -287,6 +299,9 @@ func (rs *ruleSet) longConversation(msgs []agentos.Message) (bool, error) {
 	}
 	if valid && bound <= rs.conversationTokens {
 		return false, nil
+	}
+	if rs.conversationTokens <= math.MaxInt/LongPromptBytesPerToken && bound > rs.conversationTokens*LongPromptBytesPerToken {
+		return true, nil
 	}
 	c, err := tokens.For(rs.tokenModel)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -135,6 +136,12 @@ func TestRuleRouterPrompts(t *testing.T) {
 		{"invalid UTF-8 is counted, not skipped", caas.RuleRouter{ConversationTokens: 30},
 			agentos.Prompt{Messages: []agentos.Message{user(strings.Repeat("\xff ", 30)), user("ok")}},
 			caas.RouteSmart, caas.ReasonConversation},
+		{"huge prompt is long without counting", caas.RuleRouter{},
+			userPrompt(strings.Repeat(" ", caas.DefaultConversationTokens*caas.LongPromptBytesPerToken) + "ok"),
+			caas.RouteSmart, caas.ReasonConversation},
+		{"huge threshold", caas.RuleRouter{ConversationTokens: math.MaxInt},
+			agentos.Prompt{Messages: []agentos.Message{user(strings.Repeat("\xff ", 30)), user("ok")}},
+			caas.RouteCanned, caas.ReasonGreeting},
 		{"no canned", caas.RuleRouter{NoCanned: true}, userPrompt("hi"), caas.RouteFast, caas.ReasonShort},
 		{"empty greetings list turns canned off", caas.RuleRouter{Greetings: []string{}}, userPrompt("hi"), caas.RouteFast, caas.ReasonShort},
 		{"custom greetings", caas.RuleRouter{Greetings: []string{"bonjour", "merci beaucoup"}}, userPrompt("Merci beaucoup !"), caas.RouteCanned, caas.ReasonGreeting},
