@@ -2,6 +2,7 @@ package godocqa_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"slices"
@@ -146,10 +147,11 @@ func TestParse(t *testing.T) {
 func TestParseBounds(t *testing.T) {
 	var b strings.Builder
 	for i := 0; i <= godocqa.MaxDocs; i++ {
-		b.WriteString(`{"source":"p/S` + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + `","text":"t"}` + "\n")
+		fmt.Fprintf(&b, `{"source":"p/S%d","text":"t"}`+"\n", i)
 	}
 	_, _, err := godocqa.Parse(strings.NewReader(b.String()), strings.NewReader(""))
 	require.ErrorIs(t, err, godocqa.ErrCorrupt)
+	assert.ErrorContains(t, err, fmt.Sprintf("more than %d lines", godocqa.MaxDocs))
 }
 
 // FuzzParse feeds arbitrary files to Parse: an error or a set that keeps
