@@ -50,14 +50,23 @@ func loadCorpus(n int) *benchCorpus {
 }
 
 // BenchmarkAdd replaces documents of an index of n documents, so its size
-// stays n, beside Tokenize of the same text (the baseline: the part of
-// Add that is not index maintenance).
+// stays n, beside Tokenize of the same texts (the part of Add that is not
+// index maintenance) and strings.Fields of the lowercased texts (the
+// plainest tokenizer, a baseline for Tokenize).
 func BenchmarkAdd(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		if n > 10_000 && testing.Short() {
 			continue
 		}
 		c := loadCorpus(n)
+		b.Run(fmt.Sprintf("n=%d/fields", n), func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				_ = strings.Fields(strings.ToLower(c.texts[i%n]))
+				i++
+			}
+		})
 		b.Run(fmt.Sprintf("n=%d/tokenize", n), func(b *testing.B) {
 			b.ReportAllocs()
 			i := 0

@@ -44,6 +44,22 @@ func Tokenize(text string) []string {
 		}
 	}
 	for i := 0; i < len(text) && len(out) < MaxTokens; {
+		if c := text[i]; c < utf8.RuneSelf {
+			// ASCII, most text: a table instead of the Unicode tables.
+			switch asciiClass[c] {
+			case asciiWord:
+				if start >= 0 && i+1-start > MaxWordBytes {
+					flush(i)
+				}
+				if start < 0 {
+					start = i
+				}
+			default:
+				flush(i)
+			}
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRuneInString(text[i:])
 		switch {
 		case r == utf8.RuneError && size <= 1:
@@ -75,8 +91,28 @@ func Tokenize(text string) []string {
 }
 
 func isWordRune(r rune) bool {
-	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || isMark(r)
 }
+
+// isMark reports whether r is a combining mark (none is below U+0300).
+func isMark(r rune) bool { return r >= 0x300 && unicode.Is(unicode.Mn, r) }
+
+const (
+	asciiSep = iota
+	asciiWord
+)
+
+// asciiClass sorts ASCII bytes into word bytes (letters, digits and the
+// joiners '.' and '_') and separators.
+var asciiClass = func() (t [utf8.RuneSelf]byte) {
+	for c := range t {
+		r := rune(c)
+		if isWordRune(r) || r == '.' || r == '_' {
+			t[c] = asciiWord
+		}
+	}
+	return t
+}()
 
 func isIdeograph(r rune) bool {
 	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana)
@@ -118,7 +154,7 @@ func appendCamel(out []string, part string) []string {
 			out = append(out, strings.ToLower(part[start:i]))
 			start = i
 		}
-		if !unicode.Is(unicode.Mn, r) {
+		if !isMark(r) {
 			prev = r // a combining mark belongs to the letter before it
 		}
 	}
@@ -131,7 +167,7 @@ func hasCamelBoundary(part string) bool {
 		if prev >= 0 && camelBoundary(prev, r, part[i+utf8.RuneLen(r):]) {
 			return true
 		}
-		if !unicode.Is(unicode.Mn, r) {
+		if !isMark(r) {
 			prev = r
 		}
 	}
