@@ -38,6 +38,8 @@ const (
 	MaxMeta, MaxMetaKey, MaxMetaValue = 64, 128, 4096
 	// MaxQueryBytes is the longest Query.Text and ContextRequest.Query.
 	MaxQueryBytes = 64 << 10
+	// MaxFileBytes bounds a collection file loaded by New, decompressed.
+	MaxFileBytes = 2 << 30
 	// MaxInvalidUTF8Ratio is the share of bytes of a document that may be
 	// invalid UTF-8 (a stray Latin-1 byte in a text file) before the
 	// document is taken for binary and refused.

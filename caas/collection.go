@@ -1,9 +1,14 @@
 package caas
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/gob"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"os"
@@ -467,67 +472,107 @@ func loadCollection(s *Service, name, file string) (*Collection, error) {
 		return nil, fmt.Errorf("caas: load %s: %w", file, err)
 	}
 	defer f.Close()
+	return decodeCollection(s, name, file, f)
+}
+
+// decodeCollection reads a collection from r (gzip'd or not), named label
+// in errors. At most MaxFileBytes are decompressed, so a small file
+// that inflates without end is an error, not an exhausted memory.
+func decodeCollection(s *Service, name, label string, r io.Reader) (*Collection, error) {
+	br := bufio.NewReader(r)
+	var src io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, corrupt(label, "%v", err)
+		}
+		defer zr.Close()
+		src = zr
+	}
+	raw, err := io.ReadAll(io.LimitReader(src, MaxFileBytes+1))
+	if err != nil {
+		return nil, corrupt(label, "%v", err)
+	}
+	if len(raw) > MaxFileBytes {
+		return nil, corrupt(label, "more than %d bytes decompressed", MaxFileBytes)
+	}
 	c, err := newCollection(s, name)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.db.ImportFromReader(f, ""); err != nil {
-		return nil, corrupt(file, "%v", err)
+	// The file is decoded here, not by chromem's ImportFromReader, which
+	// trusts it: a document whose map key is not its ID, or a nil one,
+	// made chromem's query panic on a fuzzed file. The types mirror
+	// chromem's export (gob matches fields by name).
+	var file struct {
+		Collections map[string]*struct {
+			Name      string
+			Metadata  map[string]string
+			Documents map[string]*chromem.Document
+		}
 	}
-	emb := chromem.EmbeddingFunc(s.embed)
-	c.chunks, c.docs = c.db.GetCollection(chunksName, emb), c.db.GetCollection(docsName, emb)
-	if c.chunks == nil || c.docs == nil || len(c.db.ListCollections()) != 2 {
-		return nil, corrupt(file, "want the collections %q and %q", chunksName, docsName)
+	if err := gob.NewDecoder(bytes.NewReader(raw)).Decode(&file); err != nil {
+		return nil, corrupt(label, "%v", err)
+	}
+	chunks, docs := file.Collections[chunksName], file.Collections[docsName]
+	if chunks == nil || docs == nil || len(file.Collections) != 2 {
+		return nil, corrupt(label, "want the collections %q and %q", chunksName, docsName)
+	}
+	for _, m := range []map[string]*chromem.Document{chunks.Documents, docs.Documents} {
+		for id, d := range m {
+			if d == nil || d.ID != id {
+				return nil, corrupt(label, "document %.200q stored under %.200q", docID(d), id)
+			}
+		}
 	}
 	ctx := context.Background()
-	n := c.docs.Count()
-	if n == 0 {
-		if c.chunks.Count() != 0 {
-			return nil, corrupt(file, "chunks without documents")
-		}
-		c.dirty = false
-		return c, nil
-	}
-	docs, err := c.docs.QueryEmbedding(ctx, docVector, n, nil, nil)
-	if err != nil {
-		return nil, corrupt(file, "%v", err)
-	}
 	total := 0
-	for _, r := range docs {
-		e, vecs, err := c.loadEntry(ctx, r)
+	for _, src := range slices.Sorted(maps.Keys(docs.Documents)) {
+		e, vecs, err := loadEntry(docs.Documents[src], chunks.Documents, c.vecDims())
 		if err != nil {
-			return nil, corrupt(file, "document %.200q: %v", r.ID, err)
+			return nil, corrupt(label, "document %.200q: %v", src, err)
 		}
 		if c.vec == nil {
 			// Room for what the file holds even if the quota was lowered
 			// since: the collection loads, and refuses ingests until it
 			// is back under.
-			if c.vec, err = vindex.New(len(vecs[0]), vindex.WithMaxLen(max(s.quota.MaxVectors, c.chunks.Count(), 1))); err != nil {
-				return nil, corrupt(file, "%v", err)
+			if c.vec, err = vindex.New(len(vecs[0]), vindex.WithMaxLen(max(s.quota.MaxVectors, len(chunks.Documents), 1))); err != nil {
+				return nil, corrupt(label, "%v", err)
 			}
 		}
-		for i := range e.chunks {
-			ch := &e.chunks[i]
-			if err := c.vec.Add(ch.ID, vecs[i]); err != nil {
-				return nil, corrupt(file, "chunk %s: %v", ch.ID, err)
-			}
-			c.lex.Add(ch.ID, indexText(ch))
-			c.byID[ch.ID] = ch
+		if err := c.put(ctx, e, vecs); err != nil {
+			return nil, corrupt(label, "document %.200q: %v", src, err)
 		}
-		c.sources[e.doc.Source] = e
 		c.usage.Documents++
 		c.usage.Vectors += len(e.chunks)
 		c.usage.Bytes += e.bytes
 		total += len(e.chunks)
 	}
-	if total != c.chunks.Count() {
-		return nil, corrupt(file, "%d chunks stored, %d belong to documents", c.chunks.Count(), total)
+	if total != len(chunks.Documents) {
+		return nil, corrupt(label, "%d chunks stored, %d belong to documents", len(chunks.Documents), total)
 	}
 	c.dirty = false
 	return c, nil
 }
 
-func (c *Collection) loadEntry(ctx context.Context, r chromem.Result) (*entry, [][]float32, error) {
+func docID(d *chromem.Document) string {
+	if d == nil {
+		return "<nil>"
+	}
+	return d.ID
+}
+
+func (c *Collection) vecDims() int {
+	if c.vec == nil {
+		return 0
+	}
+	return c.vec.Dims()
+}
+
+// loadEntry rebuilds a document and its chunks from their stored form,
+// checking that every chunk slices the document and has a usable vector
+// of dims dimensions (any, when 0).
+func loadEntry(r *chromem.Document, chunks map[string]*chromem.Document, dims int) (*entry, [][]float32, error) {
 	if err := ValidSource(r.ID); err != nil {
 		return nil, nil, err
 	}
@@ -540,6 +585,14 @@ func (c *Collection) loadEntry(ctx context.Context, r chromem.Result) (*entry, [
 		return nil, nil, fmt.Errorf("bad chunk count %q", r.Metadata["chunks"])
 	}
 	d := Document{Source: r.ID, Kind: Kind(r.Metadata["kind"]), Text: r.Content, Time: t}
+	switch d.Kind {
+	case KindText, KindMarkdown, KindGo, KindCode:
+	default:
+		return nil, nil, fmt.Errorf("unknown kind %q", d.Kind)
+	}
+	if err := checkText(d.Text); err != nil {
+		return nil, nil, err
+	}
 	for k, v := range r.Metadata {
 		if mk, ok := strings.CutPrefix(k, metaPrefix); ok {
 			if d.Meta == nil {
@@ -548,17 +601,16 @@ func (c *Collection) loadEntry(ctx context.Context, r chromem.Result) (*entry, [
 			d.Meta[mk] = v
 		}
 	}
+	if err := checkMeta(d.Meta); err != nil {
+		return nil, nil, err
+	}
 	e := &entry{doc: d, chunks: make([]Chunk, n), bytes: int64(len(d.Text))}
 	vecs := make([][]float32, n)
-	dims := 0
-	if c.vec != nil {
-		dims = c.vec.Dims()
-	}
 	for i := range n {
 		id := d.Source + "#" + strconv.Itoa(i)
-		cd, err := c.chunks.GetByID(ctx, id)
-		if err != nil {
-			return nil, nil, err
+		cd := chunks[id]
+		if cd == nil {
+			return nil, nil, fmt.Errorf("chunk %s missing", id)
 		}
 		m := cd.Metadata
 		start, err1 := strconv.Atoi(m["start"])
