@@ -141,6 +141,13 @@ func (c *Collection) Context(ctx context.Context, r ContextRequest) (Context, er
 		return bad("negative ColdAfter")
 	case math.IsNaN(r.DecayRate) || math.IsInf(r.DecayRate, 0):
 		return bad("decay rate %v", r.DecayRate)
+	case r.Mode < ModeHybrid || r.Mode > ModeLexical:
+		return bad("unknown mode %d", r.Mode)
+	case len(r.Query) > MaxQueryBytes:
+		return bad("query of %d bytes, more than %d", len(r.Query), MaxQueryBytes)
+	}
+	if _, err := normPrefix(r.Prefix); err != nil {
+		return Context{}, err
 	}
 	for _, b := range slices.Concat(r.Hot, r.Warm) {
 		if len(b) > MaxBlockBytes {

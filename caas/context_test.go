@@ -108,20 +108,29 @@ func TestContext(t *testing.T) {
 	})
 	t.Run("bad requests", func(t *testing.T) {
 		for name, r := range map[string]ContextRequest{
-			"no budget":       {Query: "x"},
-			"negative budget": {Query: "x", MaxTokens: -1},
-			"huge budget":     {Query: "x", MaxTokens: MaxContextTokens + 1},
-			"K":               {Query: "x", MaxTokens: 10, K: MaxK + 1},
-			"cold":            {Query: "x", MaxTokens: 10, ColdAfter: -1},
-			"weight":          {Query: "x", MaxTokens: 10, TierWeights: map[Tier]float64{TierBody: -1}},
-			"tier":            {Query: "x", MaxTokens: 10, TierWeights: map[Tier]float64{9: 1}},
-			"many hot":        {MaxTokens: 10, Hot: make([]string, MaxBlocks+1)},
-			"prefix":          {Query: "x", MaxTokens: 10, Prefix: "/abs"},
-			"mode":            {Query: "x", MaxTokens: 10, Mode: -1},
+			"no budget":        {Query: "x"},
+			"negative budget":  {Query: "x", MaxTokens: -1},
+			"huge budget":      {Query: "x", MaxTokens: MaxContextTokens + 1},
+			"K":                {Query: "x", MaxTokens: 10, K: MaxK + 1},
+			"cold":             {Query: "x", MaxTokens: 10, ColdAfter: -1},
+			"weight":           {Query: "x", MaxTokens: 10, TierWeights: map[Tier]float64{TierBody: -1}},
+			"tier":             {Query: "x", MaxTokens: 10, TierWeights: map[Tier]float64{9: 1}},
+			"many hot":         {MaxTokens: 10, Hot: make([]string, MaxBlocks+1)},
+			"prefix":           {Query: "x", MaxTokens: 10, Prefix: "/abs"},
+			"mode":             {Query: "x", MaxTokens: 10, Mode: -1},
+			"mode, no query":   {MaxTokens: 10, Mode: 5},
+			"prefix, no query": {MaxTokens: 10, Prefix: "a/../b"},
+			"long query":       {Query: strings.Repeat("q", MaxQueryBytes+1), MaxTokens: 10},
 		} {
 			_, err := c.Context(ctx, r)
 			assert.ErrorIs(t, err, agentos.ErrInvalid, name)
 		}
+	})
+	t.Run("cancelled", func(t *testing.T) {
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		_, err := c.Context(cctx, ContextRequest{Query: "install", MaxTokens: 100})
+		assert.ErrorIs(t, err, context.Canceled)
 	})
 	t.Run("tier weights steer", func(t *testing.T) {
 		r := ContextRequest{Query: "Client Get request", MaxTokens: 60, Prefix: "src", DecayRate: NoDecay,
