@@ -55,11 +55,15 @@ func (k *Kernel) newAgent(id agentos.AgentID, ac agentConfig) (*Agent, error) {
 	} else if k.quota != nil {
 		nsOpts = append(nsOpts, vfs.WithQuota(*k.quota))
 	}
+	nsOpts = append(nsOpts, k.memoryOptions(a)...)
 	ns, err := vfs.NewAgentFS(k.policyMount, nsOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: agent %q namespace: %w", id, err)
 	}
 	a.ns = ns
+	if err := k.mountMemory(context.Background(), a); err != nil {
+		return nil, fmt.Errorf("kernel: agent %q namespace: %w", id, err)
+	}
 	a.sig, err = signals.New(id,
 		signals.WithClock(k.now),
 		signals.WithObserver(a.observe),

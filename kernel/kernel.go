@@ -65,6 +65,8 @@ type Kernel struct {
 
 	sandbox *sandbox // command tools' cgroups and egress enforcement; nil without
 
+	memory *Memory // WithMemory; nil without
+
 	policyMount *vfs.StaticMount // /policy/ of every agent, replaced on reload
 	quota       *vfs.Quota
 	budget      *vfs.Budget // shared by every agent's namespace
@@ -141,6 +143,7 @@ func New(opts ...Option) (*Kernel, error) {
 		quota:     c.quota,
 		agents:    map[agentos.AgentID]*Agent{},
 	}
+	k.memory = c.memory
 	if c.bus != nil {
 		k.bus, k.hub = c.bus, newBusHub(c.bus, c.logger)
 	}

@@ -74,6 +74,7 @@ type config struct {
 	memBudget   int64         // WithMemoryBudget; DefaultMemoryBudget when 0
 	lossy       bool          // WithLossyRecorder
 	bus         amb.Bus       // WithBus
+	memory      *Memory       // WithMemory
 	sandbox     sandboxConfig // WithCommand, WithCgroupParent, WithoutCgroups, WithEgressEnforcement
 }
 

@@ -66,6 +66,9 @@ type request struct {
 	// run executes the syscall. It returns the result, the bytes to digest
 	// (nil: no digest) and an error.
 	run func(ctx context.Context, act *agentos.Action) (result any, digest []byte, err error)
+	// note, when set, is called after run succeeded and its text added to
+	// the outcome entry's Detail (a search's hits and scores).
+	note func() string
 	// topic: act.Target names a bus topic, not an agent, so policy sees no
 	// peer. incoming: the syscall delivers a message to the agent, which did
 	// not choose it: a denial refuses the delivery and never kills.
@@ -219,6 +222,9 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 		oe.ResultDigest = digest(dig)
 	}
 	noteOutcome(&oe, res, opErr) // a command tool's exit status and output digests
+	if rq.note != nil && opErr == nil {
+		oe.Detail = joinDetail(rq.note(), oe.Detail)
+	}
 	cutFields(&oe)
 	if _, err := k.appendEntry(rctx, oe); err != nil {
 		err = fmt.Errorf("%w: outcome not recorded: %w", ErrRecorder, err)

@@ -32,7 +32,10 @@ import (
 	"time"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/caas"
+	"github.com/agent-os/agentos/emk"
 	"github.com/agent-os/agentos/kernel"
+	"github.com/agent-os/agentos/models/glove"
 	"github.com/agent-os/agentos/recorder"
 )
 
@@ -86,6 +89,9 @@ type Kernel struct {
 	// Clock is the kernel's fake clock, starting at Epoch (nil when the
 	// options replaced it with kernel.WithClock).
 	Clock *Clock
+	// Memory is the kernel's long-term memory when it was built by
+	// [NewWithMemory]; zero otherwise.
+	Memory kernel.Memory
 
 	t testing.TB
 }
@@ -97,7 +103,11 @@ type Kernel struct {
 // kernel cannot be built.
 func New(t testing.TB, opts ...kernel.Option) *Kernel {
 	t.Helper()
-	clock := NewClock(Epoch)
+	return newKernel(t, NewClock(Epoch), opts)
+}
+
+func newKernel(t testing.TB, clock *Clock, opts []kernel.Option) *Kernel {
+	t.Helper()
 	rec, err := recorder.Open("", &recorder.Options{Durability: recorder.Buffered, Clock: clock.Now})
 	if err != nil {
 		t.Fatalf("kerneltest: opening recorder: %v", err)
@@ -248,4 +258,49 @@ func Killed(t testing.TB, err error) {
 	if !errors.Is(err, agentos.ErrKilled) {
 		t.Fatalf("kerneltest: want agentos.ErrKilled, got %v", err)
 	}
+}
+
+// NewWithMemory is [New] with long-term memory. The stores mem leaves nil
+// are filled in: an in-memory episodic store (emk) for /mem/episodic/ and
+// an in-memory context service (caas) for /mem/semantic/, both embedding
+// with the offline embedder (models/glove) and stamping time with the
+// kernel's fake clock; they are closed when the test ends. mem.Shared names
+// the shared collections to mount. [Kernel.Memory] holds the stores for
+// assertions and for the host's own ingestion.
+func NewWithMemory(t testing.TB, mem kernel.Memory, opts ...kernel.Option) *Kernel {
+	t.Helper()
+	clock := NewClock(Epoch)
+	if mem.Episodes == nil || mem.Context == nil {
+		g, err := glove.New()
+		if err != nil {
+			t.Fatalf("kerneltest: embedder: %v", err)
+		}
+		if mem.Episodes == nil {
+			eps, err := emk.Open("", emk.WithEmbedder(g.Embed), emk.WithClock(clock.Now))
+			if err != nil {
+				t.Fatalf("kerneltest: episodic memory: %v", err)
+			}
+			t.Cleanup(func() { // after the kernel's cleanup: registered first
+				if err := eps.Close(); err != nil {
+					t.Errorf("kerneltest: closing episodic memory: %v", err)
+				}
+			})
+			mem.Episodes = eps
+		}
+		if mem.Context == nil {
+			svc, err := caas.New(g.Embed, caas.WithClock(clock.Now))
+			if err != nil {
+				t.Fatalf("kerneltest: context service: %v", err)
+			}
+			t.Cleanup(func() {
+				if err := svc.Close(); err != nil {
+					t.Errorf("kerneltest: closing context service: %v", err)
+				}
+			})
+			mem.Context = svc
+		}
+	}
+	tk := newKernel(t, clock, append([]kernel.Option{kernel.WithMemory(mem)}, opts...))
+	tk.Memory = mem
+	return tk
 }
