@@ -58,13 +58,16 @@
 // (NAME.chromem.gob.gz) written by [Service.Save] and [Service.Close]
 // atomically (temporary file, fsync, rename, fsync of the directory) and
 // loaded and checked by [New]; a file that does not load is an error
-// naming it. chromem-go's own NewPersistentDB was not used: it writes one
-// file per document synchronously on every add, which its author advises
-// against for large sets, makes an ingest of a thousand chunks a thousand
-// fsync-less file writes, and gives no atomic replacement of a
-// document's chunks; a snapshot per collection is one write, atomic, and
-// its cost is paid when the caller chooses. The price: what was ingested
-// since the last Save is lost if the process dies.
+// naming it; the file is decoded and checked by caas (every chunk must
+// slice its document), not trusted. chromem-go's own NewPersistentDB was
+// not used: it writes one file per document synchronously on every add
+// (its author advises against it for large sets), so an ingest of a
+// thousand chunks is a thousand file writes; each file is truncated and
+// rewritten in place with no fsync, so a crash can leave a torn one; and
+// a document's chunks are not replaced atomically. A snapshot per
+// collection is one write, atomic, paid for when the caller chooses. The
+// price: what was ingested since the last Save is lost if the process
+// dies.
 //
 // # Bounds
 //
