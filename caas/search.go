@@ -196,6 +196,9 @@ func (c *Collection) embedQuery(ctx context.Context, s search) ([]float32, error
 		return nil, nil
 	}
 	v, err := c.svc.embed(ctx, s.text)
+	if err == nil && s.mode == ModeHybrid && len(v) > 0 && allZero(v) {
+		return nil, nil // no direction to rank by: the words alone decide
+	}
 	if err == nil {
 		err = checkVector(v, 0)
 	}
@@ -208,7 +211,17 @@ func (c *Collection) embedQuery(ctx context.Context, s search) ([]float32, error
 	return v, nil
 }
 
-// searchLocked runs a search under the read lock.
+func allZero(v []float32) bool {
+	for _, f := range v {
+		if f != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// searchLocked runs a search under the read lock. qv is nil in lexical
+// mode, and in hybrid mode when the query's vector was all zero.
 func (c *Collection) searchLocked(s search, qv []float32) ([]Hit, error) {
 	if c.vec == nil || len(c.byID) == 0 {
 		return []Hit{}, nil
@@ -245,7 +258,7 @@ func (c *Collection) searchLocked(s search, qv []float32) ([]Hit, error) {
 		}
 		return x
 	}
-	if s.mode != ModeLexical {
+	if s.mode != ModeLexical && qv != nil {
 		hits, err := c.vec.Search(qv, pool, keep)
 		if err != nil {
 			return nil, fmt.Errorf("caas: %s: query: %w", c.name, err)

@@ -207,6 +207,23 @@ func TestSearchQueries(t *testing.T) {
 			assert.Equal(t, TierContract, h.Chunk.Tier)
 		}
 	})
+	t.Run("a query vector with no direction", func(t *testing.T) {
+		s, err := New(fakeEmbed(t, func(context.Context) ([]float32, error) { return make([]float32, 100), nil }))
+		require.NoError(t, err)
+		defer s.Close()
+		z, err := s.Collection(ctx, "z")
+		require.NoError(t, err)
+		_, err = z.Ingest(ctx, Document{Source: "a.txt", Text: "the poison antidote"})
+		assert.ErrorIs(t, err, ErrEmbedding, "a zero chunk vector is refused")
+		_, err = z.Ingest(ctx, Document{Source: "a.txt", Text: "the antidote works"})
+		require.NoError(t, err)
+		hits, err := z.Search(ctx, Query{Text: "poison antidote", K: 1})
+		require.NoError(t, err, "hybrid falls back to words")
+		require.Len(t, hits, 1)
+		assert.Positive(t, hits[0].Lexical)
+		_, err = z.Search(ctx, Query{Text: "poison antidote", K: 1, Mode: ModeVector})
+		assert.ErrorIs(t, err, ErrEmbedding, "vector mode has nothing to rank by")
+	})
 	t.Run("cancelled", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
