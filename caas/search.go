@@ -165,7 +165,8 @@ func (c *Collection) checkQuery(q Query) (search, error) {
 // (`http.NewRequest`, `max_tokens`) on top even when the bag-of-words
 // embedder misses it. Decay, when set, re-ranks the same candidate pool,
 // so a very old chunk can keep a place that a newer one outside the pool
-// would have taken only if more than the pool match.
+// would have taken only if more than the pool match. A hybrid query whose
+// vector is all zero (no word the embedder knows) is ranked by BM25 alone.
 //
 // Errors: a bad query (empty or long text, K outside 1..MaxK, unknown mode
 // or tier, bad prefix, negative decay) wraps [agentos.ErrInvalid]; the
