@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	chromem "github.com/philippgille/chromem-go"
@@ -88,7 +89,7 @@ type Collection struct {
 	sources map[string]*entry
 	byID    map[string]*Chunk
 	usage   Usage
-	dirty   bool
+	dirty   atomic.Bool // changed since the last save or load; set under mu's write lock
 }
 
 func newCollection(s *Service, name string) (*Collection, error) {
@@ -99,8 +100,8 @@ func newCollection(s *Service, name string) (*Collection, error) {
 		lex:     lexical.New(),
 		sources: make(map[string]*entry),
 		byID:    make(map[string]*Chunk),
-		dirty:   true,
 	}
+	c.dirty.Store(true)
 	var err error
 	emb := chromem.EmbeddingFunc(s.embed)
 	if c.chunks, err = c.db.CreateCollection(chunksName, nil, emb); err != nil {
@@ -246,7 +247,7 @@ func (c *Collection) Ingest(ctx context.Context, d Document) (IngestReport, erro
 		u.Documents++
 	}
 	c.usage = u
-	c.dirty = true
+	c.dirty.Store(true)
 	return IngestReport{Chunks: len(cs), Bytes: bytes, Replaced: old != nil}, nil
 }
 
@@ -364,7 +365,7 @@ func (c *Collection) Remove(ctx context.Context, source string) error {
 	c.usage.Documents--
 	c.usage.Vectors -= len(e.chunks)
 	c.usage.Bytes -= e.bytes
-	c.dirty = true
+	c.dirty.Store(true)
 	return nil
 }
 
@@ -420,9 +421,12 @@ func (c *Collection) Usage() Usage {
 // renamed over file, and the directory fsync'd, so a crash leaves the old
 // file or the new one.
 func (c *Collection) save(file string) (err error) {
-	c.mu.Lock() // exclusive: dirty is cleared, and no ingest half-applied
-	defer c.mu.Unlock()
-	if !c.dirty {
+	// The read lock keeps writers (which hold the write lock while they
+	// change the stores and set dirty) out for the export, and lets
+	// searches go on. Saves are serialised by the service's lock.
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	if !c.dirty.Load() {
 		return nil
 	}
 	dir := filepath.Dir(file)
@@ -455,7 +459,7 @@ func (c *Collection) save(file string) (err error) {
 			return fmt.Errorf("caas: save %s: sync directory: %w", file, err2)
 		}
 	}
-	c.dirty = false
+	c.dirty.Store(false)
 	return nil
 }
 
@@ -551,7 +555,7 @@ func decodeCollection(s *Service, name, label string, r io.Reader) (*Collection,
 	if total != len(chunks.Documents) {
 		return nil, corrupt(label, "%d chunks stored, %d belong to documents", len(chunks.Documents), total)
 	}
-	c.dirty = false
+	c.dirty.Store(false)
 	return c, nil
 }
 

@@ -489,9 +489,25 @@ func mustRead(t *testing.T, file string) []byte {
 
 func TestConcurrentUse(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	c := newCol(t)
 	ctx := context.Background()
+	dir := t.TempDir()
+	s := newService(t, WithDir(dir))
+	c, err := s.Collection(ctx, "shared")
+	require.NoError(t, err)
 	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	saver := make(chan struct{})
+	go func() { // saves run beside ingests and searches
+		defer close(saver)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				assert.NoError(t, s.Save(ctx))
+			}
+		}
+	}()
 	for w := range 4 {
 		wg.Go(func() {
 			for i := range 15 {
@@ -512,6 +528,8 @@ func TestConcurrentUse(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	close(stop)
+	<-saver
 	u := c.Usage()
 	n, v := 0, 0
 	for _, s := range c.Sources("") {
@@ -519,4 +537,11 @@ func TestConcurrentUse(t *testing.T) {
 		v += s.Chunks
 	}
 	assert.Equal(t, Usage{Documents: n, Vectors: v, Bytes: u.Bytes}, u)
+	require.NoError(t, s.Close())
+	s2, err := New(gloveEmbed(t), WithDir(dir))
+	require.NoError(t, err)
+	defer s2.Close()
+	c2, err := s2.Collection(ctx, "shared")
+	require.NoError(t, err)
+	assert.Equal(t, u, c2.Usage(), "what Close saved is what was there")
 }
