@@ -36,9 +36,9 @@ const (
 	blockSep = "\n\n"
 )
 
-// DefaultTierWeights weight a chunk's score by its tier when packing a
+// defaultTierWeights weight a chunk's score by its tier when packing a
 // context: contracts say the most per token.
-var DefaultTierWeights = map[Tier]float64{TierContract: 1.2, TierBody: 1.0, TierNote: 0.8}
+var defaultTierWeights = map[Tier]float64{TierContract: 1.2, TierBody: 1.0, TierNote: 0.8}
 
 // ContextRequest asks for a context window: what the agent must see now,
 // always, and what the collection knows that bears on Query, within
@@ -64,7 +64,8 @@ type ContextRequest struct {
 	// DecayRate is the decay per day of a chunk's score (0:
 	// DefaultDecayRate; negative, e.g. NoDecay: none).
 	DecayRate float64
-	// TierWeights multiply scores by tier (missing tiers: DefaultTierWeights).
+	// TierWeights multiply scores by tier, each at least 0; a tier not in
+	// the map weighs as by default: contract 1.2, body 1.0, note 0.8.
 	TierWeights map[Tier]float64
 	// K is how many candidates are ranked (0: DefaultContextK, at most MaxK).
 	K int
@@ -154,7 +155,7 @@ func (c *Collection) Context(ctx context.Context, r ContextRequest) (Context, er
 			return bad("a hot or warm block of %d bytes, more than %d", len(b), MaxBlockBytes)
 		}
 	}
-	weights := maps.Clone(DefaultTierWeights)
+	weights := maps.Clone(defaultTierWeights)
 	for t, w := range r.TierWeights {
 		if !t.valid() || w < 0 || math.IsNaN(w) || math.IsInf(w, 0) {
 			return bad("tier weight %v for %v", w, t)

@@ -74,7 +74,7 @@
 // Sources of at most [MaxSourceBytes], documents of at most
 // [MaxDocumentBytes] and [MaxChunks] chunks, chunks of at most
 // ChunkOptions.MaxBytes, [MaxCollections] collections, K at most [MaxK],
-// a [Quota] of vectors and bytes per collection ([DefaultQuota]), hot and
+// a [Quota] of vectors and bytes per collection ([DefaultMaxVectors], [DefaultMaxBytes]), hot and
 // warm blocks bounded by [MaxBlocks] and [MaxBlockBytes]. Documents with
 // a NUL byte or more than 1% invalid UTF-8 are refused as binary
 // ([ErrBinary]).

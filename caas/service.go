@@ -27,10 +27,12 @@ type Quota struct {
 	MaxBytes int64
 }
 
-// DefaultQuota is the quota of each collection unless [WithQuota] says
-// otherwise; a zero field of a Quota given to WithQuota takes its value
-// from here.
-var DefaultQuota = Quota{MaxVectors: 100_000, MaxBytes: 256 << 20}
+// The quota of each collection unless [WithQuota] says otherwise; a zero
+// field of a Quota given to WithQuota takes its value from here.
+const (
+	DefaultMaxVectors       = 100_000
+	DefaultMaxBytes   int64 = 256 << 20
+)
 
 // fileSuffix ends the name of a collection's file in the WithDir directory.
 const fileSuffix = ".chromem.gob.gz"
@@ -51,17 +53,17 @@ func WithClock(clock func() time.Time) Option {
 }
 
 // WithQuota sets the quota of every collection; zero fields take
-// DefaultQuota's.
+// DefaultMaxVectors and DefaultMaxBytes.
 func WithQuota(q Quota) Option {
 	return func(s *Service) error {
 		if q.MaxVectors < 0 || q.MaxBytes < 0 {
 			return fmt.Errorf("caas: negative quota %+v: %w", q, agentos.ErrInvalid)
 		}
 		if q.MaxVectors == 0 {
-			q.MaxVectors = DefaultQuota.MaxVectors
+			q.MaxVectors = DefaultMaxVectors
 		}
 		if q.MaxBytes == 0 {
-			q.MaxBytes = DefaultQuota.MaxBytes
+			q.MaxBytes = DefaultMaxBytes
 		}
 		s.quota = q
 		return nil
@@ -133,7 +135,7 @@ func New(embed agentos.Embedder, opts ...Option) (*Service, error) {
 	s := &Service{
 		embed:    embed,
 		clock:    time.Now,
-		quota:    DefaultQuota,
+		quota:    Quota{MaxVectors: DefaultMaxVectors, MaxBytes: DefaultMaxBytes},
 		chunking: ChunkOptions{MaxBytes: DefaultChunkBytes},
 		cols:     make(map[string]*Collection),
 	}

@@ -62,7 +62,7 @@ func TestNewOptions(t *testing.T) {
 	}
 	s, err := New(e, WithQuota(Quota{MaxBytes: 10}))
 	require.NoError(t, err)
-	assert.Equal(t, Quota{MaxVectors: DefaultQuota.MaxVectors, MaxBytes: 10}, s.quota, "zero fields take the default")
+	assert.Equal(t, Quota{MaxVectors: DefaultMaxVectors, MaxBytes: 10}, s.quota, "zero fields take the default")
 }
 
 func TestCollectionNames(t *testing.T) {

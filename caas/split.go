@@ -48,7 +48,7 @@ type piece struct {
 
 // Split cuts a document into chunks by its structure:
 //
-//   - Markdown: each heading line is a TierContract chunk; the text of a
+//   - Markdown: each ATX heading line ("## Setup") is a TierContract chunk; the text of a
 //     section is TierBody, cut at paragraphs; footnote definitions,
 //     blockquotes and HTML comments are TierNote.
 //   - Go (when go/parser accepts the file): the package clause with its doc
