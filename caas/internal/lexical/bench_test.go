@@ -88,6 +88,12 @@ func BenchmarkAdd(b *testing.B) {
 
 // BenchmarkSearch is a top-10 query of three words (two common, one
 // rarer) over n documents.
+//
+// go test -run XXX -bench . -benchtime 1s ./caas/internal/lexical, on 2
+// shared cores (2026-12-02): Search 0.15 ms (10k) and 2.1 ms (100k: the
+// two common words have postings in most documents); Add of a ~60-word
+// document 37 µs (10k) and 27 µs (100k), of which Tokenize 16 and 10 µs,
+// 3 to 4 times strings.Fields of the lowercased text.
 func BenchmarkSearch(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		if n > 10_000 && testing.Short() {

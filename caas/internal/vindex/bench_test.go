@@ -86,6 +86,17 @@ func loadBench(b *testing.B, n int) *benchData {
 // 100-d vectors: chromem-go's QueryEmbedding (the baseline), the float32
 // index with its scan split across GOMAXPROCS goroutines (as shipped) and
 // on one goroutine, and the int8 index.
+//
+// go test -run XXX -bench Search -benchtime 1s ./caas/internal/vindex, on
+// 2 cores (2026-12-02, ns/op, ratio to chromem-go; the machine was shared,
+// so the figures moved by up to a third between runs):
+//
+//	          chromem      float32            float32 serial     int8
+//	n=10k     2.24 ms      0.34 ms (6.6×)     0.34 ms (6.7×)     0.49 ms (4.5×)
+//	n=100k    44 ms        2.56 ms (17×)      4.57 ms (9.6×)     3.33 ms (13×)
+//
+// chromem-go allocates 87 kB (10k) and 809 kB (100k) per query; the index
+// allocates 736 B (the query copy, the heap, the hits), 1.3 kB when split.
 func BenchmarkSearch(b *testing.B) {
 	ctx := context.Background()
 	for _, n := range []int{10_000, 100_000} {
