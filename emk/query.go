@@ -3,6 +3,8 @@ package emk
 import (
 	"cmp"
 	"context"
+	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"slices"
@@ -41,7 +43,7 @@ var DefaultWeights = Weights{Similarity: 0.7, Recency: 0.3}
 // cosine of the sets of lowercase letter-and-digit words of Text and of
 // the episode's goal, action, result and reflection, |Q∩D|/√(|Q|·|D|), in
 // 0..1. With no Text, Similarity is 0 and only recency ranks. Ties go to
-// the more recent episode, then to the greater ID.
+// the more recent episode, then to the one appended later.
 type Query struct {
 	Agent    string            // "" = every agent
 	Outcomes []Outcome         // nil = any
@@ -143,12 +145,12 @@ func (q *Query) where() (string, []any) {
 // candidate is an episode being ranked.
 type candidate struct {
 	seq, time int64
-	id        string
 	sim, rec  float64
 	score     float64
 }
 
-// better orders candidates best first: score, then recency, then id.
+// better orders candidates best first: score, then time, then append
+// order, the order in which SQL returned them.
 func better(a, b *candidate) int {
 	if c := cmp.Compare(b.score, a.score); c != 0 {
 		return c
@@ -156,7 +158,7 @@ func better(a, b *candidate) int {
 	if c := cmp.Compare(b.time, a.time); c != 0 {
 		return c
 	}
-	return strings.Compare(b.id, a.id)
+	return cmp.Compare(b.seq, a.seq)
 }
 
 // Query returns the K best episodes that match q, best first (see [Query]
@@ -190,7 +192,7 @@ func (s *Store) Query(ctx context.Context, q Query) ([]Scored, error) {
 	defer s.mu.RUnlock()
 	where, args := q.where()
 	limit := q.K // without text, recency alone ranks, in time order
-	cols := "e.seq, e.time, e.id"
+	cols := "e.seq, e.time"
 	switch {
 	case text && qvec != nil:
 		limit = s.cfg.candidates
@@ -200,7 +202,7 @@ func (s *Store) Query(ctx context.Context, q Query) ([]Scored, error) {
 		cols += ", e.goal, e.action, e.result, e.reflection"
 	}
 	rows, err := s.r.QueryContext(ctx, "SELECT "+cols+" FROM episodes e LEFT JOIN embeddings m ON m.seq = e.seq"+
-		where+" ORDER BY e.time DESC, e.id DESC LIMIT ?", append(args, limit)...)
+		where+" ORDER BY e.time DESC, e.seq DESC LIMIT ?", append(args, limit)...)
 	if err != nil {
 		return nil, s.wrap(err)
 	}
@@ -213,9 +215,9 @@ func (s *Store) Query(ctx context.Context, q Query) ([]Scored, error) {
 	var cands []candidate
 	for rows.Next() {
 		var c candidate
-		var vec []byte
+		var vec sql.RawBytes // valid until the next row: read in place
 		var goal, action, result, reflection string
-		dest := []any{&c.seq, &c.time, &c.id}
+		dest := []any{&c.seq, &c.time}
 		switch {
 		case qvec != nil:
 			dest = append(dest, &vec)
@@ -265,19 +267,19 @@ func (s *Store) load(ctx context.Context, cands []candidate) ([]Scored, error) {
 	for i, c := range cands {
 		args[i] = c.seq
 	}
-	eps, err := s.queryEpisodes(ctx, selectEpisodes+" WHERE e.seq IN ("+
+	eps, seqs, err := s.queryEpisodes(ctx, selectEpisodes+" WHERE e.seq IN ("+
 		strings.TrimSuffix(strings.Repeat("?,", len(cands)), ",")+")", args...)
 	if err != nil {
 		return nil, err
 	}
-	byID := make(map[string]Episode, len(eps))
-	for _, e := range eps {
-		byID[e.ID] = e
+	bySeq := make(map[int64]Episode, len(eps))
+	for i, e := range eps {
+		bySeq[seqs[i]] = e
 	}
 	for _, c := range cands {
-		e, ok := byID[c.id]
+		e, ok := bySeq[c.seq]
 		if !ok {
-			return nil, fmt.Errorf("emk: episode %s vanished while queried: %w", c.id, ErrCorrupt)
+			return nil, fmt.Errorf("emk: episode %d vanished while queried: %w", c.seq, ErrCorrupt)
 		}
 		out = append(out, Scored{Episode: e, Score: c.score, Similarity: c.sim, Recency: c.rec})
 	}
@@ -302,21 +304,21 @@ func unit(v []float32) []float64 {
 }
 
 // cosineBlob returns the cosine of unit vector q and the stored vector
-// blob b: 0 when b is absent, zero or of another dimension.
+// blob b (float32, little-endian, read in place): 0 when b is absent, zero
+// or of another dimension.
 func cosineBlob(q []float64, b []byte) (float64, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	v, err := blobVec(b)
-	if err != nil {
-		return 0, err
+	if len(b)%4 != 0 || len(b)/4 > MaxDims {
+		return 0, fmt.Errorf("%w: embedding blob of %d bytes", ErrCorrupt, len(b))
 	}
-	if len(v) != len(q) {
+	if len(b)/4 != len(q) {
 		return 0, nil
 	}
 	var dot, n float64
-	for i, x := range v {
-		f := float64(x)
+	for i := range q {
+		f := float64(math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:])))
 		dot += f * q[i]
 		n += f * f
 	}

@@ -189,7 +189,8 @@ func (s *Store) sleepCandidates(ctx context.Context, agent string, cutoff time.T
 		args = append(args, agent)
 	}
 	q += " ORDER BY e.agent, e.time, e.id LIMIT ?"
-	return s.queryEpisodes(ctx, q, append(args, MaxSleepEpisodes)...)
+	out, _, err := s.queryEpisodes(ctx, q, append(args, MaxSleepEpisodes)...)
+	return out, err
 }
 
 // partition groups episodes (sorted by agent, time, id) by agent and key,

@@ -516,7 +516,7 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, out []Episode, compresse
 			return s.wrap(err)
 		}
 		if n == 0 { // already stored: give back the stored version
-			stored, err := scanEpisode(tx.StmtContext(ctx, s.stmts[getSQL]).QueryRowContext(ctx, e.ID))
+			stored, _, err := scanEpisode(tx.StmtContext(ctx, s.stmts[getSQL]).QueryRowContext(ctx, e.ID))
 			if err != nil {
 				return s.wrap(err)
 			}
@@ -583,8 +583,8 @@ func blobVec(b []byte) ([]float32, error) {
 
 type rowScanner interface{ Scan(dest ...any) error }
 
-// scanEpisode reads one row of selectEpisodes.
-func scanEpisode(r rowScanner) (Episode, error) {
+// scanEpisode reads one row of selectEpisodes: the episode and its row id.
+func scanEpisode(r rowScanner) (Episode, int64, error) {
 	var (
 		e                    Episode
 		seq, t               int64
@@ -592,13 +592,13 @@ func scanEpisode(r rowScanner) (Episode, error) {
 		vec                  []byte
 	)
 	if err := r.Scan(&seq, &e.ID, &e.Agent, &t, &outcome, &e.Goal, &e.Action, &e.Result, &e.Reflection, &meta, &cause, &vec); err != nil {
-		return Episode{}, err
+		return Episode{}, 0, err
 	}
 	e.Time = time.Unix(0, t).UTC()
 	e.Outcome = Outcome(outcome)
 	if meta != "{}" {
 		if err := json.Unmarshal([]byte(meta), &e.Meta); err != nil {
-			return Episode{}, fmt.Errorf("%w: episode %s: meta: %v", ErrCorrupt, e.ID, err)
+			return Episode{}, 0, fmt.Errorf("%w: episode %s: meta: %v", ErrCorrupt, e.ID, err)
 		}
 	}
 	if cause != "" {
@@ -606,9 +606,9 @@ func scanEpisode(r rowScanner) (Episode, error) {
 	}
 	var err error
 	if e.Embedding, err = blobVec(vec); err != nil {
-		return Episode{}, err
+		return Episode{}, 0, err
 	}
-	return e, nil
+	return e, seq, nil
 }
 
 // Get returns the episode with the content address id. Errors:
@@ -622,7 +622,7 @@ func (s *Store) Get(ctx context.Context, id string) (Episode, error) {
 		return Episode{}, err
 	}
 	defer s.mu.RUnlock()
-	e, err := scanEpisode(s.r.QueryRowContext(ctx, getSQL, id))
+	e, _, err := scanEpisode(s.r.QueryRowContext(ctx, getSQL, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Episode{}, fmt.Errorf("emk: episode %s: %w", id, agentos.ErrNotFound)
 	}
@@ -689,25 +689,30 @@ func (s *Store) List(ctx context.Context, agent, after string, limit int) ([]Epi
 	}
 	q += " ORDER BY e.time, e.id LIMIT ?"
 	args = append(args, limit)
-	return s.queryEpisodes(ctx, q, args...)
+	out, _, err := s.queryEpisodes(ctx, q, args...)
+	return out, err
 }
 
-func (s *Store) queryEpisodes(ctx context.Context, q string, args ...any) ([]Episode, error) {
+// queryEpisodes runs a selectEpisodes query and returns the episodes and
+// their row ids.
+func (s *Store) queryEpisodes(ctx context.Context, q string, args ...any) ([]Episode, []int64, error) {
 	rows, err := s.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return nil, s.wrap(err)
+		return nil, nil, s.wrap(err)
 	}
 	defer rows.Close()
 	out := []Episode{}
+	var seqs []int64
 	for rows.Next() {
-		e, err := scanEpisode(rows)
+		e, seq, err := scanEpisode(rows)
 		if err != nil {
-			return nil, s.wrap(err)
+			return nil, nil, s.wrap(err)
 		}
 		out = append(out, e)
+		seqs = append(seqs, seq)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.wrap(err)
+		return nil, nil, s.wrap(err)
 	}
-	return out, nil
+	return out, seqs, nil
 }
