@@ -107,6 +107,7 @@ const (
 	insertEmbeddingSQL = `INSERT INTO embeddings (seq, vec) VALUES (?,?)`
 	insertLinkSQL      = `INSERT INTO links (effect, cause) VALUES (?,?)`
 	existsSQL          = `SELECT 1 FROM episodes WHERE id = ?`
+	countSQL           = `SELECT coalesce(max(seq), 0) FROM episodes`
 	getSQL             = selectEpisodes + ` WHERE e.id = ?`
 )
 
@@ -267,7 +268,7 @@ func Open(path string, opts ...Option) (_ *Store, err error) {
 	if err := s.init(ctx); err != nil {
 		return nil, err
 	}
-	for _, q := range []string{insertEpisodeSQL, insertEmbeddingSQL, insertLinkSQL, existsSQL, getSQL, insertCompressedSQL} {
+	for _, q := range []string{insertEpisodeSQL, insertEmbeddingSQL, insertLinkSQL, existsSQL, getSQL, countSQL, insertCompressedSQL} {
 		st, err := s.w.PrepareContext(ctx, q)
 		if err != nil {
 			return nil, s.wrap(err)
@@ -484,29 +485,31 @@ func (s *Store) AppendBatch(ctx context.Context, es []Episode) ([]Episode, error
 // the stored version. When compressed is not nil, compressed[i] lists the
 // episodes that out[i] distils, recorded in the compressed table.
 func (s *Store) insert(ctx context.Context, tx *sql.Tx, out []Episode, compressed [][]string) error {
-	var count int64
-	if err := tx.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM episodes").Scan(&count); err != nil {
-		return s.wrap(err)
+	// The statements prepared at Open, bound to tx when first needed.
+	bound := map[string]*sql.Stmt{}
+	stmt := func(q string) *sql.Stmt {
+		st, ok := bound[q]
+		if !ok {
+			st = tx.StmtContext(ctx, s.stmts[q])
+			bound[q] = st
+		}
+		return st
 	}
-	ins := tx.StmtContext(ctx, s.stmts[insertEpisodeSQL])
-	insEmb := tx.StmtContext(ctx, s.stmts[insertEmbeddingSQL])
-	insLink := tx.StmtContext(ctx, s.stmts[insertLinkSQL])
-	exists := tx.StmtContext(ctx, s.stmts[existsSQL])
-	var insComp *sql.Stmt
-	if compressed != nil {
-		insComp = tx.StmtContext(ctx, s.stmts[insertCompressedSQL])
+	var count int64
+	if err := stmt(countSQL).QueryRowContext(ctx).Scan(&count); err != nil {
+		return s.wrap(err)
 	}
 	for i := range out {
 		e := &out[i]
 		for _, c := range e.Causes {
 			var one int
-			if err := exists.QueryRowContext(ctx, c).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+			if err := stmt(existsSQL).QueryRowContext(ctx, c).Scan(&one); errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("emk: cause %s of episode %s: %w", c, e.ID, agentos.ErrNotFound)
 			} else if err != nil {
 				return s.wrap(err)
 			}
 		}
-		res, err := ins.ExecContext(ctx, e.ID, e.Agent, e.Time.UnixNano(), string(e.Outcome),
+		res, err := stmt(insertEpisodeSQL).ExecContext(ctx, e.ID, e.Agent, e.Time.UnixNano(), string(e.Outcome),
 			e.Goal, e.Action, e.Result, e.Reflection, metaJSON(e.Meta), strings.Join(e.Causes, ","))
 		if err != nil {
 			return s.wrap(err)
@@ -516,7 +519,7 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, out []Episode, compresse
 			return s.wrap(err)
 		}
 		if n == 0 { // already stored: give back the stored version
-			stored, _, err := scanEpisode(tx.StmtContext(ctx, s.stmts[getSQL]).QueryRowContext(ctx, e.ID))
+			stored, _, err := scanEpisode(stmt(getSQL).QueryRowContext(ctx, e.ID))
 			if err != nil {
 				return s.wrap(err)
 			}
@@ -530,19 +533,19 @@ func (s *Store) insert(ctx context.Context, tx *sql.Tx, out []Episode, compresse
 				return s.wrap(err)
 			}
 			if e.Embedding != nil {
-				if _, err := insEmb.ExecContext(ctx, seq, vecBlob(e.Embedding)); err != nil {
+				if _, err := stmt(insertEmbeddingSQL).ExecContext(ctx, seq, vecBlob(e.Embedding)); err != nil {
 					return s.wrap(err)
 				}
 			}
 			for _, c := range e.Causes {
-				if _, err := insLink.ExecContext(ctx, e.ID, c); err != nil {
+				if _, err := stmt(insertLinkSQL).ExecContext(ctx, e.ID, c); err != nil {
 					return s.wrap(err)
 				}
 			}
 		}
-		if insComp != nil {
+		if compressed != nil {
 			for _, id := range compressed[i] {
-				if _, err := insComp.ExecContext(ctx, id, e.ID); err != nil {
+				if _, err := stmt(insertCompressedSQL).ExecContext(ctx, id, e.ID); err != nil {
 					return s.wrap(err)
 				}
 			}
