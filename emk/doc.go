@@ -63,8 +63,10 @@
 //
 // # Caveats
 //
-// The episode bound is counted from the largest row id, which equals the
-// number of episodes because none is deleted. One process should write a
+// Meta filters are not indexed: SQLite reads the meta of every episode the
+// other filters leave (about 4 ms over 10,000 episodes). The episode bound
+// is counted from the largest row id, which equals the number of episodes
+// because none is deleted. One process should write a
 // file at a time (SQLite serialises writers across processes, and the
 // store's bound and idempotence hold per transaction, but nothing else is
 // coordinated). Without cgo there is no SQLite: Open fails with an error

@@ -3,6 +3,7 @@ package emk_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -249,6 +250,18 @@ func TestWorstCaseFitsMaxEpisodeSize(t *testing.T) {
 	b, err := e.MarshalJSON()
 	require.NoError(t, err)
 	assert.LessOrEqual(t, len(b), emk.MaxEpisodeSize)
+}
+
+// Episode is a json.Unmarshaler with Decode's rules.
+func TestUnmarshalJSON(t *testing.T) {
+	var es []emk.Episode
+	require.NoError(t, json.Unmarshal([]byte(`[{"agent":"a","goal":"g"},{"agent":"b","result":"r","outcome":"fact"}]`), &es))
+	assert.Equal(t, []emk.Episode{{Agent: "a", Goal: "g"}, {Agent: "b", Result: "r", Outcome: emk.OutcomeFact}}, es)
+	err := json.Unmarshal([]byte(`[{"agent":"a","goal":"g","goal":"h"}]`), &es)
+	assert.ErrorIs(t, err, agentos.ErrInvalid)
+	b, err := json.Marshal([]emk.Episode{{Agent: "a", Goal: "<g>"}})
+	require.NoError(t, err)
+	assert.Equal(t, `[{"agent":"a","goal":"\u003cg\u003e"}]`, string(b), "encoding/json escapes HTML around MarshalJSON")
 }
 
 func TestOutcomeValid(t *testing.T) {

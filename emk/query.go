@@ -213,17 +213,22 @@ func (s *Store) Query(ctx context.Context, q Query) ([]Scored, error) {
 	now := q.Now.UnixNano()
 	half := float64(q.HalfLife)
 	var cands []candidate
+	// One set of destinations for every row, so that scanning allocates
+	// nothing of its own.
+	var (
+		c                                candidate
+		vec                              sql.RawBytes // valid until the next row: read in place
+		goal, action, result, reflection string
+	)
+	dest := []any{&c.seq, &c.time}
+	switch {
+	case qvec != nil:
+		dest = append(dest, &vec)
+	case lex != nil:
+		dest = append(dest, &goal, &action, &result, &reflection)
+	}
 	for rows.Next() {
-		var c candidate
-		var vec sql.RawBytes // valid until the next row: read in place
-		var goal, action, result, reflection string
-		dest := []any{&c.seq, &c.time}
-		switch {
-		case qvec != nil:
-			dest = append(dest, &vec)
-		case lex != nil:
-			dest = append(dest, &goal, &action, &result, &reflection)
-		}
+		c = candidate{}
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return nil, s.wrap(err)
