@@ -48,7 +48,8 @@ type Link struct {
 
 // Trace walks the causal links from the episode id, breadth first, in the
 // direction dir, and returns each episode it reaches (the start excluded)
-// once, at its least depth, nearest first and by id within a depth. It goes
+// once, at its least depth, nearest first (within a depth, in the order of
+// the episodes they were reached from, then by id). It goes
 // at most maxDepth (1..MaxTraceDepth) links deep and stops after maxNodes
 // (1..MaxTraceNodes) episodes. Append cannot build a cycle (causes must
 // already exist), but Trace does not rely on it: an episode already
