@@ -335,7 +335,7 @@ func (s *sizeEstimator) EstimateSize(n cost.AstNode) *cost.SizeEstimate {
 		return nil
 	}
 	switch path[0] {
-	case "action", "agent", "peer":
+	case "action", "agent", "peer", "tool":
 	default:
 		return nil
 	}

@@ -55,6 +55,17 @@
 //	peer          the same shape as agent: the other party of a send or a
 //	              signal. Without one, peer is empty (trust 0) and
 //	              peer.present is false; test it before trusting peer.trust.
+//	              Behind a kernel with an iatp registry, a peer that signed
+//	              its message is filled in from the registry, never from
+//	              what it claims: peer.trust is its trust score / 10 and
+//	              peer.labels carry "iatp.retention" and the other
+//	              manifest fields (see the kernel's WithTrust).
+//	tool          map(string, dyn): the registered description of an exec's
+//	              tool (Input.Tool): .registered, .name, .version,
+//	              .sideEffect, .cost, .tags, .permissions, .deprecated,
+//	              every key always present (zero values when there is none);
+//	              its values are dyn, so compare a flag explicitly:
+//	              tool.deprecated == true
 //	now           timestamp of the decision (Input.Now, or the engine clock)
 //	variables.X   the document's variable X (inlined into each rule)
 //

@@ -44,9 +44,68 @@ type Input struct {
 	// nil, the CEL variable peer is an empty subject (trust 0) whose
 	// peer.present is false.
 	Peer *Subject
+	// Tool describes the tool of an OpExec as the tool registry knows it
+	// (CEL variable tool). When nil, tool is a description with every
+	// field at its zero value and tool.registered false.
+	Tool *Tool
 	// Now is the decision time (CEL variable now). Zero means the engine's
 	// clock (see WithClock).
 	Now time.Time
+}
+
+// Tool is a tool's registered description as policy sees it, in the CEL
+// variable tool: a map whose keys are always all present, so a rule may
+// read any of them on any action without a has() guard (on an action that
+// is not a tool call they hold zero values).
+//
+//	tool.registered   bool: the tool is in the kernel's registry
+//	tool.name         string
+//	tool.version      string: the semantic version that will run
+//	tool.sideEffect   string: none, read, write, delete, network, filesystem, payment
+//	tool.cost         double: the registry's cost per call
+//	tool.tags         list(string)
+//	tool.permissions  list(string): what a caller must hold
+//	tool.deprecated   bool
+//
+// A rule such as
+//
+//	tool.sideEffect in ["delete", "payment"] && agent.role == "intern"
+//
+// applies to every tool of those classes without naming one.
+type Tool struct {
+	Name        string
+	Version     string
+	SideEffect  string
+	Cost        float64
+	Tags        []string
+	Permissions []string
+	Deprecated  bool
+}
+
+// celValue is the CEL value of the tool variable.
+func (t *Tool) celValue(adapter types.Adapter) ref.Val {
+	var z Tool
+	registered := t != nil
+	if t == nil {
+		t = &z
+	}
+	tags, perms := t.Tags, t.Permissions
+	if tags == nil {
+		tags = []string{}
+	}
+	if perms == nil {
+		perms = []string{}
+	}
+	return types.NewStringInterfaceMap(adapter, map[string]any{
+		"registered":  registered,
+		"name":        t.Name,
+		"version":     t.Version,
+		"sideEffect":  t.SideEffect,
+		"cost":        t.Cost,
+		"tags":        tags,
+		"permissions": perms,
+		"deprecated":  t.Deprecated,
+	})
 }
 
 // field describes one field of a declared object type.
@@ -315,6 +374,7 @@ type evalState struct {
 	clock   func() time.Time
 	nowVal  ref.Val
 	args    ref.Val
+	tool    ref.Val
 	strs    [7]ref.Val
 	noPeer  Subject
 	objs    [3]object
@@ -327,7 +387,7 @@ func (st *evalState) reset(in *Input, clock func() time.Time, adapter types.Adap
 	st.in = *in
 	st.clock = clock
 	st.adapter = adapter
-	st.args = nil
+	st.args, st.tool = nil, nil
 	st.strs = [7]ref.Val{}
 	st.now, st.nowVal = in.Now, nil
 	st.lookups.n = 0
@@ -368,6 +428,11 @@ func (st *evalState) ResolveName(name string) (any, bool) {
 		return &st.objs[whichAgent], true
 	case "peer":
 		return &st.objs[whichPeer], true
+	case "tool":
+		if st.tool == nil {
+			st.tool = st.in.Tool.celValue(st.adapter)
+		}
+		return st.tool, true
 	case "now":
 		if st.nowVal == nil {
 			st.nowVal = types.Timestamp{Time: st.time()}
@@ -392,6 +457,7 @@ func baseEnv(maxRange int64) (*cel.Env, error) {
 		cel.Variable("action", actionType),
 		cel.Variable("agent", subjectType),
 		cel.Variable("peer", subjectType),
+		cel.Variable("tool", dynMap),
 		cel.Variable("now", types.TimestampType),
 		cel.CrossTypeNumericComparisons(true),
 		cel.DefaultUTCTimeZone(true),
