@@ -1,0 +1,337 @@
+package iatp
+
+import (
+	"container/heap"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Envelope carries the proof that a payload comes from its sender: the
+// sender's signature over the sender, the recipient, the time, a random
+// nonce and the SHA-256 digest of the payload. The payload travels beside
+// it (a bus message body, a pipe value); an Envelope is small enough for a
+// bus header ([MaxEnvelopeString]).
+//
+// Binary encoding (version 1): 0x01 'E', sender (1 length byte + bytes),
+// recipient (likewise), time (int64 big-endian Unix nanoseconds), nonce
+// (16 bytes), digest (32), signature (64). The signature is over
+// "agentos-iatp-envelope-v1\n" followed by the encoding up to the
+// signature.
+type Envelope struct {
+	Sender    string // the sender's agent id
+	Recipient string // an agent id, a topic, or "" for a broadcast
+	At        time.Time
+	Nonce     [16]byte
+	Digest    [32]byte // SHA-256 of the payload
+	Signature []byte
+}
+
+// Envelope size bounds.
+const (
+	MaxEnvelopeSize = 2 + 2*(1+maxWireString) + 8 + 16 + 32 + ed25519.SignatureSize
+	// MaxEnvelopeString is the longest EncodeString result (under the
+	// 1 KiB default header value limit of package amb).
+	MaxEnvelopeString = (MaxEnvelopeSize*8 + 5) / 6
+)
+
+// Seal signs payload for recipient as id at time now. The recipient is
+// an agent id, a topic or "" (a broadcast, see [Opener.Open]); it must be
+// text of at most 255 bytes (else ErrMalformed).
+func Seal(id *Identity, recipient string, payload []byte, now time.Time) (Envelope, error) {
+	if id == nil {
+		return Envelope{}, fmt.Errorf("%w: nil identity", ErrMalformed)
+	}
+	env := Envelope{Sender: id.ID(), Recipient: recipient, At: now.UTC(), Digest: sha256.Sum256(payload)}
+	_, _ = rand.Read(env.Nonce[:]) // crypto/rand.Read does not fail (it crashes the program instead)
+	buf := make([]byte, 0, len(domainEnvelope)+MaxEnvelopeSize)
+	buf = append(buf, domainEnvelope...)
+	buf, err := env.appendBody(buf)
+	if err != nil {
+		return Envelope{}, err
+	}
+	env.Signature = id.Sign(buf)
+	return env, nil
+}
+
+func (env Envelope) appendBody(b []byte) ([]byte, error) {
+	if !ValidID(env.Sender) {
+		return nil, fmt.Errorf("%w: sender %q is not an agent id", ErrMalformed, env.Sender)
+	}
+	if err := checkText(env.Recipient, maxWireString); err != nil {
+		return nil, fmt.Errorf("%w: recipient: %v", ErrMalformed, err)
+	}
+	if err := checkTime(env.At, "envelope time"); err != nil {
+		return nil, err
+	}
+	b = append(b, wireVersion, kindEnvelope)
+	b = appendString(b, env.Sender)
+	b = appendString(b, env.Recipient)
+	b = appendTime(b, env.At)
+	b = append(b, env.Nonce[:]...)
+	return append(b, env.Digest[:]...), nil
+}
+
+// Encode returns the binary encoding of env, or nil when env cannot be
+// encoded (a sender that is not an agent id, a recipient over 255 bytes or
+// with control characters, a time outside 1970..2262, a signature that is
+// not 64 bytes). Seal never makes such an envelope.
+func (env Envelope) Encode() []byte {
+	if len(env.Signature) != ed25519.SignatureSize {
+		return nil
+	}
+	b, err := env.appendBody(make([]byte, 0, MaxEnvelopeSize))
+	if err != nil {
+		return nil
+	}
+	return append(b, env.Signature...)
+}
+
+var envB64 = base64.RawURLEncoding.Strict()
+
+// EncodeString returns Encode in unpadded base64url, for a message header:
+// at most MaxEnvelopeString bytes ("" when Encode returns nil).
+func (env Envelope) EncodeString() string {
+	b := env.Encode()
+	if b == nil {
+		return ""
+	}
+	return envB64.EncodeToString(b)
+}
+
+// DecodeEnvelope decodes what Encode produced, strictly: the version, kind
+// and sizes must be right, the sender an agent id, the recipient text, no
+// trailing bytes. Errors wrap ErrMalformed (ErrTooLarge over
+// MaxEnvelopeSize). It does not verify anything: Opener.Open does.
+func DecodeEnvelope(b []byte) (Envelope, error) {
+	if len(b) > MaxEnvelopeSize {
+		return Envelope{}, fmt.Errorf("%w: envelope of %d bytes, limit %d", ErrTooLarge, len(b), MaxEnvelopeSize)
+	}
+	r := reader{b: b}
+	r.header(kindEnvelope, "envelope")
+	var env Envelope
+	env.Sender = r.string("envelope sender")
+	env.Recipient = r.string("envelope recipient")
+	env.At = r.time("envelope time")
+	copy(env.Nonce[:], r.fixed(16, "envelope nonce"))
+	copy(env.Digest[:], r.fixed(32, "envelope digest"))
+	sig := r.fixed(ed25519.SignatureSize, "envelope signature")
+	if err := r.end("envelope"); err != nil {
+		return Envelope{}, err
+	}
+	if !ValidID(env.Sender) {
+		return Envelope{}, fmt.Errorf("%w: sender %q is not an agent id", ErrMalformed, env.Sender)
+	}
+	env.Signature = append([]byte(nil), sig...)
+	return env, nil
+}
+
+// DecodeEnvelopeString decodes what EncodeString produced (ErrTooLarge
+// over MaxEnvelopeString, ErrMalformed for anything but canonical
+// unpadded base64url of a valid encoding).
+func DecodeEnvelopeString(s string) (Envelope, error) {
+	if len(s) > MaxEnvelopeString {
+		return Envelope{}, fmt.Errorf("%w: envelope of %d characters, limit %d", ErrTooLarge, len(s), MaxEnvelopeString)
+	}
+	b, err := envB64.DecodeString(s)
+	if err != nil {
+		return Envelope{}, fmt.Errorf("%w: envelope: %v", ErrMalformed, err)
+	}
+	return DecodeEnvelope(b)
+}
+
+// Opener defaults.
+const (
+	DefaultReplayWindow = 2 * time.Minute
+	DefaultMaxSkew      = 30 * time.Second
+	DefaultMaxNonces    = 100_000
+)
+
+// OpenerOption configures an Opener.
+type OpenerOption func(*Opener)
+
+// WithReplayWindow sets how old an envelope may be (DefaultReplayWindow;
+// d <= 0 keeps it). The nonces of accepted envelopes are remembered this
+// long.
+func WithReplayWindow(d time.Duration) OpenerOption {
+	return func(o *Opener) {
+		if d > 0 {
+			o.window = d
+		}
+	}
+}
+
+// WithMaxSkew sets how far in the future an envelope's time may be
+// (DefaultMaxSkew; d < 0 keeps it, 0 allows none).
+func WithMaxSkew(d time.Duration) OpenerOption {
+	return func(o *Opener) {
+		if d >= 0 {
+			o.skew = d
+		}
+	}
+}
+
+// WithOpenerClock sets the clock (the Registry's by default; nil keeps it).
+func WithOpenerClock(now func() time.Time) OpenerOption {
+	return func(o *Opener) {
+		if now != nil {
+			o.now = now
+		}
+	}
+}
+
+// WithMaxNonces bounds the replay cache (DefaultMaxNonces; n <= 0 keeps
+// it). When it is full of nonces still inside the window, the oldest is
+// forgotten and from then on envelopes no newer than it are refused
+// (ErrReplay): the bound costs availability under a flood, never safety.
+func WithMaxNonces(n int) OpenerOption {
+	return func(o *Opener) {
+		if n > 0 {
+			o.maxNonces = n
+		}
+	}
+}
+
+// Opener verifies envelopes against a Registry and refuses replays. It is
+// safe for concurrent use.
+type Opener struct {
+	reg       *Registry
+	now       func() time.Time
+	window    time.Duration
+	skew      time.Duration
+	maxNonces int
+
+	mu    sync.Mutex
+	seen  map[nonceKey]struct{}
+	order nonceHeap
+	floor int64 // Unix nanoseconds: envelopes at or before it are refused
+}
+
+type nonceKey struct {
+	sender string
+	nonce  [16]byte
+}
+
+// NewOpener returns an Opener over reg.
+func NewOpener(reg *Registry, opts ...OpenerOption) *Opener {
+	o := &Opener{reg: reg, window: DefaultReplayWindow, skew: DefaultMaxSkew, maxNonces: DefaultMaxNonces,
+		seen: map[nonceKey]struct{}{}}
+	if reg != nil {
+		o.now = reg.now
+	} else {
+		o.now = time.Now
+	}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(o)
+		}
+	}
+	return o
+}
+
+// Open verifies env for the payload it travels with, on behalf of
+// recipient, and returns the sender as the Registry knows it now (with its
+// current score). The checks, in order:
+//
+//   - the envelope's form (ErrMalformed);
+//   - env.Recipient equals recipient exactly (ErrWrongRecipient): a
+//     broadcast envelope (Recipient "") opens only for a caller that passes
+//     "", and a directed one never does, so a message sent to one agent
+//     cannot be replayed as a broadcast or to another agent;
+//   - env.At is within the replay window before now and the skew after
+//     it (ErrExpired);
+//   - the sender is registered (ErrUnknownPeer), not revoked or rotated
+//     away (ErrRevoked), its manifest not expired (ErrExpired);
+//   - the payload's SHA-256 is env.Digest, and the signature verifies
+//     under the key the Registry holds, never a key the message brings
+//     (ErrBadSignature);
+//   - the nonce was not accepted before from that sender (ErrReplay).
+//
+// Only envelopes that pass every other check enter the replay cache, so
+// forgeries cannot fill it. A nil Registry refuses everything
+// (ErrUnknownPeer).
+func (o *Opener) Open(env Envelope, recipient string, payload []byte) (Peer, error) {
+	var buf [len(domainEnvelope) + MaxEnvelopeSize]byte
+	signed, err := env.appendBody(append(buf[:0], domainEnvelope...))
+	if err != nil {
+		return Peer{}, err
+	}
+	if len(env.Signature) != ed25519.SignatureSize {
+		return Peer{}, fmt.Errorf("%w: signature of %d bytes", ErrMalformed, len(env.Signature))
+	}
+	if env.Recipient != recipient {
+		return Peer{}, fmt.Errorf("%w: envelope for %q opened by %q", ErrWrongRecipient, env.Recipient, recipient)
+	}
+	now := o.now()
+	if env.At.Before(now.Add(-o.window)) || env.At.After(now.Add(o.skew)) {
+		return Peer{}, fmt.Errorf("%w: envelope from %s at %v, now %v", ErrExpired, env.Sender, env.At, now.UTC())
+	}
+	if o.reg == nil {
+		return Peer{}, fmt.Errorf("%w: %s (no registry)", ErrUnknownPeer, env.Sender)
+	}
+	peer, err := o.reg.active(env.Sender, now)
+	if err != nil {
+		return Peer{}, err
+	}
+	if sha256.Sum256(payload) != env.Digest {
+		return Peer{}, fmt.Errorf("%w: payload from %s does not match the signed digest", ErrBadSignature, env.Sender)
+	}
+	if !ed25519.Verify(peer.Key, signed, env.Signature) {
+		return Peer{}, fmt.Errorf("%w: envelope from %s", ErrBadSignature, env.Sender)
+	}
+	if err := o.remember(env, now); err != nil {
+		return Peer{}, err
+	}
+	return peer, nil
+}
+
+func (o *Opener) remember(env Envelope, now time.Time) error {
+	at := env.At.UnixNano()
+	k := nonceKey{sender: env.Sender, nonce: env.Nonce}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	cutoff := now.Add(-o.window).UnixNano()
+	for len(o.order) > 0 && o.order[0].at < cutoff {
+		delete(o.seen, heap.Pop(&o.order).(nonceEntry).key)
+	}
+	if at <= o.floor {
+		return fmt.Errorf("%w: envelope from %s older than the replay cache remembers", ErrReplay, env.Sender)
+	}
+	if _, dup := o.seen[k]; dup {
+		return fmt.Errorf("%w: nonce from %s", ErrReplay, env.Sender)
+	}
+	for len(o.order) >= o.maxNonces {
+		e := heap.Pop(&o.order).(nonceEntry)
+		delete(o.seen, e.key)
+		o.floor = max(o.floor, e.at)
+	}
+	if at <= o.floor { // the eviction just above may have raised the floor past env
+		return fmt.Errorf("%w: envelope from %s older than the replay cache remembers", ErrReplay, env.Sender)
+	}
+	o.seen[k] = struct{}{}
+	heap.Push(&o.order, nonceEntry{at: at, key: k})
+	return nil
+}
+
+type nonceEntry struct {
+	at  int64
+	key nonceKey
+}
+
+// nonceHeap is a min-heap of accepted nonces by envelope time.
+type nonceHeap []nonceEntry
+
+func (h nonceHeap) Len() int           { return len(h) }
+func (h nonceHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h nonceHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *nonceHeap) Push(x any)        { *h = append(*h, x.(nonceEntry)) }
+func (h *nonceHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
