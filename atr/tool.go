@@ -49,6 +49,13 @@ type Tool struct {
 	resolved *jsonschema.Resolved
 	// version is Meta.Version parsed; nil outside a registry.
 	version *semver.Version
+	// inputJSON and outputJSON are the schemas' canonical JSON, computed
+	// once by prepare for the exports and the fingerprint; outputJSON is
+	// nil without an output schema.
+	inputJSON, outputJSON json.RawMessage
+	// strict records whether the input schema qualifies for OpenAI's
+	// strict mode (see [OpenAIFunction.Strict]).
+	strict bool
 }
 
 // openSchema is the schema of a tool added without one.
@@ -73,6 +80,9 @@ func (t Tool) prepare() (*Tool, error) {
 	} else {
 		t.InputSchema = t.InputSchema.CloneSchemas()
 	}
+	if !supportedDraft(t.InputSchema.Schema) {
+		return nil, fmt.Errorf("%w: tool %q: input schema: unsupported $schema %q (want draft-07 or 2020-12)", ErrInvalidTool, t.Name, t.InputSchema.Schema)
+	}
 	if t.InputSchema.Type != "object" {
 		return nil, fmt.Errorf("%w: tool %q: input schema type is %q, want \"object\"", ErrInvalidTool, t.Name, schemaTypeName(t.InputSchema))
 	}
@@ -87,17 +97,29 @@ func (t Tool) prepare() (*Tool, error) {
 			return nil, fmt.Errorf("%w: tool %q: output schema: %v", ErrInvalidTool, t.Name, err)
 		}
 	}
-	// The exports and the fingerprint marshal the schemas; a schema that
+	// The exports and the fingerprint use the schemas' JSON; a schema that
 	// cannot be marshalled is refused now rather than dropped later.
-	if _, err := canonicalJSON(t.InputSchema); err != nil {
+	if t.inputJSON, err = canonicalJSON(t.InputSchema); err != nil {
 		return nil, fmt.Errorf("%w: tool %q: input schema: %v", ErrInvalidTool, t.Name, err)
 	}
 	if t.OutputSchema != nil {
-		if _, err := canonicalJSON(t.OutputSchema); err != nil {
+		if t.outputJSON, err = canonicalJSON(t.OutputSchema); err != nil {
 			return nil, fmt.Errorf("%w: tool %q: output schema: %v", ErrInvalidTool, t.Name, err)
 		}
 	}
+	t.strict = strictOK(t.InputSchema)
 	return &t, nil
+}
+
+// supportedDraft reports whether jsonschema-go validates against the
+// $schema URI (empty means 2020-12).
+func supportedDraft(uri string) bool {
+	switch uri {
+	case "", "http://json-schema.org/draft-07/schema#", "https://json-schema.org/draft-07/schema#",
+		"https://json-schema.org/draft/2020-12/schema":
+		return true
+	}
+	return false
 }
 
 func schemaTypeName(s *jsonschema.Schema) string {
@@ -264,11 +286,14 @@ func dottedToPointer(f string) string {
 // every level. A nil schema counts as {"type":"object"}. A schema that
 // cannot be marshalled (never one a registry holds) hashes as zero bytes.
 func (t *Tool) Fingerprint() [32]byte {
-	schema := t.InputSchema
-	if schema == nil {
-		schema = openSchema()
+	js := []byte(t.inputJSON)
+	if js == nil {
+		schema := t.InputSchema
+		if schema == nil {
+			schema = openSchema()
+		}
+		js, _ = canonicalJSON(schema)
 	}
-	js, _ := canonicalJSON(schema)
 	h := sha256.New()
 	h.Write([]byte("atr.fingerprint.v1\n"))
 	for _, part := range [][]byte{[]byte(t.Name), []byte(t.Meta.Description), js} {
