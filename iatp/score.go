@@ -151,8 +151,8 @@ const (
 // [MinReputation, MaxReputation], so good behaviour can lift a score by at
 // most 2 while misbehaviour can cancel it entirely.
 const (
-	MinReputation = -10.0
-	MaxReputation = 2.0
+	MinReputation  = -10.0
+	MaxReputation  = 2.0
 	MaxEventWeight = 100.0
 	// DefaultHalfLife is how long a reputation event takes to count half.
 	DefaultHalfLife = 24 * time.Hour
