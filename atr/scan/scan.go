@@ -130,6 +130,7 @@ const MaxEvidence = 96
 // Defaults of [Options].
 const (
 	DefaultMaxTextBytes   = 32 << 10 // per text field
+	DefaultMaxTotalBytes  = 256 << 10
 	DefaultMaxSchemaBytes = 1 << 20
 	DefaultMaxSchemaDepth = 64
 	DefaultMaxSchemaNodes = 20_000
@@ -144,6 +145,10 @@ type Options struct {
 	// longer field is reported as [KindOversized] at high severity, since
 	// the rest went unscanned.
 	MaxTextBytes int
+	// MaxTotalBytes bounds the bytes of text scanned in one call, all
+	// fields and decoded blobs together; what is left over is reported as
+	// [KindOversized] at high severity.
+	MaxTotalBytes int
 	// MaxSchemaBytes, MaxSchemaDepth and MaxSchemaNodes bound the input
 	// schema; one over them is reported as [KindInvalidSchema].
 	MaxSchemaBytes int
@@ -179,6 +184,7 @@ func New(o *Options) *Scanner {
 		}
 	}
 	def(&c.MaxTextBytes, DefaultMaxTextBytes)
+	def(&c.MaxTotalBytes, DefaultMaxTotalBytes)
 	def(&c.MaxSchemaBytes, DefaultMaxSchemaBytes)
 	def(&c.MaxSchemaDepth, DefaultMaxSchemaDepth)
 	def(&c.MaxSchemaNodes, DefaultMaxSchemaNodes)
@@ -222,9 +228,14 @@ type collector struct {
 	findings []Finding
 	dropped  int
 	decoded  int // bytes decoded from blobs so far, bounded by the text bound times the depth
+	budget   int // bytes of text left to scan
+	// exhausted: the budget ran out and that was reported.
+	exhausted bool
 }
 
-func (s *Scanner) newCollector() *collector { return &collector{max: s.o.MaxFindings} }
+func (s *Scanner) newCollector() *collector {
+	return &collector{max: s.o.MaxFindings, budget: s.o.MaxTotalBytes}
+}
 
 func (c *collector) add(f Finding) {
 	if len(c.findings) >= 4*c.max {

@@ -23,6 +23,9 @@ const (
 )
 
 type pattern struct {
+	// need lists substrings of which a match must contain one: the
+	// pattern is run only on text that holds one of them.
+	need  []string
 	re    *regexp.Regexp
 	kind  Kind
 	sev   Severity
@@ -30,67 +33,75 @@ type pattern struct {
 	msg   string
 }
 
-func p(kind Kind, sev Severity, cl class, msg, re string) pattern {
-	return pattern{re: regexp.MustCompile(re), kind: kind, sev: sev, class: cl, msg: msg}
+func p(kind Kind, sev Severity, cl class, msg, need, re string) pattern {
+	return pattern{need: strings.Split(need, "|"), re: regexp.MustCompile(re), kind: kind, sev: sev, class: cl, msg: msg}
 }
 
 // patterns run on folded text (see fold): lower case, look-alikes mapped to
 // ASCII, white space collapsed. RE2 matching is linear in the text.
 var patterns = []pattern{
 	// Hidden markup.
-	p(KindHiddenMarkup, SeverityHigh, classNone, "HTML comment (hidden when rendered)", `<!--`),
-	p(KindHiddenMarkup, SeverityHigh, classNone, "Markdown comment (hidden when rendered)", `(?m)^\s*\[(?://|comment|_|#)\]: ?[#<(]`),
-	p(KindHiddenMarkup, SeverityHigh, classNone, "element styled invisible",
+	p(KindHiddenMarkup, SeverityHigh, classNone, "HTML comment (hidden when rendered)", "<!--", `<!--`),
+	p(KindHiddenMarkup, SeverityHigh, classNone, "Markdown comment (hidden when rendered)", "]:", `(?m)^\s*\[(?://|comment|_|#)\]: ?[#<(]`),
+	p(KindHiddenMarkup, SeverityHigh, classNone, "element styled invisible", "style",
 		`style ?= ?["'][^"'>]{0,200}?(display ?: ?none|visibility ?: ?hidden|font-size ?: ?0|opacity ?: ?0|color ?: ?(white|#fff\b|#ffffff|transparent))`),
-	p(KindHiddenMarkup, SeverityHigh, classNone, "element marked hidden", `<[a-z][a-z0-9]*\b[^<>]{0,200}?\b(hidden|aria-hidden ?= ?"true")[^<>]{0,200}?>`),
-	p(KindHiddenMarkup, SeverityLow, classNone, "collapsed <details> block", `<details\b`),
+	p(KindHiddenMarkup, SeverityHigh, classNone, "element marked hidden", "hidden", `<[a-z][a-z0-9]*\b[^<>]{0,200}?\b(hidden|aria-hidden ?= ?"true")[^<>]{0,200}?>`),
+	p(KindHiddenMarkup, SeverityLow, classNone, "collapsed <details> block", "<details", `<details\b`),
 
 	// Instructions aimed at the model.
-	p(KindInjection, SeverityCritical, classNone, "instruction to ignore earlier instructions",
+	p(KindInjection, SeverityCritical, classNone, "instruction to ignore earlier instructions", "ignore|disregard|forget",
 		`\b(ignore|disregard|forget)\b[^.\n]{0,40}?\b(previous|prior|above|earlier|preceding|all|any|other|system|safety|original|your)\b[^.\n]{0,24}?\b(instructions?|prompts?|rules|directions|guidelines|directives|constraints|polic(y|ies))\b`),
-	p(KindInjection, SeverityCritical, classNone, "instruction to override earlier instructions",
+	p(KindInjection, SeverityCritical, classNone, "instruction to override earlier instructions", "overrid|overrul|bypass|supersede",
 		`\b(override|overrule|bypass|supersede)\b[^.\n]{0,40}?\b(previous|prior|above|earlier|preceding|system|safety|original|your)\b[^.\n]{0,24}?\b(instructions?|prompts?|rules|directions|guidelines|directives|constraints|polic(y|ies))\b`),
-	p(KindInjection, SeverityHigh, classNone, "instruction to hide something from the user",
+	p(KindInjection, SeverityHigh, classNone, "instruction to hide something from the user", "user|human|operator|person",
 		`\b(do not|don't|dont|never|must not|should not|shouldn't|without)\b[^.\n]{0,30}?\b(tell|telling|inform|informing|mention|mentioning|reveal|revealing|disclose|disclosing|alert|alerting|notify|notifying|show|showing|let)\b[^.\n]{0,24}?\b(the )?(user|human|operator|person)\b`),
-	p(KindInjection, SeverityHigh, classNone, "instruction to hide something from the user",
+	p(KindInjection, SeverityHigh, classNone, "instruction to hide something from the user", "user",
 		`\b(the )?user (must|should|will|need) not (know|see|notice|be told|find out|be aware)|\bwithout the user(’s|'s)? (knowing|knowledge|consent|noticing)\b`),
-	p(KindInjection, SeverityHigh, classNone, "instruction to keep something from the user",
+	p(KindInjection, SeverityHigh, classNone, "instruction to keep something from the user", "mention|reveal|disclose|say",
 		`\b(do not|don't|dont|never)\b (mention|reveal|disclose|say)\b (this|that|it|these|anything)\b`),
-	p(KindInjection, SeverityHigh, classNone, "instruction tag",
+	p(KindInjection, SeverityHigh, classNone, "instruction tag", "system|important|instruction|secret|hidden|admin|assistant|sys|im_|endoftext|inst",
 		`<\s*/?\s*(system|important|instructions?|secret|hidden|admin|assistant|sys|im_start|im_end|\|im_start\||\|im_end\||\|system\||\|endoftext\|)\s*>|\[/?(system|inst|important|instructions?)\]|<<\s*/?\s*sys\s*>>`),
-	p(KindInjection, SeverityHigh, classNone, "role marker at the start of a line",
+	p(KindInjection, SeverityHigh, classNone, "role marker at the start of a line", "system|assistant|developer",
 		`(?m)^\s*(#+\s*)?(system|assistant|developer)( prompt| message| instructions?)?\s*:`),
-	p(KindInjection, SeverityHigh, classNone, "attempt to change the model's role",
+	p(KindInjection, SeverityHigh, classNone, "attempt to change the model's role", "you are now|from now on|instruction|act as|jailbreak|dan mode|developer mode|pretend",
 		`\byou are now\b|\bfrom now on,? you\b|\bnew (system )?instructions?\s*:|\bact as (a |an |the )?(system|admin|administrator|root|developer|jailbroken)\b|\b(jailbreak|dan mode|developer mode)\b|\bpretend (to be|you are)\b`),
-	p(KindInjection, SeverityHigh, classNone, "text addressed to the model",
+	p(KindInjection, SeverityHigh, classNone, "text addressed to the model", "assistant|ai|model|llm|agent|side|claude|gpt",
 		`\b(note|message|instructions?) (to|for) (the )?(assistant|ai|model|llm|agent)\b|\bside ?note\b|^\s*(assistant|ai|claude|chatgpt|gpt|llm|model)\s*[,:]\s`),
-	p(KindInjection, SeverityMedium, classNone, "instruction about using tools",
+	p(KindInjection, SeverityMedium, classNone, "instruction about using tools", "before|after|instead of|prior to",
 		`\b(before|after|instead of|prior to)\b (using|calling|invoking|running|executing|answering)\b[^.\n]{0,40}?\b(this|any|the|other|every)\b[^.\n]{0,30}?\b(tools?|functions?|request)\b`),
-	p(KindInjection, SeverityMedium, classNone, "reference to the model's hidden context",
+	p(KindInjection, SeverityMedium, classNone, "reference to the model's hidden context", "prompt|instructions|history|previous messages",
 		`\b(system prompt|your instructions|initial instructions|conversation history|chat history|previous messages|hidden instructions)\b`),
-	p(KindInjection, SeverityLow, classNone, "imperative aimed at the model", `\byou must\b|\byou are required to\b|\bit is (very |extremely )?(important|critical|mandatory) (that|to)\b`),
-	p(KindInjection, SeverityLow, classNone, "emphasis marker", `(^|[\s*#])important\s*[:!]`),
+	p(KindInjection, SeverityLow, classNone, "imperative aimed at the model", "you must|you are required|it is", `\byou must\b|\byou are required to\b|\bit is (very |extremely )?(important|critical|mandatory) (that|to)\b`),
+	p(KindInjection, SeverityLow, classNone, "emphasis marker", "important", `(^|[\s*#])important\s*[:!]`),
 
 	// Exfiltration hints.
-	p(KindExfiltration, SeverityHigh, classSecretFile, "reference to a file that holds secrets",
+	p(KindExfiltration, SeverityHigh, classSecretFile, "reference to a file that holds secrets", ".ssh|id_|.aws/|/etc/|.npmrc|.netrc|.pgpass|.docker/|.kube/|mcp.json|.cursor/|claude_desktop_config|.git-credentials|_history|wallet.dat|.gnupg|keychain",
 		`~/\.ssh\b|\.ssh/|\bid_(rsa|ed25519|ecdsa|dsa)\b|\.aws/(credentials|config)|/etc/(passwd|shadow|sudoers)\b|\.npmrc\b|\.netrc\b|\.pgpass\b|\.docker/config\.json|\.kube/config|\bmcp\.json\b|\.cursor/|claude_desktop_config|\.git-credentials|_history\b|\bwallet\.dat\b|\.gnupg\b|\bkeychain\b`),
-	p(KindExfiltration, SeverityMedium, classSecretFile, "reference to a .env file", `(^|[\s/"'(=:])\.env\b`),
-	p(KindExfiltration, SeverityLow, classCredential, "mentions credentials",
+	p(KindExfiltration, SeverityMedium, classSecretFile, "reference to a .env file", ".env", `(^|[\s/"'(=:])\.env\b`),
+	p(KindExfiltration, SeverityLow, classCredential, "mentions credentials", "api|token|key|password|passphrase|credential|cookie|seed|mnemonic|env",
 		`\b(api[ _-]?keys?|access[ _-]?tokens?|secret[ _-]?keys?|private[ _-]?keys?|passwords?|passphrases?|credentials?|bearer tokens?|session (cookies?|tokens?)|auth(entication)? tokens?|seed phrases?|mnemonic phrases?|environment variables?|env vars?|process\.env|os\.environ)\b`),
-	p(KindExfiltration, SeverityLow, classDestination, "URL", `\b(https?|ftp|wss?|file|gopher|data)://[^\s"'<>)\]]+|\b(https?|ftp)\s*:\s*//`),
-	p(KindExfiltration, SeverityMedium, classDestination, "IP address", `\b((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\b`),
-	p(KindExfiltration, SeverityMedium, classDestination, "network command",
+	p(KindExfiltration, SeverityLow, classDestination, "URL", "//", `\b(https?|ftp|wss?|file|gopher|data)://[^\s"'<>)\]]+|\b(https?|ftp)\s*:\s*//`),
+	p(KindExfiltration, SeverityMedium, classDestination, "IP address", ".", `\b((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\b`),
+	p(KindExfiltration, SeverityMedium, classDestination, "network command", "curl|wget|netcat|ncat|socat|telnet|scp|sftp|nc|invoke-|iwr",
 		`\b(curl|wget|netcat|ncat|socat|telnet|scp|sftp)\b|\bnc\s+(-[a-z]+\s+)*[a-z0-9.-]+\s+[0-9]{2,5}\b|\b(invoke-webrequest|iwr|invoke-restmethod)\b`),
-	p(KindExfiltration, SeverityLow, classTransfer, "verb that moves data",
+	p(KindExfiltration, SeverityLow, classTransfer, "verb that moves data", "send|post|upload|forward|transmit|exfiltrat|leak",
 		`\b(send|sends|sending|post|posts|posting|upload|uploads|uploading|forward|forwards|forwarding|transmit|transmits|exfiltrat\w*|leak|leaks)\b[^.\n]{0,40}?\b(to|into|at)\b|\bupload(s|ed|ing)?\b|\bexfiltrat\w*`),
-	p(KindExfiltration, SeverityMedium, classTransfer, "instruction to carry content in an argument",
+	p(KindExfiltration, SeverityMedium, classTransfer, "instruction to carry content in an argument", "content|text|value",
 		`\b(pass|include|put|embed|append|add|insert|copy)\b[^.\n]{0,12}?\b(its|the|their|this|that|file)\b[^.\n]{0,12}?\b(contents?|text|value)\b[^.\n]{0,24}?\b(as|in|into|to|inside)\b`),
 }
 
 // scanText scans one text field. depth counts how many decodings led to it.
 func (s *Scanner) scanText(c *collector, field, text string, depth int) {
-	if len(text) > s.o.MaxTextBytes {
-		cut := s.o.MaxTextBytes
+	if c.budget <= 0 {
+		if !c.exhausted {
+			c.exhausted = true
+			c.add(Finding{Kind: KindOversized, Severity: SeverityHigh, Field: field,
+				Message: fmt.Sprintf("the definition holds more than %d bytes of text; the rest was not scanned", s.o.MaxTotalBytes)})
+		}
+		return
+	}
+	if limit := min(s.o.MaxTextBytes, c.budget); len(text) > limit {
+		cut := limit
 		for cut > 0 && !utf8.RuneStart(text[cut]) {
 			cut--
 		}
@@ -99,6 +110,7 @@ func (s *Scanner) scanText(c *collector, field, text string, depth int) {
 			Evidence: evidence(text, cut, cut)})
 		text = text[:cut]
 	}
+	c.budget -= max(len(text), 1)
 	if !utf8.ValidString(text) {
 		i := firstInvalid(text)
 		c.add(Finding{Kind: KindInvisible, Severity: SeverityMedium, Field: field, Offset: i,
@@ -129,6 +141,9 @@ func (s *Scanner) scanText(c *collector, field, text string, depth int) {
 		}
 	)
 	for _, pt := range patterns {
+		if !containsAny(f.s, pt.need) {
+			continue
+		}
 		locs := pt.re.FindAllStringIndex(f.s, 8)
 		for _, l := range locs {
 			from, to := f.origin(l[0]), f.origin(l[1])
@@ -159,6 +174,15 @@ func (s *Scanner) scanText(c *collector, field, text string, depth int) {
 			Message: "instructions that move data", Evidence: evidence(text, max(firstDest, firstSens), max(firstDest, firstSens))})
 	}
 	s.scanBlobs(c, field, text, depth)
+}
+
+func containsAny(s string, subs []string) bool {
+	for _, sub := range subs {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func firstInvalid(s string) int {
