@@ -45,14 +45,21 @@ type Tool struct {
 	// strictly and calls the Go function.
 	handler func(ctx context.Context, args map[string]any) (any, error)
 	// resolved is InputSchema prepared for validation; nil until Add (or
-	// ImportMCP) prepares it, in which case Validate resolves per call.
+	// ImportMCP) prepares it. Validate uses it only while InputSchema is
+	// still the schema it was resolved from, and otherwise resolves per
+	// call.
 	resolved *jsonschema.Resolved
 	// version is Meta.Version parsed; nil outside a registry.
 	version *semver.Version
-	// inputJSON and outputJSON are the schemas' canonical JSON, computed
-	// once by prepare for the exports and the fingerprint; outputJSON is
-	// nil without an output schema.
+	// inputJSON and outputJSON are the schemas' JSON as jsonschema-go
+	// writes it (a typed tool's properties in struct field order, which
+	// models follow when they generate arguments), computed once by prepare
+	// for the exports; outputJSON is nil without an output schema.
 	inputJSON, outputJSON json.RawMessage
+	// canon is the canonical JSON of canonOf, the input schema prepare
+	// saw; Fingerprint uses it while InputSchema is still that schema.
+	canon   []byte
+	canonOf *jsonschema.Schema
 	// strict records whether the input schema qualifies for OpenAI's
 	// strict mode (see [OpenAIFunction.Strict]).
 	strict bool
@@ -90,6 +97,9 @@ func (t Tool) prepare() (*Tool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: tool %q: input schema: %v", ErrInvalidTool, t.Name, err)
 	}
+	if err := checkSchemaGraph(t.InputSchema); err != nil {
+		return nil, fmt.Errorf("%w: tool %q: input schema: %w", ErrInvalidTool, t.Name, err)
+	}
 	t.resolved = rs
 	if t.OutputSchema != nil {
 		t.OutputSchema = t.OutputSchema.CloneSchemas()
@@ -99,15 +109,19 @@ func (t Tool) prepare() (*Tool, error) {
 	}
 	// The exports and the fingerprint use the schemas' JSON; a schema that
 	// cannot be marshalled is refused now rather than dropped later.
-	if t.inputJSON, err = canonicalJSON(t.InputSchema); err != nil {
+	if t.inputJSON, err = json.Marshal(t.InputSchema); err != nil {
 		return nil, fmt.Errorf("%w: tool %q: input schema: %v", ErrInvalidTool, t.Name, err)
 	}
 	if t.OutputSchema != nil {
-		if t.outputJSON, err = canonicalJSON(t.OutputSchema); err != nil {
+		if t.outputJSON, err = json.Marshal(t.OutputSchema); err != nil {
 			return nil, fmt.Errorf("%w: tool %q: output schema: %v", ErrInvalidTool, t.Name, err)
 		}
 	}
 	t.strict = strictOK(t.InputSchema)
+	if t.canon, err = canonicalJSON(t.InputSchema); err != nil {
+		return nil, fmt.Errorf("%w: tool %q: input schema: %v", ErrInvalidTool, t.Name, err)
+	}
+	t.canonOf = t.InputSchema
 	return &t, nil
 }
 
@@ -135,6 +149,10 @@ func schemaTypeName(s *jsonschema.Schema) string {
 // map[string]any, at most [MaxArgDepth] deep and [MaxArgNodes] values in
 // all. A nil map is the empty object.
 //
+// A tool that no registry prepared (built by hand, never added) has its
+// schema resolved and checked on every call; a schema a registry would
+// refuse is [ErrInvalidTool] here too.
+//
 // On failure it returns an [*ArgError] (which wraps [ErrInvalidArgs])
 // whose Field is a JSON pointer to the offending value: for a missing
 // required property or an unknown property, that property's pointer; for
@@ -147,7 +165,8 @@ func (t *Tool) Validate(args map[string]any) error {
 		return err
 	}
 	rs := t.resolved
-	if rs == nil {
+	if rs == nil || rs.Schema() != t.InputSchema {
+		// Not prepared, or a copy whose schema was replaced.
 		schema := t.InputSchema
 		if schema == nil {
 			schema = openSchema()
@@ -155,6 +174,9 @@ func (t *Tool) Validate(args map[string]any) error {
 		var err error
 		if rs, err = schema.Resolve(nil); err != nil {
 			return fmt.Errorf("%w: tool %q: input schema: %v", ErrInvalidTool, t.Name, err)
+		}
+		if err := checkSchemaGraph(schema); err != nil {
+			return fmt.Errorf("%w: tool %q: input schema: %w", ErrInvalidTool, t.Name, err)
 		}
 	}
 	var instance any = args
@@ -286,8 +308,8 @@ func dottedToPointer(f string) string {
 // every level. A nil schema counts as {"type":"object"}. A schema that
 // cannot be marshalled (never one a registry holds) hashes as zero bytes.
 func (t *Tool) Fingerprint() [32]byte {
-	js := []byte(t.inputJSON)
-	if js == nil {
+	js := t.canon
+	if t.canonOf == nil || t.canonOf != t.InputSchema {
 		schema := t.InputSchema
 		if schema == nil {
 			schema = openSchema()

@@ -205,3 +205,11 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateCopyWithNewSchema(t *testing.T) {
+	tool := searchTool(t)
+	cp := *tool
+	cp.InputSchema = &jsonschema.Schema{Type: "object"}
+	require.NoError(t, cp.Validate(map[string]any{"anything": true}), "the copy's own schema applies")
+	require.Error(t, tool.Validate(map[string]any{"anything": true}))
+}
