@@ -236,13 +236,15 @@ type Handshaker struct {
 	mu       sync.Mutex
 	pending  map[[32]byte]*pendingChallenge
 	queue    [][32]byte // pending nonces, oldest first
-	verified map[string]time.Time
+	verified map[string]verifiedAt
 	vqueue   []verifiedAt // verifications, oldest first; len(verified) <= len(vqueue) <= cacheSize
+	vseq     uint64
 }
 
 type verifiedAt struct {
-	id string
-	at time.Time
+	id  string
+	at  time.Time
+	seq uint64 // tells a peer's latest verification from its earlier ones
 }
 
 type pendingChallenge struct {
@@ -258,7 +260,7 @@ func NewHandshaker(id *Identity, reg *Registry, opts ...HandshakeOption) (*Hands
 	}
 	h := &Handshaker{id: id, reg: reg, now: reg.now, ttl: DefaultChallengeTTL, maxPending: DefaultMaxPending,
 		minScore: AllowAt, cacheSize: DefaultCacheSize, cacheTTL: DefaultCacheTTL,
-		pending: map[[32]byte]*pendingChallenge{}, verified: map[string]time.Time{}}
+		pending: map[[32]byte]*pendingChallenge{}, verified: map[string]verifiedAt{}}
 	for _, o := range opts {
 		if o != nil {
 			o(h)
@@ -408,12 +410,14 @@ func (h *Handshaker) Verify(resp Response) (Peer, error) {
 }
 
 func (h *Handshaker) rememberLocked(id string, now time.Time) {
-	h.verified[id] = now
-	h.vqueue = append(h.vqueue, verifiedAt{id: id, at: now})
+	h.vseq++
+	v := verifiedAt{id: id, at: now, seq: h.vseq}
+	h.verified[id] = v
+	h.vqueue = append(h.vqueue, v)
 	for len(h.vqueue) > h.cacheSize {
 		old := h.vqueue[0]
 		h.vqueue = h.vqueue[1:]
-		if at, ok := h.verified[old.id]; ok && at.Equal(old.at) { // the latest entry for that peer
+		if cur, ok := h.verified[old.id]; ok && cur.seq == old.seq { // the latest entry for that peer
 			delete(h.verified, old.id)
 		}
 	}
@@ -426,8 +430,8 @@ func (h *Handshaker) rememberLocked(id string, now time.Time) {
 func (h *Handshaker) Verified(id string) (Peer, bool) {
 	now := h.now()
 	h.mu.Lock()
-	at, ok := h.verified[id]
-	if ok && (now.Sub(at) >= h.cacheTTL || now.Before(at)) {
+	v, ok := h.verified[id]
+	if ok && (now.Sub(v.at) >= h.cacheTTL || now.Before(v.at)) {
 		delete(h.verified, id)
 		ok = false
 	}

@@ -50,7 +50,7 @@ var defaultScrypt = scryptParams{N: 1 << 15, R: 8, P: 1}
 
 const (
 	maxScryptN   = 1 << 20
-	maxScryptMem = 1 << 30 // 128*N*r bytes
+	maxScryptMem = 256 << 20 // 128*N*r bytes
 )
 
 func (p scryptParams) check() error {
