@@ -197,7 +197,9 @@ func WithMaxNonces(n int) OpenerOption {
 }
 
 // Opener verifies envelopes against a Registry and refuses replays. It is
-// safe for concurrent use.
+// safe for concurrent use. Make one with NewOpener; the zero value is not
+// usable. Its memory is bounded by WithMaxNonces (about 100 bytes a
+// nonce).
 type Opener struct {
 	reg       *Registry
 	now       func() time.Time

@@ -3,6 +3,8 @@ package iatp_test
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/agent-os/agentos"
@@ -122,4 +124,30 @@ func ExampleRegistry_Report() {
 	// Output:
 	// -4 6 warn
 	// -2 8 allow
+}
+
+// An identity is saved encrypted with a passphrase and loaded back.
+func ExampleSaveIdentity() {
+	dir, err := os.MkdirTemp("", "iatp-example")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "agent.key")
+
+	id, _ := iatp.NewIdentity(nil)
+	fmt.Println(iatp.SaveIdentity(path, id, []byte("correct horse battery staple")))
+	st, _ := os.Stat(path)
+	fmt.Println(st.Mode().Perm())
+
+	back, err := iatp.LoadIdentity(path, []byte("correct horse battery staple"))
+	fmt.Println(err, back.ID() == id.ID())
+	_, err = iatp.LoadIdentity(path, []byte("wrong"))
+	fmt.Println(errors.Is(err, iatp.ErrBadPassphrase))
+	// Output:
+	// <nil>
+	// -rw-------
+	// <nil> true
+	// true
 }

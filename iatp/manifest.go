@@ -442,8 +442,9 @@ type wireSigned struct {
 // MaxManifestSize bytes (else ErrTooLarge), and exactly the canonical
 // encoding that Encode produces (so no unknown, missing or duplicate
 // fields, no whitespace, no alternative escapes or time forms), with a
-// manifest that passes [Manifest.Validate]. Errors wrap ErrMalformed.
-// It does not verify the signature or the validity window: call Verify.
+// manifest that passes [Manifest.Validate]. Errors wrap ErrMalformed,
+// except a key that is not the agent id's (ErrKeyMismatch). It does not
+// verify the signature or the validity window: call Verify.
 func DecodeManifest(data []byte) (SignedManifest, error) {
 	return decodeManifest(data, true)
 }

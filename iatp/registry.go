@@ -53,7 +53,7 @@ func WithMaxEntries(n int) Option {
 // manifests, keys, reputation and revocation. Scores are always computed
 // here from the manifest and the events reported locally, never taken
 // from what a peer says about itself. A Registry is safe for concurrent
-// use.
+// use. Make one with NewRegistry; the zero value is not usable.
 type Registry struct {
 	now      func() time.Time
 	halfLife time.Duration
@@ -178,8 +178,11 @@ func (r *Registry) Register(sm SignedManifest) error {
 	return nil
 }
 
-// Lookup returns what the Registry knows of id, revoked peers included
-// (Peer.Revoked), with the score at the Registry's clock.
+// Lookup returns what the Registry knows of id, with the score at the
+// Registry's clock. Revoked peers are included (Peer.Revoked, verdict
+// Refuse) and so are peers whose manifest has expired (compare
+// Peer.Manifest.Expires, or use Score, Opener and Handshaker, which refuse
+// them).
 func (r *Registry) Lookup(id string) (Peer, bool) {
 	now := r.now()
 	r.mu.RLock()
@@ -217,9 +220,10 @@ func (r *Registry) Report(id string, ev Event) (Score, error) {
 	return e.score.withReputation(e.rep.valueAt(now, r.halfLife)), nil
 }
 
-// Score returns id's score at the Registry's clock: ErrUnknownPeer for an
-// unknown id, ErrRevoked (and a zero Score, whose verdict is Refuse) for a
-// revoked one.
+// Score returns id's score at the Registry's clock. It fails closed, with
+// a zero Score (whose verdict is Refuse), for an unknown id
+// (ErrUnknownPeer), a revoked or rotated one (ErrRevoked) and one whose
+// manifest has expired (ErrExpired).
 func (r *Registry) Score(id string) (Score, error) {
 	now := r.now()
 	r.mu.RLock()
@@ -227,6 +231,9 @@ func (r *Registry) Score(id string) (Score, error) {
 	e, err := r.liveLocked(id)
 	if err != nil {
 		return Score{}, err
+	}
+	if !now.Before(e.m.Expires) {
+		return Score{}, fmt.Errorf("%w: manifest of %s expired at %v", ErrExpired, id, e.m.Expires)
 	}
 	return e.score.withReputation(e.rep.valueAt(now, r.halfLife)), nil
 }

@@ -54,6 +54,12 @@ func TestRegistryRegister(t *testing.T) {
 	forged.Manifest.AgentID = a.ID()
 	require.ErrorIs(t, w.reg.Register(forged), ErrKeyMismatch)
 
+	// Score fails closed once the registered manifest expires.
+	w.clk.Advance(25 * time.Hour)
+	_, err = w.reg.Score(a.ID())
+	require.ErrorIs(t, err, ErrExpired)
+	w.clk.Advance(-25 * time.Hour)
+
 	// Not yet valid, expired, tampered.
 	future := signed(t, b, baseManifest(epoch.Add(time.Hour)))
 	require.ErrorIs(t, w.reg.Register(future), ErrExpired)
