@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/atr"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/signals"
@@ -332,39 +334,71 @@ func (a *Agent) Rollback(ctx context.Context, id string) error {
 	return err
 }
 
-// Exec calls the tool named tool with args. The name must match a tool
-// given with [WithTool] exactly: policy compares names exactly too, so a
-// name that differs from an allowed one only in case or by a look-alike
-// character is decided as a different tool (and, when policy allows it
-// anyway, fails with agentos.ErrNotFound unless such a tool exists).
+// Exec calls the tool named tool with args. tool is a name in the kernel's
+// registry ([WithTool], [WithCommand], [WithRegistry]), matched exactly (no
+// case folding, no Unicode normalization; policy compares names exactly
+// too), optionally with a version constraint after '@' ("sql.query@^1.2",
+// see atr.ParseRef): without one, the registry's current version runs.
+// Policy sees the name without the constraint as action.tool, the version
+// that will run as action.meta.version (and the constraint asked for as
+// action.meta.constraint), and the registry's description of that version
+// as the variable tool (tool.sideEffect, tool.permissions…; see
+// policy.Tool). A name the registry does not hold is decided with
+// tool.registered false and, when policy allows it anyway, fails with
+// agentos.ErrNotFound.
 //
 // args must hold JSON-like values (see [MaxArgsDepth] and the other bounds);
-// the kernel deep-copies them before policy sees them, and the tool receives
-// that copy, so what ran is what was decided and recorded. Integer
-// arguments reach policy and the tool as int64, floats as float64.
+// the kernel deep-copies them, checks the copy against the tool's input
+// schema — a refusal by rule [RuleToolArgs], recorded, whose message names
+// the offending field (an *atr.ArgError is in the error chain) — and only
+// then asks policy. The tool receives that copy, so what ran is what was
+// decided and recorded. Integer arguments reach policy and an untyped tool
+// as int64, floats as float64; a typed tool (atr.Register) receives its
+// argument struct.
 //
 // The tool runs with a context cancelled when the agent is interrupted
 // (SIGINT) or killed; a result that arrives after the kill is discarded and
 // Exec returns an error matching agentos.ErrKilled. A panic in the tool is
-// recovered and returned as an error.
+// recovered and returned as an error (an *atr.PanicError).
 func (a *Agent) Exec(ctx context.Context, tool string, args map[string]any) (any, error) {
 	rq := request{act: agentos.Action{Op: agentos.OpExec, Tool: tool}}
+	var t *atr.Tool
 	if err := checkToolName(tool); err != nil {
 		rq.act.Tool = truncateString(strings.ToValidUTF8(tool, "\uFFFD"), MaxToolNameLen)
 		rq.pre, rq.preRule = err, RuleToolName
+	} else if name, constraint, err := parseToolRef(tool); err != nil {
+		rq.pre, rq.preRule = fmt.Errorf("kernel: %w", err), RuleToolName
 	} else if cp, err := copyArgs(args); err != nil {
+		rq.act.Tool = name
 		rq.pre, rq.preRule = fmt.Errorf("kernel: tool arguments: %w", err), RuleArgs
 	} else if js, err := json.Marshal(cp); err != nil {
+		rq.act.Tool = name
 		rq.pre, rq.preRule = fmt.Errorf("kernel: tool arguments: %w: %w", agentos.ErrInvalid, err), RuleArgs
 	} else {
-		rq.act.Args, rq.argsJSON = cp, js
+		rq.act.Tool, rq.act.Args, rq.argsJSON = name, cp, js
+		if constraint != "" {
+			rq.act.Meta = map[string]string{MetaConstraint: constraint}
+		}
+		if t, err = a.k.tools.Resolve(name, constraint); err == nil {
+			if rq.act.Meta == nil {
+				rq.act.Meta = make(map[string]string, 1)
+			}
+			rq.act.Meta[MetaVersion] = t.Meta.Version
+			rq.tool = policyTool(t)
+			if err := t.Validate(cp); err != nil {
+				rq.pre, rq.preRule = fmt.Errorf("kernel: tool %q: %w", name, err), RuleToolArgs
+			}
+		} else if !errors.Is(err, agentos.ErrNotFound) {
+			rq.pre, rq.preRule = fmt.Errorf("kernel: tool %q: %w", name, err), RuleToolName
+		} else {
+			t = nil
+		}
 	}
-	fn := a.k.tools[tool]
 	rq.run = func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
-		if fn == nil {
+		if t == nil {
 			return nil, nil, fmt.Errorf("kernel: tool %q: %w", act.Tool, agentos.ErrNotFound)
 		}
-		res, err := callTool(context.WithValue(ctx, actionKey{}, act), fn, act.Args)
+		res, err := t.Call(context.WithValue(ctx, actionKey{}, act), act.Args)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -373,14 +407,26 @@ func (a *Agent) Exec(ctx context.Context, tool string, args map[string]any) (any
 	return a.syscall(ctx, rq)
 }
 
-// callTool runs a tool, turning a panic into an error.
-func callTool(ctx context.Context, fn ToolFunc, args map[string]any) (res any, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			res, err = nil, fmt.Errorf("kernel: tool panicked: %v", r)
-		}
-	}()
-	return fn(ctx, args)
+// parseToolRef splits "name@constraint"; a name without '@' is taken whole,
+// whatever it holds, so that policy decides on it as given.
+func parseToolRef(ref string) (name, constraint string, err error) {
+	if !strings.Contains(ref, "@") {
+		return ref, "", nil
+	}
+	return atr.ParseRef(ref)
+}
+
+// policyTool is the registry's description of a tool as policy sees it.
+func policyTool(t *atr.Tool) *policy.Tool {
+	return &policy.Tool{
+		Name:        t.Name,
+		Version:     t.Meta.Version,
+		SideEffect:  string(t.Meta.SideEffect),
+		Cost:        t.Meta.Cost,
+		Tags:        t.Meta.Tags,
+		Permissions: t.Meta.Permissions,
+		Deprecated:  t.Meta.Deprecated != "",
+	}
 }
 
 // resultBytes is what a tool result's digest is computed over.

@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/atr"
 	"github.com/agent-os/agentos/internal/proc"
 	"github.com/agent-os/agentos/recorder"
+	"github.com/google/jsonschema-go/jsonschema"
 )
 
 // Command describes a tool that runs as a program, given to the kernel with
@@ -67,6 +69,35 @@ type Command struct {
 	// truly need root; [New] refuses it together with
 	// [WithEgressEnforcement], which a privileged program could undo.
 	Privileged bool
+	// Description tells a model what the tool does (the registry's
+	// description, exported with the tool).
+	Description string
+	// SideEffect is the tool's class in the registry, which policy reads as
+	// tool.sideEffect; empty means [SideEffectUnclassified].
+	SideEffect atr.SideEffect
+}
+
+// schema is the input schema of a command tool: an object whose properties
+// are its Params (strings, booleans or numbers; the pattern and length
+// checks stay the command's own, applied to the value's text), the required
+// ones required, no others.
+func (c Command) schema() *jsonschema.Schema {
+	s := &jsonschema.Schema{
+		Type:                 "object",
+		Properties:           map[string]*jsonschema.Schema{},
+		AdditionalProperties: &jsonschema.Schema{Not: &jsonschema.Schema{}},
+	}
+	for _, p := range c.Params {
+		ps := &jsonschema.Schema{Types: []string{"string", "boolean", "number"}}
+		if p.MaxLen > 0 {
+			ps.Description = fmt.Sprintf("at most %d bytes", p.MaxLen)
+		}
+		s.Properties[p.Name] = ps
+		if p.Required {
+			s.Required = append(s.Required, p.Name)
+		}
+	}
+	return s
 }
 
 // CommandParam is one argument a [Command] accepts. Values may be strings,
@@ -155,15 +186,23 @@ func WithCommand(name string, cmd Command) Option {
 		if err := checkToolName(name); err != nil {
 			return err
 		}
-		if _, dup := c.tools[name]; dup {
-			return fmt.Errorf("kernel: %w: tool %q given twice", agentos.ErrInvalid, name)
-		}
 		spec, err := proc.Compile(cmd.proc())
 		if err != nil {
 			return fmt.Errorf("kernel: command tool %q: %w: %w", name, agentos.ErrInvalid, err)
 		}
 		ct := &commandTool{name: name, spec: spec, privileged: cmd.Privileged}
-		c.tools[name] = ct.call
+		se := cmd.SideEffect
+		if se == "" {
+			se = SideEffectUnclassified
+		}
+		if err := c.addTool(atr.Tool{
+			Name:        name,
+			Meta:        atr.Meta{Description: cmd.Description, SideEffect: se},
+			InputSchema: cmd.schema(),
+			Func:        ct.call,
+		}); err != nil {
+			return err
+		}
 		c.sandbox.commands = append(c.sandbox.commands, ct)
 		return nil
 	}

@@ -150,7 +150,16 @@ func TestCommandRunsOnlyWhenAllowed(t *testing.T) {
 		} {
 			_, err := good.Exec(ctx, "helper", args)
 			assert.ErrorIs(t, err, agentos.ErrInvalid, name)
-			assert.NotErrorIs(t, err, agentos.ErrDenied, name)
+			switch name {
+			case "undeclared", "missing":
+				// The registry's schema refuses these before policy.
+				var v *agentos.PolicyViolation
+				require.ErrorAs(t, err, &v, name)
+				assert.Equal(t, kernel.RuleToolArgs, v.Decision.Rule, name)
+			default:
+				// The command's own checks refuse these after policy.
+				assert.NotErrorIs(t, err, agentos.ErrDenied, name)
+			}
 		}
 		assert.NoError(t, good.Err(), "a refused argument does not kill")
 	})

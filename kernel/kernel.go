@@ -20,6 +20,7 @@ import (
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/amb"
+	"github.com/agent-os/agentos/atr"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/signals"
@@ -47,7 +48,7 @@ type Kernel struct {
 	eval      Evaluator
 	sink      Sink
 	ownSink   io.Closer // the recorder New opened, closed by Close
-	tools     map[string]ToolFunc
+	tools     *atr.Registry
 	approver  Approver
 	approveTO time.Duration
 	strict    bool
@@ -95,7 +96,6 @@ type Kernel struct {
 // than one policy option is an error.
 func New(opts ...Option) (*Kernel, error) {
 	c := &config{
-		tools:     map[string]ToolFunc{},
 		clock:     time.Now,
 		logger:    slog.New(slog.DiscardHandler),
 		maxAgents: DefaultMaxAgents,
@@ -131,7 +131,7 @@ func New(opts ...Option) (*Kernel, error) {
 	k := &Kernel{
 		eval:      eval,
 		sink:      c.sink,
-		tools:     c.tools,
+		tools:     c.registry,
 		approver:  c.approver,
 		approveTO: c.approveTO,
 		strict:    c.strict,
@@ -144,6 +144,14 @@ func New(opts ...Option) (*Kernel, error) {
 		agents:    map[agentos.AgentID]*Agent{},
 	}
 	k.memory = c.memory
+	if k.tools == nil {
+		k.tools = atr.New()
+	}
+	for _, t := range c.tools {
+		if err := k.tools.Add(t); err != nil {
+			return nil, fmt.Errorf("kernel: tool %q: %w", t.Name, err)
+		}
+	}
 	if c.bus != nil {
 		k.bus, k.hub = c.bus, newBusHub(c.bus, c.logger)
 	}
@@ -205,8 +213,22 @@ func New(opts ...Option) (*Kernel, error) {
 // [WithRecorder], or the in-memory *recorder.Recorder the kernel opened.
 func (k *Kernel) Recorder() Sink { return k.sink }
 
-// Tools returns the names of the kernel's tools, sorted.
-func (k *Kernel) Tools() []string { return slices.Sorted(maps.Keys(k.tools)) }
+// Tools returns the names of the kernel's tools, sorted, each once
+// whatever its number of versions.
+func (k *Kernel) Tools() []string {
+	var names []string
+	for _, t := range k.tools.Tools() {
+		if len(names) == 0 || names[len(names)-1] != t.Name {
+			names = append(names, t.Name)
+		}
+	}
+	return names
+}
+
+// Registry returns the kernel's tool registry: the one given with
+// [WithRegistry], or the kernel's own. Tools added to it are callable at
+// once.
+func (k *Kernel) Registry() *atr.Registry { return k.tools }
 
 func (k *Kernel) newTrace() string {
 	return k.tracePrefix + strconv.FormatUint(k.traceSeq.Add(1), 36)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/amb"
+	"github.com/agent-os/agentos/atr"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/vfs"
 )
@@ -61,7 +62,9 @@ type config struct {
 	policyDocs  []*policy.Document // documents loaded by an option, shown under /policy/
 	policyCount int                // how many policy options were given
 	sink        Sink
-	tools       map[string]ToolFunc
+	tools       []atr.Tool      // WithTool and WithCommand, in order; added to the registry by New
+	toolNames   map[string]bool // their names, to refuse one given twice
+	registry    *atr.Registry   // WithRegistry
 	approver    Approver
 	approveTO   time.Duration
 	strict      bool
@@ -190,23 +193,71 @@ func WithMemoryBudget(bytes int64) Option {
 	}
 }
 
-// WithTool adds a tool to the kernel's tool table. Names are matched
-// exactly (no case folding, no Unicode normalization), are at most
-// [MaxToolNameLen] bytes of valid UTF-8, and may be given only once.
+// WithTool adds an untyped Go function to the kernel's tool registry (see
+// [WithRegistry]) as version 1.0.0 of the tool name, with the open input
+// schema (any object) and the side-effect class "unclassified" (see
+// [SideEffectUnclassified]): a shortcut for tools that need no schema. A
+// tool registered with atr.Register through [WithRegistry] declares its
+// argument types, which are checked before policy sees a call, and its
+// class, which policy reads as tool.sideEffect.
+//
+// Names are matched exactly (no case folding, no Unicode normalization) and
+// must satisfy atr.CheckName: 1 to 64 bytes of ASCII letters, digits, '_',
+// '-' and '.'. A name may be given only once.
 func WithTool(name string, fn ToolFunc) Option {
 	return func(c *config) error {
-		if err := checkToolName(name); err != nil {
-			return err
-		}
 		if fn == nil {
 			return fmt.Errorf("kernel: %w: tool %q has a nil function", agentos.ErrInvalid, name)
 		}
-		if _, dup := c.tools[name]; dup {
-			return fmt.Errorf("kernel: %w: tool %q given twice", agentos.ErrInvalid, name)
+		return c.addTool(atr.Tool{
+			Name: name,
+			Meta: atr.Meta{SideEffect: SideEffectUnclassified},
+			Func: fn,
+		})
+	}
+}
+
+// SideEffectUnclassified is the side-effect class of a tool given with
+// [WithTool] or a [Command] that names none: the kernel cannot tell what it
+// does, so policy should treat it as it treats the most consequential
+// classes. It is atr.Unclassified.
+const SideEffectUnclassified = atr.Unclassified
+
+// WithRegistry makes r the kernel's tool registry: every tool in it (each
+// version, typed or not) is callable with [Agent.Exec] as a governed
+// syscall, and the tools given with [WithTool] and [WithCommand] are added
+// to it when [New] builds the kernel (so it must not already hold those
+// names). Tools added to r later are callable too. Without this option the
+// kernel makes a registry of its own; [Kernel.Registry] returns it.
+func WithRegistry(r *atr.Registry) Option {
+	return func(c *config) error {
+		if r == nil {
+			return fmt.Errorf("kernel: %w: nil tool registry", agentos.ErrInvalid)
 		}
-		c.tools[name] = fn
+		if c.registry != nil {
+			return fmt.Errorf("kernel: %w: more than one tool registry given", agentos.ErrInvalid)
+		}
+		c.registry = r
 		return nil
 	}
+}
+
+func (c *config) addTool(t atr.Tool) error {
+	if err := checkToolName(t.Name); err != nil {
+		return err
+	}
+	if err := atr.CheckName(t.Name); err != nil {
+		return fmt.Errorf("kernel: tool %q: %w", t.Name, err)
+	}
+	if c.toolNames[t.Name] {
+		return fmt.Errorf("kernel: %w: tool %q given twice", agentos.ErrInvalid, t.Name)
+	}
+	if c.toolNames == nil {
+		c.toolNames = map[string]bool{}
+	}
+	c.toolNames[t.Name] = true
+	c.tools = append(c.tools, t)
+	return nil
 }
 
 func checkToolName(name string) error {

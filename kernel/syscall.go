@@ -37,6 +37,16 @@ const (
 	RulePolicyError = "kernel.policy-error" // the evaluator failed and named no rule
 	RuleMeta        = "kernel.meta"         // action meta over the recorder's bounds or not valid UTF-8
 	RuleSignal      = "kernel.signal"       // an undefined signal
+	RuleToolArgs    = "kernel.tool-args"    // tool arguments that do not satisfy the tool's input schema
+)
+
+// Meta keys the kernel sets on a tool call.
+const (
+	// MetaVersion is the registry version of the tool that will run.
+	MetaVersion = "version"
+	// MetaConstraint is the version constraint the agent asked for
+	// ("sql.query@^1.2" asks for "^1.2").
+	MetaConstraint = "constraint"
 )
 
 type actionKey struct{}
@@ -69,6 +79,13 @@ type request struct {
 	// note, when set, is called after run succeeded and its text added to
 	// the outcome entry's Detail (a search's hits and scores).
 	note func() string
+	// tool is the registry's description of an exec's tool (policy's tool
+	// variable); nil when the registry does not hold it.
+	tool *policy.Tool
+	// peer, when set, is the other party as policy sees it, verified by the
+	// kernel (a signed message's sender); it takes the place of the agent
+	// named by act.Target.
+	peer *policy.Subject
 	// topic: act.Target names a bus topic, not an agent, so policy sees no
 	// peer. incoming: the syscall delivers a message to the agent, which did
 	// not choose it: a denial refuses the delivery and never kills.
@@ -125,7 +142,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	}
 	defer func() { done() }()
 
-	d, permitted, detail, evalErr := a.decide(sctx, &act, !rq.topic)
+	d, permitted, detail, evalErr := a.decide(sctx, &act, &rq)
 	if evalErr != nil && sctx.Err() != nil {
 		// The syscall was interrupted or its agent killed while policy was
 		// deciding: nothing was decided and nothing runs.
@@ -243,10 +260,13 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 
 // decide asks policy, then the approver, and reports whether the syscall may
 // run. detail explains approvals and evaluator errors.
-func (a *Agent) decide(ctx context.Context, act *agentos.Action, peer bool) (_ agentos.Decision, permitted bool, detail string, evalErr error) {
+func (a *Agent) decide(ctx context.Context, act *agentos.Action, rq *request) (_ agentos.Decision, permitted bool, detail string, evalErr error) {
 	k := a.k
-	in := policy.Input{Action: *act, Agent: a.subject, Now: act.At}
-	if peer && act.Target != "" {
+	in := policy.Input{Action: *act, Agent: a.subject, Tool: rq.tool, Now: act.At}
+	switch {
+	case rq.peer != nil:
+		in.Peer = rq.peer
+	case !rq.topic && act.Target != "":
 		if peer := k.Agent(act.Target); peer != nil {
 			in.Peer = &peer.subject
 		}
