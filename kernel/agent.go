@@ -388,10 +388,11 @@ func (a *Agent) Exec(ctx context.Context, tool string, args map[string]any) (any
 			if err := t.Validate(cp); err != nil {
 				rq.pre, rq.preRule = fmt.Errorf("kernel: tool %q: %w", name, err), RuleToolArgs
 			}
-		} else if !errors.Is(err, agentos.ErrNotFound) {
-			rq.pre, rq.preRule = fmt.Errorf("kernel: tool %q: %w", name, err), RuleToolName
+		} else if errors.Is(err, atr.ErrNotFound) {
+			t = nil // decided as unregistered; fails with ErrNotFound if permitted
 		} else {
-			t = nil
+			// A bad constraint, or none of the tool's versions satisfies it.
+			rq.pre, rq.preRule = fmt.Errorf("kernel: tool %q: %w", name, err), RuleToolName
 		}
 	}
 	rq.run = func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
