@@ -14,6 +14,7 @@ import (
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/atr"
+	"github.com/agent-os/agentos/iatp"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/signals"
@@ -37,13 +38,15 @@ type Agent struct {
 	subject policy.Subject // immutable after Spawn
 	sig     *signals.Dispatcher
 	ns      *vfs.FS
-	box     agentBox // its command tools' cgroup (sandbox.go)
+	box     agentBox       // its command tools' cgroup (sandbox.go)
+	ident   *iatp.Identity // WithIdentity; nil without
 }
 
 func (k *Kernel) newAgent(id agentos.AgentID, ac agentConfig) (*Agent, error) {
 	a := &Agent{
-		k:  k,
-		id: id,
+		k:     k,
+		id:    id,
+		ident: ac.identity,
 		subject: policy.Subject{
 			ID:     string(id),
 			Role:   ac.role,
@@ -84,8 +87,10 @@ func (a *Agent) ID() agentos.AgentID { return a.id }
 // Role returns the role the agent was spawned with.
 func (a *Agent) Role() string { return a.subject.Role }
 
-// Trust returns the trust score the agent was spawned with.
-func (a *Agent) Trust() float64 { return a.subject.Trust }
+// Trust returns the agent's trust as policy sees it now (agent.trust): the
+// score it was spawned with, or, for an agent with an identity the kernel's
+// iatp registry holds, its current registry score / 10.
+func (a *Agent) Trust() float64 { return a.subjectNow().Trust }
 
 // Labels returns a copy of the agent's labels.
 func (a *Agent) Labels() map[string]string { return maps.Clone(a.subject.Labels) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/amb"
+	"github.com/agent-os/agentos/iatp"
 	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/signals"
 )
@@ -68,12 +69,15 @@ func (a *Agent) Publish(ctx context.Context, topic string, m amb.Message) error 
 		return ErrNoBus
 	}
 	m = m.Clone()
-	rq := a.busRequest(topic, m.ContentType, DirectionPublish)
+	rq := a.busRequest(topic, m.ContentType, DirectionPublish, m.Payload)
 	rq.run = func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
 		if ctx.Err() != nil {
 			return nil, nil, context.Cause(ctx)
 		}
 		stamp(&m, a.id, act.ID)
+		if err := a.seal(&m, topic); err != nil {
+			return nil, nil, err
+		}
 		if err := bus.Publish(ctx, topic, m); err != nil {
 			return nil, nil, err
 		}
@@ -96,15 +100,26 @@ func (a *Agent) Request(ctx context.Context, topic string, m amb.Message) (amb.M
 		return amb.Message{}, ErrNoBus
 	}
 	m = m.Clone()
-	rq := a.busRequest(topic, m.ContentType, DirectionRequest)
+	rq := a.busRequest(topic, m.ContentType, DirectionRequest, m.Payload)
 	rq.run = func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
 		if ctx.Err() != nil {
 			return nil, nil, context.Cause(ctx)
 		}
 		stamp(&m, a.id, act.ID)
+		if err := a.seal(&m, topic); err != nil {
+			return nil, nil, err
+		}
 		reply, err := bus.Request(ctx, topic, m)
 		if err != nil {
 			return nil, nil, err
+		}
+		if ts := a.k.trust; ts != nil {
+			// A reply is signed for the request's topic; one that fails
+			// (or, with RequireSigned, is unsigned) is not handed over.
+			h := func(k string) string { return headerFold(reply.Headers, k) }
+			if _, err := ts.verify(h, topic, reply.Payload); err != nil {
+				return nil, payloadBytes(reply.Payload), fmt.Errorf("%w (rule %s)", err, RuleEnvelope)
+			}
 		}
 		return reply, payloadBytes(reply.Payload), nil
 	}
@@ -114,7 +129,7 @@ func (a *Agent) Request(ctx context.Context, topic string, m amb.Message) (amb.M
 }
 
 // busRequest builds the syscall of a message the agent sends on topic.
-func (a *Agent) busRequest(topic, contentType, dir string) request {
+func (a *Agent) busRequest(topic, contentType, dir string, payload []byte) request {
 	rq := request{
 		act: agentos.Action{
 			Op:          agentos.OpSend,
@@ -124,6 +139,7 @@ func (a *Agent) busRequest(topic, contentType, dir string) request {
 		},
 		topic: true,
 	}
+	payloadArgs(&rq.act, payload)
 	if err := topicLimits.ValidateTopic(topic); err != nil {
 		rq.act.Target = agentos.AgentID(truncateString(strings.ToValidUTF8(topic, "\uFFFD"), topicLimits.MaxTopicBytes))
 		rq.pre, rq.preRule = fmt.Errorf("kernel: %w", err), RuleTopic
@@ -308,6 +324,15 @@ func (s *Subscription) deliver(ctx context.Context, d amb.Delivery) error {
 		meta[MetaTrace] = v
 	}
 	var (
+		signer *iatp.Peer
+		vErr   error
+	)
+	if ts := a.k.trust; ts != nil {
+		if signer, vErr = ts.verify(d.Header, d.Topic, d.Payload); signer != nil {
+			meta[MetaSigner] = signer.ID
+		}
+	}
+	var (
 		handled  bool
 		panicked bool
 		pval     any
@@ -326,12 +351,21 @@ func (s *Subscription) deliver(ctx context.Context, d amb.Delivery) error {
 			handled = true
 			hd := d
 			if d.IsRequest() {
-				hd = amb.NewDelivery(d.Message, d.Seq, d.Stored, d.Attempt, s.replier(d))
+				hd = amb.NewDelivery(d.Message, d.Seq, d.Stored, d.Attempt, s.replier(d, signer))
+			}
+			if signer != nil {
+				ctx = context.WithValue(ctx, signerKey{}, *signer)
 			}
 			var err error
 			panicked, pval, stack, err = callHandler(ctx, s.h, hd)
 			return nil, payloadBytes(d.Payload), err
 		},
+	}
+	switch {
+	case vErr != nil:
+		rq.pre, rq.preRule = vErr, RuleEnvelope
+	case signer != nil:
+		rq.peer = peerSubject(*signer)
 	}
 	_, err := a.syscall(ctx, rq)
 	if panicked {
@@ -374,7 +408,7 @@ func (k *Kernel) agentPanicked(a *Agent, val any, stack []byte) {
 
 // replier returns the Respond function of a request delivered to the
 // subscription's agent: each reply is a governed send.
-func (s *Subscription) replier(d amb.Delivery) func(ctx context.Context, m amb.Message) error {
+func (s *Subscription) replier(d amb.Delivery, requester *iatp.Peer) func(ctx context.Context, m amb.Message) error {
 	a := s.a
 	return func(ctx context.Context, m amb.Message) error {
 		m = m.Clone()
@@ -398,15 +432,39 @@ func (s *Subscription) replier(d amb.Delivery) func(ctx context.Context, m amb.M
 					return nil, nil, context.Cause(ctx)
 				}
 				stamp(&m, a.id, act.ID)
+				if err := a.seal(&m, d.Topic); err != nil {
+					return nil, nil, err
+				}
 				if err := d.Respond(ctx, m); err != nil {
 					return nil, nil, err
 				}
 				return nil, payloadBytes(m.Payload), nil
 			},
 		}
+		payloadArgs(&rq.act, m.Payload)
+		if requester != nil {
+			// The reply goes to the agent that signed the request: policy
+			// sees it as the peer (its retention, its trust).
+			rq.peer = peerSubject(*requester)
+			meta[MetaSigner] = requester.ID
+		}
 		_, err := a.syscall(ctx, rq)
 		return err
 	}
+}
+
+// headerFold returns the value of header name in h, matching the name in
+// any letter case, as amb.Delivery.Header does.
+func headerFold(h map[string]string, name string) string {
+	if v, ok := h[name]; ok {
+		return v
+	}
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
 }
 
 // busHub keeps the kernel's subscriptions per agent and ends them when

@@ -68,6 +68,8 @@ type Kernel struct {
 
 	memory *Memory // WithMemory; nil without
 
+	trust *trustState // WithIATP; nil without
+
 	policyMount *vfs.StaticMount // /policy/ of every agent, replaced on reload
 	quota       *vfs.Quota
 	budget      *vfs.Budget // shared by every agent's namespace
@@ -114,13 +116,22 @@ func New(opts ...Option) (*Kernel, error) {
 	}
 	eval := c.eval
 	docs := c.policyDocs
+	if c.privacy && eval != nil {
+		return nil, fmt.Errorf("kernel: %w: WithPrivacyGuards cannot extend an Evaluator given with WithPolicy; add PrivacyGuards() to its documents", agentos.ErrInvalid)
+	}
 	if eval == nil {
+		priv, err := policy.Parse(PrivacyName, privacyYAML)
+		if err != nil {
+			return nil, fmt.Errorf("kernel: privacy policy: %w", err)
+		}
 		if docs == nil {
 			base, err := policy.Parse(BaselineName, baselineYAML)
 			if err != nil {
 				return nil, fmt.Errorf("kernel: baseline policy: %w", err)
 			}
-			docs = []*policy.Document{base}
+			docs = []*policy.Document{base, priv}
+		} else if c.privacy {
+			docs = append(slices.Clip(docs), priv)
 		}
 		e, err := policy.NewEngine(docs, policy.WithClock(c.clock))
 		if err != nil {
@@ -144,6 +155,9 @@ func New(opts ...Option) (*Kernel, error) {
 		agents:    map[agentos.AgentID]*Agent{},
 	}
 	k.memory = c.memory
+	if c.trust != nil {
+		k.trust = newTrustState(c.trust, c.clock)
+	}
 	if k.tools == nil {
 		k.tools = atr.New()
 	}
@@ -325,6 +339,9 @@ func (k *Kernel) Spawn(ctx context.Context, id agentos.AgentID, opts ...AgentOpt
 		if err := o(&ac); err != nil {
 			return nil, err
 		}
+	}
+	if ac.identity != nil && k.trust == nil {
+		return nil, fmt.Errorf("kernel: %w: an agent identity needs WithIATP", agentos.ErrInvalid)
 	}
 	a, err := k.newAgent(id, ac)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/amb"
 	"github.com/agent-os/agentos/atr"
+	"github.com/agent-os/agentos/iatp"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/vfs"
 )
@@ -78,6 +79,8 @@ type config struct {
 	lossy       bool          // WithLossyRecorder
 	bus         amb.Bus       // WithBus
 	memory      *Memory       // WithMemory
+	trust       *Trust        // WithIATP
+	privacy     bool          // WithPrivacyGuards
 	sandbox     sandboxConfig // WithCommand, WithCgroupParent, WithoutCgroups, WithEgressEnforcement
 }
 
@@ -366,10 +369,11 @@ func WithCloseTimeout(d time.Duration) Option {
 type AgentOption func(*agentConfig) error
 
 type agentConfig struct {
-	role   string
-	trust  float64
-	labels map[string]string
-	quota  *vfs.Quota
+	role     string
+	trust    float64
+	labels   map[string]string
+	quota    *vfs.Quota
+	identity *iatp.Identity // WithIdentity
 }
 
 // Bounds on agent attributes.
@@ -391,6 +395,8 @@ func WithRole(role string) AgentOption {
 }
 
 // WithTrust sets the agent's trust score in [0, 1] (agent.trust in policy).
+// An agent with an identity ([WithIdentity]) that the kernel's iatp
+// registry holds has its registry score / 10 instead.
 // The default is 0: an agent is trusted only as far as it is told to be.
 func WithTrust(trust float64) AgentOption {
 	return func(c *agentConfig) error {

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/iatp"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/signals"
@@ -162,6 +163,15 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 		kill := (k.strict || !d.Refuse) && !rq.incoming
 		done()
 		done = func() {}
+		if kill && a.ident != nil && k.trust != nil {
+			// A violation costs the agent reputation (its SIGTRUST, if the
+			// score falls that far, comes after the SIGPOLICY below).
+			defer func() {
+				if _, err := a.report(rctx, iatp.Event{Kind: iatp.Violation}, "policy violation by rule "+d.Rule); err != nil {
+					k.log.Error("kernel: reporting a violation", "agent", a.id, "err", err)
+				}
+			}()
+		}
 		if kill {
 			a.kill(rctx, signals.SIGPOLICY, d)
 		}
@@ -262,13 +272,14 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 // run. detail explains approvals and evaluator errors.
 func (a *Agent) decide(ctx context.Context, act *agentos.Action, rq *request) (_ agentos.Decision, permitted bool, detail string, evalErr error) {
 	k := a.k
-	in := policy.Input{Action: *act, Agent: a.subject, Tool: rq.tool, Now: act.At}
+	in := policy.Input{Action: *act, Agent: a.subjectNow(), Tool: rq.tool, Now: act.At}
 	switch {
 	case rq.peer != nil:
 		in.Peer = rq.peer
 	case !rq.topic && act.Target != "":
 		if peer := k.Agent(act.Target); peer != nil {
-			in.Peer = &peer.subject
+			s := peer.subjectNow()
+			in.Peer = &s
 		}
 	}
 	d, err := k.eval.Decide(ctx, in)

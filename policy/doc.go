@@ -59,7 +59,7 @@
 //	              its message is filled in from the registry, never from
 //	              what it claims: peer.trust is its trust score / 10 and
 //	              peer.labels carry "iatp.retention" and the other
-//	              manifest fields (see the kernel's WithTrust).
+//	              manifest fields (see the kernel's WithIATP).
 //	tool          map(string, dyn): the registered description of an exec's
 //	              tool (Input.Tool): .registered, .name, .version,
 //	              .sideEffect, .cost, .tags, .permissions, .deprecated,
