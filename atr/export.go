@@ -49,9 +49,9 @@ type AnthropicTool struct {
 // MCPTool is one entry of an MCP tools/list result.
 type MCPTool struct {
 	// Name is the registered name, dots included (MCP allows them).
-	Name         string          `json:"name"`
-	Description  string          `json:"description,omitempty"`
-	InputSchema  json.RawMessage `json:"inputSchema"`
+	Name        string          `json:"name"`
+	Description string          `json:"description,omitempty"`
+	InputSchema json.RawMessage `json:"inputSchema"`
 	// OutputSchema is present only when the tool has one whose type is
 	// "object", as MCP requires of structured results.
 	OutputSchema json.RawMessage `json:"outputSchema,omitempty"`
@@ -142,7 +142,7 @@ func annotations(s SideEffect) *MCPAnnotations {
 		return &MCPAnnotations{ReadOnlyHint: &yes, OpenWorldHint: &no}
 	case Write, Delete, Filesystem:
 		return &MCPAnnotations{ReadOnlyHint: &no, DestructiveHint: &yes, OpenWorldHint: &no}
-	case Network, Payment:
+	case Network, Payment, Unclassified:
 		return &MCPAnnotations{ReadOnlyHint: &no, DestructiveHint: &yes, OpenWorldHint: &yes}
 	}
 	return nil

@@ -59,12 +59,18 @@ const (
 	Filesystem SideEffect = "filesystem"
 	// Payment: moves money.
 	Payment SideEffect = "payment"
+	// Unclassified: the registrant says it cannot tell (a function or
+	// program registered without a description of its effects). It is a
+	// deliberate statement, never a default: an empty SideEffect is still
+	// refused. Policy should treat it like the most consequential classes,
+	// and the exports give it the hints of Network.
+	Unclassified SideEffect = "unclassified"
 )
 
 // Valid reports whether s is one of the named classes.
 func (s SideEffect) Valid() bool {
 	switch s {
-	case None, Read, Write, Delete, Network, Filesystem, Payment:
+	case None, Read, Write, Delete, Network, Filesystem, Payment, Unclassified:
 		return true
 	}
 	return false

@@ -23,12 +23,23 @@ type Registry struct {
 	tools map[string][]*Tool
 	// exports maps ExportName(name) to name, to keep export names unique.
 	exports map[string]string
+
+	// cmu guards constraints, parsed constraints by text. Parsing costs
+	// more than the lookup; callers repeat few distinct constraints. It is
+	// emptied when it reaches maxCachedConstraints. semver.Constraints is
+	// read-only once parsed, so the values are shared.
+	cmu         sync.Mutex
+	constraints map[string]*semver.Constraints
 }
+
+// maxCachedConstraints bounds Registry.constraints.
+const maxCachedConstraints = 256
 
 // New returns an empty registry bounded by [MaxTools] names and
 // [MaxVersionsPerTool] versions per name.
 func New() *Registry {
-	return &Registry{tools: make(map[string][]*Tool), exports: make(map[string]string)}
+	return &Registry{tools: make(map[string][]*Tool), exports: make(map[string]string),
+		constraints: make(map[string]*semver.Constraints)}
 }
 
 // Add registers an untyped tool: t.Func runs it, and t.InputSchema (nil
@@ -145,7 +156,7 @@ func (r *Registry) Resolve(name, constraint string) (*Tool, error) {
 	var c *semver.Constraints
 	if constraint != "" {
 		var err error
-		if c, err = parseConstraint(constraint); err != nil {
+		if c, err = r.constraint(constraint); err != nil {
 			return nil, err
 		}
 	}
@@ -159,6 +170,27 @@ func (r *Registry) Resolve(name, constraint string) (*Tool, error) {
 		return t, nil
 	}
 	return nil, fmt.Errorf("%w: tool %q has no version matching %q", ErrNoVersion, name, constraint)
+}
+
+// constraint returns constraint parsed, from the cache when it can.
+func (r *Registry) constraint(constraint string) (*semver.Constraints, error) {
+	r.cmu.Lock()
+	c, ok := r.constraints[constraint]
+	r.cmu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := parseConstraint(constraint)
+	if err != nil {
+		return nil, err
+	}
+	r.cmu.Lock()
+	if len(r.constraints) >= maxCachedConstraints {
+		clear(r.constraints)
+	}
+	r.constraints[constraint] = c
+	r.cmu.Unlock()
+	return c, nil
 }
 
 func parseConstraint(constraint string) (*semver.Constraints, error) {

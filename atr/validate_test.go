@@ -118,7 +118,6 @@ func TestValidateNamesField(t *testing.T) {
 	}
 }
 
-
 func TestValidateAccepts(t *testing.T) {
 	tool := searchTool(t)
 	for name, args := range map[string]map[string]any{
