@@ -252,7 +252,28 @@ func (c *collector) compact() {
 	c.findings = c.findings[:c.max]
 }
 
+// result returns the findings: one per kind, field and offset (the most
+// severe, when two patterns matched the same place), at most max.
 func (c *collector) result() []Finding {
+	type at struct {
+		kind   Kind
+		field  string
+		offset int
+	}
+	first := map[at]int{}
+	kept := c.findings[:0]
+	for _, f := range c.findings {
+		k := at{f.Kind, f.Field, f.Offset}
+		if i, ok := first[k]; ok {
+			if f.Severity > kept[i].Severity {
+				kept[i] = f
+			}
+			continue
+		}
+		first[k] = len(kept)
+		kept = append(kept, f)
+	}
+	c.findings = kept
 	if len(c.findings) > c.max {
 		c.compact()
 	}
