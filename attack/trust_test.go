@@ -187,4 +187,3 @@ func TestRotatedKeyRefused(t *testing.T) {
 	assert.Equal(t, fresh.ID(), d.Meta[kernel.MetaSigner])
 	assert.Equal(t, int64(1), handled.Load())
 }
-
