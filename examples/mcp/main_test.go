@@ -20,8 +20,8 @@ func TestRun(t *testing.T) {
 	for _, want := range []string{
 		"QUARANTINED: github.add (findings",
 		"agent-os/agentos#42: Flaky test in CI (open)",
-		"denied by rule no-destructive-tools: destructive repository operations need a human (upstream calls: 0)",
-		"(upstream calls: 0)\n",
+		"denied by rule no-destructive-tools: destructive operations need a human (upstream calls: 0)",
+		"denied by rule unregistered-tools: the tool is not in the registry (never approved, or quarantined) (upstream calls: 0)",
 		"event: quarantined github.read_issue (changed)",
 		"read_issue calls that reached the upstream: 1",
 		"chain verified",

@@ -10,6 +10,7 @@ import (
 	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agent-os/agentos/atr"
+	"github.com/agent-os/agentos/kernel"
 	"github.com/agent-os/agentos/kernel/kerneltest"
 	"github.com/agent-os/agentos/kernel/mcp"
 )
@@ -19,10 +20,10 @@ import (
 //
 //	direct:  SDK client → upstream HTTP server → search handler
 //	gateway: SDK client → gateway HTTP server (NewServer) → kernel Exec
-//	         (policy decision, two recorder entries in an in-memory
-//	         recorder) → gateway tool (quarantine check, argument
-//	         validation) → upstream SDK client → upstream HTTP server →
-//	         search handler
+//	         (schema check, policy decision, two recorder entries in an
+//	         in-memory recorder) → gateway tool (quarantine check,
+//	         argument validation) → upstream SDK client → upstream HTTP
+//	         server → search handler
 //
 // The gateway path has two HTTP round trips to the direct path's one, so
 // its ratio to the direct path measures the gateway's whole cost,
@@ -67,7 +68,7 @@ func benchAll(b *testing.B) (direct, gateway, exec func(context.Context) error) 
 	if err := u.Register(reg); err != nil {
 		b.Fatal(err)
 	}
-	k := kerneltest.New(b, append(u.Options(), kerneltest.Policy(upstreamPolicy))...)
+	k := kerneltest.New(b, kernel.WithRegistry(reg), kerneltest.Policy(upstreamPolicy))
 	a := k.MustSpawn("agent-1")
 	srv, err := mcp.NewServer(a, reg)
 	if err != nil {

@@ -12,8 +12,8 @@
 // a subprocess on stdio through mcp.CommandTransport, or streamable HTTP),
 // lists its tools, scans each definition with package atr/scan and
 // approves, pins or quarantines it. The approved tools become kernel tools
-// ([Upstream.Options], or [Upstream.Register] into a registry) whose calls
-// go through the gateway: a quarantined tool is refused with
+// ([Upstream.Register] into the kernel's registry, or [Upstream.Options])
+// whose calls go through the gateway: a quarantined tool is refused with
 // [ErrQuarantined], arguments are validated against the approved schema
 // before the upstream sees them, each call is bounded by a timeout, and a
 // dead or hung upstream is an error ([ErrUpstream]), never a hang. The
@@ -34,9 +34,17 @@
 //	for _, q := range u.Quarantined() {
 //		// show q.Findings to an operator; u.Approve(q.Tool, q.Digest) if they agree
 //	}
-//	k, err := kernel.New(append(u.Options(), kernel.WithPolicyFile("policy.yaml"))...)
+//	reg := atr.New()
+//	if err := u.Register(reg); err != nil {
+//		return err
+//	}
+//	k, err := kernel.New(kernel.WithRegistry(reg), kernel.WithPolicyFile("policy.yaml"))
 //	// ...
 //	out, err := agent.Exec(ctx, "github.create_issue", args)
+//
+// Policy sees an upstream tool's registry entry: tool.sideEffect (atr.Network
+// unless [WithSideEffect] classifies it) and tool.tags ("mcp" and
+// "mcp.server:NAME"), so a rule can cover every tool of one server.
 //
 // # Pins and rug pulls
 //

@@ -8,6 +8,7 @@ import (
 	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/atr"
 	"github.com/agent-os/agentos/kernel"
 	"github.com/agent-os/agentos/kernel/mcp"
 )
@@ -46,8 +47,13 @@ func ExampleConnect() {
 		fmt.Println("quarantined:", q.Tool, q.Reason)
 	}
 
-	// The approved tool is a kernel tool: policy decides each call.
-	k, err := kernel.New(append(u.Options(), kernel.WithPolicySource("policy.yaml", []byte(`
+	// The approved tool goes into the kernel's registry: policy decides
+	// each call.
+	reg := atr.New()
+	if err := u.Register(reg); err != nil {
+		panic(err)
+	}
+	k, err := kernel.New(kernel.WithRegistry(reg), kernel.WithPolicySource("policy.yaml", []byte(`
 apiVersion: agentos/v1
 kind: Policy
 metadata: {name: weather}
@@ -57,7 +63,7 @@ spec:
     - name: forecasts
       effect: allow
       when: action.op == "exec" && action.tool == "weather.forecast"
-`)))...)
+`)))
 	if err != nil {
 		panic(err)
 	}

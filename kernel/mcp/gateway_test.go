@@ -60,10 +60,28 @@ func TestConnectQuarantinesPoisoned(t *testing.T) {
 	require.ErrorIs(t, err, atr.ErrNotFound)
 }
 
+// kernelFor builds a kernel that knows u's approved tools, through a
+// registry (mode "registry") or kernel.WithTool (mode "options").
+func kernelFor(t *testing.T, u *mcp.Upstream, mode string) (*kerneltest.Kernel, *atr.Registry) {
+	t.Helper()
+	if mode == "options" {
+		return kerneltest.New(t, append(u.Options(), kerneltest.Policy(upstreamPolicy))...), nil
+	}
+	reg := atr.New()
+	require.NoError(t, u.Register(reg))
+	return kerneltest.New(t, kernel.WithRegistry(reg), kerneltest.Policy(upstreamPolicy)), reg
+}
+
 func TestGovernedCalls(t *testing.T) {
+	for _, mode := range []string{"registry", "options"} {
+		t.Run(mode, func(t *testing.T) { testGovernedCalls(t, mode) })
+	}
+}
+
+func testGovernedCalls(t *testing.T, mode string) {
 	up := newFakeUpstream(nil)
 	u := connect(t, up.serveInMemory(t))
-	k := kerneltest.New(t, append(u.Options(), kerneltest.Policy(upstreamPolicy))...)
+	k, _ := kernelFor(t, u, mode)
 	a := k.MustSpawn("agent-1")
 	ctx := t.Context()
 
@@ -96,6 +114,11 @@ func TestGovernedCalls(t *testing.T) {
 		for _, args := range []map[string]any{{"q": 5}, {}, {"q": "x", "extra": true}} {
 			_, err := a.Exec(ctx, "up.search", args)
 			require.ErrorIs(t, err, atr.ErrInvalidArgs, "%v", args)
+			if mode == "registry" {
+				// The kernel checks the registered schema before policy,
+				// and records the refusal.
+				kerneltest.DeniedBy(t, err, kernel.RuleToolArgs)
+			}
 		}
 		require.Equal(t, before, up.calls["search"].Load())
 	})
@@ -108,6 +131,41 @@ func TestGovernedCalls(t *testing.T) {
 		require.Equal(t, "up.fail", te.Tool)
 	})
 	k.Verify()
+}
+
+func TestLaterApprovalReachesKernel(t *testing.T) {
+	// With a registry, a tool approved after the kernel was built is
+	// callable once registered; policy sees its tags and side effect.
+	up := newFakeUpstream(nil)
+	ev := newEvents()
+	u := connect(t, up.serveInMemory(t), mcp.WithOnEvent(ev.record), mcp.WithRecheck(-1))
+	reg := atr.New()
+	require.NoError(t, u.Register(reg))
+	k := kerneltest.New(t, kernel.WithRegistry(reg), kerneltest.Policy(`
+apiVersion: agentos/v1
+kind: Policy
+metadata: {name: tags}
+spec:
+  defaultEffect: deny
+  rules:
+    - name: fake-server-network-tools
+      effect: allow
+      when: action.op == "exec" && "mcp.server:fake" in tool.tags && tool.sideEffect == "network"
+`))
+	a := k.MustSpawn("agent-1")
+	_, err := a.Exec(t.Context(), "up.add", map[string]any{"a": 1, "b": 2})
+	kerneltest.DeniedBy(t, err, "") // not registered: the default effect, which kills the agent
+	require.Zero(t, up.calls["add"].Load())
+	a = k.MustSpawn("agent-2")
+
+	q := u.Quarantined()
+	require.Len(t, q, 1)
+	require.NoError(t, u.Approve("up.add", q[0].Digest))
+	require.NoError(t, u.Register(reg))
+	out, err := a.Exec(t.Context(), "up.add", map[string]any{"a": 1, "b": 2})
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"sum": float64(3)}, out)
+	require.Equal(t, "fake-server-network-tools", k.LastDecision("agent-2").Rule)
 }
 
 func TestHangingUpstreamTimesOut(t *testing.T) {

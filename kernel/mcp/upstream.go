@@ -594,12 +594,18 @@ func (u *Upstream) Tools() []*atr.Tool {
 	return out
 }
 
-// Register adds the approved tools to reg, each approved definition once:
-// a tool re-approved after a change is added as a new version (1.0.N for
-// its N+1st approval), which reg.Resolve then prefers. Call it again after
-// Approve to add what was approved since. A tool quarantined after it was
-// registered stays in reg, with its approved description, and its calls
-// fail with ErrQuarantined. Errors are those of reg.Add, joined.
+// Register adds the approved tools to reg, each approved definition once,
+// classified by [WithSideEffect] and tagged "mcp" and
+// "mcp.server:NAME" (the upstream's name), which policy reads as
+// tool.sideEffect and tool.tags. Give reg to kernel.WithRegistry: the
+// kernel then validates arguments against the approved schema before
+// policy, and tools registered later are callable without rebuilding the
+// kernel. A tool re-approved after a change is added as a new version
+// (1.0.N for its N+1st approval), which reg.Resolve then prefers. Call
+// Register again after Approve to add what was approved since. A tool
+// quarantined after it was registered stays in reg, with its approved
+// description, and its calls fail with ErrQuarantined. Errors are those of
+// reg.Add, joined, and agentos.ErrClosed after Close.
 func (u *Upstream) Register(reg *atr.Registry) error {
 	if reg == nil {
 		return invalid("nil registry")
@@ -634,9 +640,11 @@ func (u *Upstream) Register(reg *atr.Registry) error {
 }
 
 // Options returns a kernel.WithTool option for each approved tool, for a
-// kernel built after Connect. A kernel's tool table is fixed when it is
-// built: tools approved later need [Upstream.Register] and a kernel that
-// takes a registry.
+// kernel without a registry of the caller's: the kernel then knows the
+// tools only by name (an open schema, side effect unclassified), the
+// gateway still validates arguments before the upstream sees them, and
+// tools approved later cannot be added. [Upstream.Register] with
+// kernel.WithRegistry is the better fit.
 func (u *Upstream) Options() []kernel.Option {
 	var opts []kernel.Option
 	for _, t := range u.Tools() {
