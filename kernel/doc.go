@@ -66,6 +66,21 @@
 // is an agentos.OpSend syscall; action.meta.direction says which
 // ([DirectionPipe], [DirectionPublish]…).
 //
+// Tools live in an atr.Registry ([WithRegistry]; [WithTool] and
+// [WithCommand] add to it): [Agent.Exec] resolves "name" or
+// "name@constraint" to one version, refuses arguments its JSON Schema
+// rejects before policy ([RuleToolArgs]), and lets policy decide with the
+// registry's description of the tool (the CEL variable tool:
+// tool.sideEffect, tool.permissions…). With [WithIATP], agents spawned
+// [WithIdentity] sign what they send on the bus, a delivery's verified
+// signer is policy's peer (peer.trust, peer.labels from its registered
+// manifest), forged messages are refused ([RuleEnvelope]), violations cost
+// reputation, and [Kernel.Report] below the threshold sends SIGTRUST. The
+// [PrivacyGuards] policy (loaded with the baseline, added by
+// [WithPrivacyGuards]) refuses personal data towards peers that would keep
+// it. Package kernel/mcp serves an agent's tools over the Model Context
+// Protocol and fronts upstream MCP servers' tools, scanned and pinned.
+//
 // [Kernel.Run] runs agent code with a context that is cancelled when the
 // agent is killed, and recovers a panic in it: the panic is recorded, only
 // that agent is killed, and Run returns an [*AgentPanic]. [Kernel.Panic]
