@@ -85,7 +85,8 @@ type Finding struct {
 	Severity Severity
 	// Field is where it was found: "name", "description", a schema path
 	// such as "inputSchema/properties/q/description" (JSON Pointer
-	// escaping for the property names), or the field a blob was decoded
+	// escaping for the property names), a property's name itself as
+	// "inputSchema/properties/q#name", or the field a blob was decoded
 	// from followed by "/base64@OFFSET", "/hex@OFFSET" or "/tags@OFFSET".
 	Field string
 	// Message says what was found, in words.

@@ -441,3 +441,48 @@ func TestStdioUpstream(t *testing.T) {
 	require.ErrorIs(t, err, mcp.ErrUpstream)
 	require.True(t, errors.Is(err, mcp.ErrUpstream))
 }
+
+func TestPaginatedListing(t *testing.T) {
+	up := newFakeUpstream(&mcpsdk.ServerOptions{PageSize: 2})
+	u := connect(t, up.serveInMemory(t))
+	require.Len(t, u.Tools(), 5)
+	require.Len(t, u.Quarantined(), 1)
+
+	// A server that lists more tools than the bound is refused.
+	up2 := newFakeUpstream(&mcpsdk.ServerOptions{PageSize: 2})
+	_, err := mcp.Connect(t.Context(), up2.serveInMemory(t), mcp.WithMaxTools(3))
+	require.ErrorIs(t, err, mcp.ErrUpstream)
+}
+
+func TestUnofferableAndUnpinnedTools(t *testing.T) {
+	up := newFakeUpstream(nil)
+	// A name the registry cannot hold: the SDK server logs it and lists it.
+	mcpsdk.AddTool(up.srv, &mcpsdk.Tool{Name: "bad name!", Description: "Has a space in its name."},
+		func(context.Context, *mcpsdk.CallToolRequest, repoIn) (*mcpsdk.CallToolResult, any, error) {
+			return nil, nil, nil
+		})
+	pins := mcp.NewPins()
+	search, err := mcp.Digest(&mcpsdk.Tool{Name: "search"}) // not the listed definition
+	require.NoError(t, err)
+	require.NoError(t, pins.Set("up.stats", mcp.Pin{Digest: search}))
+	u := connect(t, up.serveInMemory(t), mcp.WithPins(pins), mcp.WithApproval(mcp.ApproveNone))
+	require.Empty(t, u.Tools())
+	reasons := map[string]mcp.Reason{}
+	for _, q := range u.Quarantined() {
+		reasons[q.Tool] = q.Reason
+	}
+	require.Equal(t, map[string]mcp.Reason{
+		"up.add":         mcp.ReasonFindings,
+		"up.bad name!":   mcp.ReasonInvalid,
+		"up.delete_repo": mcp.ReasonUnpinned,
+		"up.fail":        mcp.ReasonUnpinned,
+		"up.hang":        mcp.ReasonUnpinned,
+		"up.search":      mcp.ReasonUnpinned,
+		"up.stats":       mcp.ReasonChanged,
+	}, reasons)
+	for _, q := range u.Quarantined() {
+		if q.Tool == "up.bad name!" {
+			require.ErrorIs(t, u.Approve(q.Tool, q.Digest), agentos.ErrInvalid)
+		}
+	}
+}

@@ -197,32 +197,49 @@ func (u *Upstream) refresh(ctx context.Context, initial bool) error {
 	return nil
 }
 
-// apply judges a complete listing against what the gateway knew.
+// apply judges a complete listing against what the gateway knew. New and
+// changed definitions are scanned without holding u.mu, so calls go on
+// meanwhile; listMu keeps listings from overlapping.
 func (u *Upstream) apply(defs []*mcpsdk.Tool, initial bool) {
 	now := u.cfg.now()
-	var events []Event
 	seen := map[string]int{}
 	for _, d := range defs {
 		seen[u.cfg.prefix+d.Name]++
 	}
 	u.mu.Lock()
-	u.lastList = now
+	known := make(map[string][32]byte, len(u.tools))
+	for name, e := range u.tools {
+		if e.state != removed {
+			known[name] = e.digest
+		}
+	}
+	u.mu.Unlock()
+
+	var fresh []*entry
 	for _, d := range defs {
 		name := u.cfg.prefix + d.Name
 		digest, derr := Digest(d)
-		old := u.tools[name]
-		if old != nil && old.state != removed && derr == nil && old.digest == digest && seen[name] == 1 {
+		if old, ok := known[name]; ok && derr == nil && old == digest && seen[name] == 1 {
 			continue // unchanged
 		}
 		e := &entry{name: name, def: d, digest: digest, since: now}
+		u.inspect(e, derr, seen[name])
+		fresh = append(fresh, e)
+	}
+
+	var events []Event
+	u.mu.Lock()
+	u.lastList = now
+	for _, e := range fresh {
+		old := u.tools[e.name]
 		if old != nil {
 			e.gen = old.gen
 		}
-		ev := u.judge(e, derr, seen[name], initial)
+		ev := u.decide(e, initial)
 		if e.state == approved && old != nil && old.state == approved && old.digest == e.digest {
 			ev = nil
 		}
-		u.tools[name] = e
+		u.tools[e.name] = e
 		if ev != nil {
 			events = append(events, *ev)
 		}
@@ -240,15 +257,11 @@ func (u *Upstream) apply(defs []*mcpsdk.Tool, initial bool) {
 	}
 }
 
-// judge decides the state of a new or changed definition e (u.mu held)
-// and returns the event to report.
-func (u *Upstream) judge(e *entry, digestErr error, listed int, initial bool) *Event {
+// inspect scans a new or changed definition and checks that the gateway
+// can offer it; a definition it cannot offer is quarantined as
+// ReasonInvalid whatever its pin says.
+func (u *Upstream) inspect(e *entry, digestErr error, listed int) {
 	d := e.def
-	quarantine := func(r Reason, detail string) *Event {
-		e.state, e.reason, e.detail = quarantined, r, detail
-		return &Event{Kind: EventQuarantined, Upstream: u.server, Tool: e.name, Reason: r, Detail: detail,
-			Findings: e.findings, Digest: e.digest, Pinned: e.pinned, At: e.since}
-	}
 	// Scan everything the model would read.
 	schema, _ := json.Marshal(d.InputSchema)
 	e.findings = u.cfg.scanner.Tool(d.Name, d.Description, schema)
@@ -271,16 +284,29 @@ func (u *Upstream) judge(e *entry, digestErr error, listed int, initial bool) *E
 
 	switch {
 	case digestErr != nil:
-		return quarantine(ReasonInvalid, digestErr.Error())
+		e.state, e.reason, e.detail = quarantined, ReasonInvalid, digestErr.Error()
 	case listed > 1:
-		return quarantine(ReasonInvalid, fmt.Sprintf("listed %d times", listed))
+		e.state, e.reason, e.detail = quarantined, ReasonInvalid, fmt.Sprintf("listed %d times", listed)
+	default:
+		tool, err := u.prepare(e)
+		if err != nil {
+			e.state, e.reason, e.detail = quarantined, ReasonInvalid, err.Error()
+		}
+		e.tool = tool
 	}
-	tool, err := u.prepare(e)
-	if err != nil {
-		return quarantine(ReasonInvalid, err.Error())
-	}
-	e.tool = tool
+}
 
+// decide sets the state of a new or changed definition e that inspect
+// found offerable (u.mu held), and returns the event to report.
+func (u *Upstream) decide(e *entry, initial bool) *Event {
+	quarantine := func(r Reason, detail string) *Event {
+		e.state, e.reason, e.detail = quarantined, r, detail
+		return &Event{Kind: EventQuarantined, Upstream: u.server, Tool: e.name, Reason: r, Detail: detail,
+			Findings: e.findings, Digest: e.digest, Pinned: e.pinned, At: e.since}
+	}
+	if e.reason == ReasonInvalid {
+		return quarantine(ReasonInvalid, e.detail)
+	}
 	pin, pinned := u.cfg.pins.Get(e.name)
 	switch {
 	case pinned && pin.Digest == e.digest:
