@@ -40,6 +40,7 @@ type Agent struct {
 	ns      *vfs.FS
 	box     agentBox       // its command tools' cgroup (sandbox.go)
 	ident   *iatp.Identity // WithIdentity; nil without
+	hs      handshaker     // its iatp handshaker, made on first use
 }
 
 func (k *Kernel) newAgent(id agentos.AgentID, ac agentConfig) (*Agent, error) {

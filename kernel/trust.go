@@ -41,6 +41,10 @@ type Trust struct {
 	// [Kernel.Report] or a policy violation lowers its reputation. Zero
 	// means iatp.WarnAt (3): an agent the protocol would refuse is stopped.
 	Threshold float64
+	// Handshake are the options of every agent's iatp.Handshaker
+	// ([Agent.Handshake]): the score and capabilities a peer must have,
+	// pending-challenge and cache bounds. The kernel's clock is set first.
+	Handshake []iatp.HandshakeOption
 }
 
 // HeaderEnvelope is the bus header that carries a message's signed
@@ -129,10 +133,11 @@ type trustState struct {
 	opener    *iatp.Opener
 	require   bool
 	threshold float64
+	handshake []iatp.HandshakeOption
 }
 
 func newTrustState(t *Trust, now func() time.Time) *trustState {
-	ts := &trustState{reg: t.Registry, opener: t.Opener, require: t.RequireSigned, threshold: t.Threshold}
+	ts := &trustState{reg: t.Registry, opener: t.Opener, require: t.RequireSigned, threshold: t.Threshold, handshake: t.Handshake}
 	if ts.opener == nil {
 		ts.opener = iatp.NewOpener(t.Registry, iatp.WithOpenerClock(now))
 	}

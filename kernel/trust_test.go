@@ -39,6 +39,11 @@ spec:
       when: >-
         action.op == "send" && action.meta.direction == "receive" &&
         peer.present && action.target.endsWith(".lookup")
+    - name: receive-handshakes
+      effect: allow
+      when: >-
+        action.op == "send" && action.meta.direction == "receive" &&
+        peer.present && action.target.startsWith("hs.")
     - name: receive-unsigned-audit
       effect: allow
       when: >-
@@ -321,4 +326,37 @@ func engine(t *testing.T, src string) *policy.Engine {
 	e, err := policy.NewEngine([]*policy.Document{doc})
 	require.NoError(t, err)
 	return e
+}
+
+func TestTrustHandshakeOverBus(t *testing.T) {
+	w := newTrustWorld(t, false)
+	alice, bob, carol := w.spawn(t, "alice"), w.spawn(t, "bob"), w.spawn(t, "carol")
+	ctx := t.Context()
+	for _, a := range []*kernel.Agent{alice, bob} {
+		sub, err := a.ServeHandshakes(ctx, "hs."+string(a.ID()))
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+	}
+
+	// carol (score 6) verifies alice (score 8): live, her key, trusted.
+	p, err := carol.Handshake(ctx, "hs.alice", w.ids["alice"].ID())
+	require.NoError(t, err)
+	assert.Equal(t, "alice", p.Name)
+
+	// bob's score (5) is below the default requirement (7).
+	_, err = alice.Handshake(ctx, "hs.bob", w.ids["bob"].ID())
+	require.ErrorIs(t, err, iatp.ErrInsufficientTrust)
+	require.ErrorIs(t, err, agentos.ErrUntrusted)
+
+	// Asking bob's endpoint to prove alice's identity fails: bob refuses a
+	// challenge not addressed to him, and nothing answers for alice there.
+	_, err = carol.Handshake(ctx, "hs.bob", w.ids["alice"].ID())
+	require.Error(t, err)
+
+	// An agent without an identity cannot take part.
+	anon := w.k.MustSpawn("anon")
+	_, err = anon.Handshake(ctx, "hs.alice", w.ids["alice"].ID())
+	require.ErrorIs(t, err, agentos.ErrInvalid)
+	_, err = anon.ServeHandshakes(ctx, "hs.anon")
+	require.ErrorIs(t, err, agentos.ErrInvalid)
 }
