@@ -18,6 +18,15 @@ func BenchmarkToolTypical(b *testing.B) {
 	}
 }
 
+// BenchmarkToolClean scans a real-sized clean definition: the common case.
+func BenchmarkToolClean(b *testing.B) {
+	tc := clean[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		scan.Tool(tc.tool, tc.desc, []byte(tc.schema))
+	}
+}
+
 // BenchmarkToolWorst scans a description at the text bound and a schema
 // of many described properties: the time a hostile definition can cost.
 func BenchmarkToolWorst(b *testing.B) {

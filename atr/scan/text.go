@@ -61,7 +61,7 @@ var patterns = []pattern{
 		`\b(do not|don't|dont|never)\b (mention|reveal|disclose|say)\b (this|that|it|these|anything)\b`),
 	p(KindInjection, SeverityHigh, classNone, "instruction tag", "system|important|instruction|secret|hidden|admin|assistant|sys|im_|endoftext|inst",
 		`<\s*/?\s*(system|important|instructions?|secret|hidden|admin|assistant|sys|im_start|im_end|\|im_start\||\|im_end\||\|system\||\|endoftext\|)\s*>|\[/?(system|inst|important|instructions?)\]|<<\s*/?\s*sys\s*>>`),
-	p(KindInjection, SeverityHigh, classNone, "role marker at the start of a line", "system|assistant|developer",
+	p(KindInjection, SeverityMedium, classNone, "role marker at the start of a line", "system|assistant|developer",
 		`(?m)^\s*(#+\s*)?(system|assistant|developer)( prompt| message| instructions?)?\s*:`),
 	p(KindInjection, SeverityHigh, classNone, "attempt to change the model's role", "you are now|from now on|instruction|act as|jailbreak|dan mode|developer mode|pretend",
 		`\byou are now\b|\bfrom now on,? you\b|\bnew (system )?instructions?\s*:|\bact as (a |an |the )?(system|admin|administrator|root|developer|jailbroken)\b|\b(jailbreak|dan mode|developer mode)\b|\bpretend (to be|you are)\b`),
