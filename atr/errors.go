@@ -14,30 +14,30 @@ import (
 var (
 	// ErrInvalidArgs is wrapped by every [*ArgError]: the arguments of a call
 	// do not satisfy the tool's input schema. It wraps [agentos.ErrInvalid].
-	ErrInvalidArgs = fmt.Errorf("atr: invalid tool arguments: %w", agentos.ErrInvalid)
+	ErrInvalidArgs = &sentinel{"atr: invalid tool arguments", agentos.ErrInvalid}
 	// ErrInvalidTool is returned by [Registry.Add] and [Register] for a tool
 	// whose name, metadata, schema or function is not acceptable. It wraps
 	// [agentos.ErrInvalid].
-	ErrInvalidTool = fmt.Errorf("atr: invalid tool: %w", agentos.ErrInvalid)
+	ErrInvalidTool = &sentinel{"atr: invalid tool", agentos.ErrInvalid}
 	// ErrDuplicate is returned when a tool with the same name and version
 	// (semver precedence, so build metadata is ignored) is already
 	// registered, or when a name's export form collides with another
 	// registered name. It wraps [agentos.ErrInvalid].
-	ErrDuplicate = fmt.Errorf("atr: duplicate tool: %w", agentos.ErrInvalid)
+	ErrDuplicate = &sentinel{"atr: duplicate tool", agentos.ErrInvalid}
 	// ErrFull is returned when a registry already holds [MaxTools] names, or
 	// a name already has [MaxVersionsPerTool] versions. It wraps
 	// [agentos.ErrQuota].
-	ErrFull = fmt.Errorf("atr: registry full: %w", agentos.ErrQuota)
+	ErrFull = &sentinel{"atr: registry full", agentos.ErrQuota}
 	// ErrNotFound is returned by [Registry.Resolve] when no tool has the
 	// name. It wraps [agentos.ErrNotFound].
-	ErrNotFound = fmt.Errorf("atr: no such tool: %w", agentos.ErrNotFound)
+	ErrNotFound = &sentinel{"atr: no such tool", agentos.ErrNotFound}
 	// ErrNoVersion is returned by [Registry.Resolve] when the name exists
 	// but none of its versions satisfies the constraint. It wraps
 	// [agentos.ErrNotFound].
-	ErrNoVersion = fmt.Errorf("atr: no version satisfies the constraint: %w", agentos.ErrNotFound)
+	ErrNoVersion = &sentinel{"atr: no version satisfies the constraint", agentos.ErrNotFound}
 	// ErrConstraint is returned for a version constraint or tool reference
 	// that does not parse. It wraps [agentos.ErrInvalid].
-	ErrConstraint = fmt.Errorf("atr: invalid version constraint: %w", agentos.ErrInvalid)
+	ErrConstraint = &sentinel{"atr: invalid version constraint", agentos.ErrInvalid}
 	// ErrPanicked is wrapped by the [*PanicError] that [Tool.Call] returns
 	// when the tool's function panics.
 	ErrPanicked = errors.New("atr: tool panicked")
@@ -46,11 +46,22 @@ var (
 	ErrTimeout = errors.New("atr: tool timed out")
 	// ErrNoFunc is returned by [Tool.Call] for a tool with neither a Func
 	// nor a typed handler (a zero Tool, or one built by hand without Func).
-	ErrNoFunc = fmt.Errorf("atr: tool has no function: %w", agentos.ErrInvalid)
+	ErrNoFunc = &sentinel{"atr: tool has no function", agentos.ErrInvalid}
 	// ErrImport is returned by [ImportMCP] for input that is not a valid MCP
 	// tools/list result. It wraps [agentos.ErrInvalid].
-	ErrImport = fmt.Errorf("atr: invalid MCP tool list: %w", agentos.ErrInvalid)
+	ErrImport = &sentinel{"atr: invalid MCP tool list", agentos.ErrInvalid}
 )
+
+// sentinel is an exported error value that wraps a root sentinel without
+// repeating its text, so chains read "atr: invalid tool: ..." rather than
+// "atr: invalid tool: agentos: invalid argument: ...".
+type sentinel struct {
+	msg    string
+	parent error
+}
+
+func (e *sentinel) Error() string { return e.msg }
+func (e *sentinel) Unwrap() error { return e.parent }
 
 // ArgError reports arguments that do not satisfy a tool's input schema.
 // errors.Is(err, ErrInvalidArgs) and errors.Is(err, agentos.ErrInvalid) are

@@ -25,8 +25,10 @@ const (
 	// oneOf, not, if/then/else, dependentSchemas and $ref, counted with
 	// multiplicity, at any depth of the arguments.
 	MaxSchemaFanout = 1024
-	// maxSchemaStates bounds the work of the fan-out check itself.
+	// maxSchemaStates and maxSchemaWork bound the work of the fan-out
+	// check itself; a schema that needs more is refused as too complex.
 	maxSchemaStates = 20_000
+	maxSchemaWork   = 2_000_000
 )
 
 // errSchemaShape is the cause of every refusal checkSchemaGraph makes.
@@ -315,9 +317,25 @@ func (g *schemaGraph) fanout() error {
 		memo[s] = st
 		return st, nil
 	}
+	// hasChildren reports whether s applies subschemas to the values
+	// inside the one it checks; a schema without (a bare $ref, a string
+	// schema) adds to the cost of its own value only, so it is dropped
+	// from the state before the state is explored, which lets states that
+	// differ only in such schemas share one exploration.
+	hasChildren := func(s *jsonschema.Schema) bool {
+		return s.Properties != nil || s.PatternProperties != nil || s.AdditionalProperties != nil ||
+			s.UnevaluatedProperties != nil || s.PropertyNames != nil || s.Items != nil || s.ItemsArray != nil ||
+			s.PrefixItems != nil || s.AdditionalItems != nil || s.Contains != nil || s.UnevaluatedItems != nil
+	}
+	work := 0
 	seen := map[string]bool{}
 	var explore func(st state, depth int) error
 	explore = func(st state, depth int) error {
+		for id := range st {
+			if !hasChildren(byID[id]) {
+				delete(st, id)
+			}
+		}
 		if depth > MaxArgDepth || len(st) == 0 {
 			return nil
 		}
@@ -330,6 +348,16 @@ func (g *schemaGraph) fanout() error {
 		}
 		seen[sig] = true
 		classes := map[string]state{}
+		into := func(class string, cs state, n int) error {
+			work += len(cs)
+			if work > maxSchemaWork {
+				return fmt.Errorf("%w: too many subschemas to check for fan-out", errSchemaShape)
+			}
+			if classes[class] == nil {
+				classes[class] = state{}
+			}
+			return classes[class].add(cs, n)
+		}
 		push := func(class string, s *jsonschema.Schema, n int) error {
 			if s == nil {
 				return nil
@@ -338,42 +366,33 @@ func (g *schemaGraph) fanout() error {
 			if err != nil {
 				return err
 			}
-			if classes[class] == nil {
-				classes[class] = state{}
-			}
-			return classes[class].add(cs, n)
+			return into(class, cs, n)
 		}
-		// Every named property and prefix position any schema here has.
-		names := map[string]bool{}
 		maxPrefix := 0
 		for id := range st {
 			s := byID[id]
-			for k := range s.Properties {
-				names[k] = true
-			}
 			maxPrefix = max(maxPrefix, len(s.PrefixItems), len(s.ItemsArray))
 		}
+		// "?" is a property no schema here names; worst case, every
+		// pattern matches it and additional and unevaluated schemas apply.
+		// A named property gets its own subschemas and, as the worst case
+		// again, everything "?" gets.
 		for _, id := range slices.Sorted(maps.Keys(st)) {
 			s, n := byID[id], st[id]
-			// Worst case: every pattern matches, and additional and
-			// unevaluated schemas apply too.
-			extra := []*jsonschema.Schema{s.AdditionalProperties, s.UnevaluatedProperties}
-			for _, k := range slices.Sorted(maps.Keys(s.PatternProperties)) {
-				extra = append(extra, s.PatternProperties[k])
+			if err := push("?", s.AdditionalProperties, n); err != nil {
+				return err
 			}
-			for _, c := range extra {
-				if err := push("?", c, n); err != nil {
+			if err := push("?", s.UnevaluatedProperties, n); err != nil {
+				return err
+			}
+			for _, k := range slices.Sorted(maps.Keys(s.PatternProperties)) {
+				if err := push("?", s.PatternProperties[k], n); err != nil {
 					return err
 				}
 			}
-			for k := range names {
+			for _, k := range slices.Sorted(maps.Keys(s.Properties)) {
 				if err := push("p:"+k, s.Properties[k], n); err != nil {
 					return err
-				}
-				for _, c := range extra {
-					if err := push("p:"+k, c, n); err != nil {
-						return err
-					}
 				}
 			}
 			if err := push("names", s.PropertyNames, n); err != nil {
@@ -404,6 +423,15 @@ func (g *schemaGraph) fanout() error {
 			for _, c := range rest {
 				if err := push("i:*", c, n); err != nil {
 					return err
+				}
+			}
+		}
+		if other := classes["?"]; other != nil {
+			for class := range classes {
+				if strings.HasPrefix(class, "p:") {
+					if err := into(class, other, 1); err != nil {
+						return err
+					}
 				}
 			}
 		}
