@@ -1,8 +1,8 @@
 package mcp_test
 
 import (
+	"bufio"
 	"context"
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -413,8 +413,20 @@ func helperMain() int {
 func TestStdioUpstream(t *testing.T) {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	// The server says on stderr when the hanging call arrived.
+	pr, pw, err := os.Pipe()
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = pr.Close() })
+	cmd.Stderr = pw
 	ev := newEvents()
 	u := connect(t, &mcpsdk.CommandTransport{Command: cmd, TerminateDuration: time.Second}, mcp.WithOnEvent(ev.record), mcp.WithRecheck(-1))
+	require.NoError(t, pw.Close()) // the child holds its own copy
+	arrived := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(pr).ReadString('\n')
+		arrived <- line
+	}()
+
 	require.Len(t, u.Quarantined(), 1)
 	search := toolNamed(t, u, "up.search")
 	out, err := search.Call(t.Context(), map[string]any{"q": "stdio"})
@@ -428,7 +440,12 @@ func TestStdioUpstream(t *testing.T) {
 		_, err := hang.Call(context.Background(), map[string]any{})
 		done <- err
 	}()
-	time.Sleep(100 * time.Millisecond) // let the call reach the server; the assertion does not depend on it
+	select {
+	case line := <-arrived:
+		require.Equal(t, "hang called\n", line)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the hanging call did not reach the server")
+	}
 	require.NoError(t, cmd.Process.Kill())
 	select {
 	case err := <-done:
@@ -439,7 +456,46 @@ func TestStdioUpstream(t *testing.T) {
 	ev.await(t, func(e mcp.Event) bool { return e.Kind == mcp.EventUpstreamDown })
 	_, err = search.Call(t.Context(), map[string]any{"q": "x"})
 	require.ErrorIs(t, err, mcp.ErrUpstream)
-	require.True(t, errors.Is(err, mcp.ErrUpstream))
+	require.Contains(t, err.Error(), "down")
+}
+
+func TestEndToEnd(t *testing.T) {
+	// An MCP client → the gateway's HTTP server → the kernel → the
+	// gateway's front → the upstream: the whole governed path.
+	up := newFakeUpstream(nil)
+	u := connect(t, up.serveInMemory(t))
+	k, reg := kernelFor(t, u, "registry")
+	a := k.MustSpawn("agent-1")
+	srv, err := mcp.NewServer(a, reg)
+	require.NoError(t, err)
+	hs := httptest.NewServer(mcp.HTTPHandler(srv, nil))
+	t.Cleanup(hs.Close)
+	cs := clientFor(t, &mcpsdk.StreamableClientTransport{Endpoint: hs.URL, MaxRetries: -1})
+
+	list, err := cs.ListTools(t.Context(), nil)
+	require.NoError(t, err)
+	var names []string
+	for _, tool := range list.Tools {
+		names = append(names, tool.Name)
+	}
+	require.Equal(t, []string{"up.delete_repo", "up.fail", "up.hang", "up.search", "up.stats"}, names, "the poisoned tool is never offered")
+
+	res, err := cs.CallTool(t.Context(), &mcpsdk.CallToolParams{Name: "up.search", Arguments: map[string]any{"q": "e2e"}})
+	require.NoError(t, err)
+	require.False(t, res.IsError)
+	require.Equal(t, "3 results for e2e", text(t, res))
+
+	res, err = cs.CallTool(t.Context(), &mcpsdk.CallToolParams{Name: "up.delete_repo", Arguments: map[string]any{"repo": "x"}})
+	require.NoError(t, err)
+	require.True(t, res.IsError)
+	require.Equal(t, "denied by policy rule no-destroy: deleting repositories is not allowed", text(t, res))
+	require.Zero(t, up.calls["delete_repo"].Load())
+
+	res, err = cs.CallTool(t.Context(), &mcpsdk.CallToolParams{Name: "up.fail", Arguments: map[string]any{}})
+	require.NoError(t, err)
+	require.True(t, res.IsError)
+	require.Contains(t, text(t, res), "the disk is full")
+	require.Len(t, k.Decisions("agent-1"), 3)
 }
 
 func TestPaginatedListing(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,6 +75,9 @@ func newFakeUpstream(opts *mcpsdk.ServerOptions) *fakeUpstream {
 	mcpsdk.AddTool(f.srv, &mcpsdk.Tool{Name: "hang", Description: "Wait for a long time."},
 		func(ctx context.Context, _ *mcpsdk.CallToolRequest, _ struct{}) (*mcpsdk.CallToolResult, any, error) {
 			f.calls["hang"].Add(1)
+			if os.Getenv(helperEnv) != "" {
+				fmt.Fprintln(os.Stderr, "hang called") // tells the parent test the call arrived
+			}
 			<-ctx.Done()
 			return nil, nil, ctx.Err()
 		})
