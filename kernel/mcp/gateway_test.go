@@ -397,6 +397,16 @@ func TestHTTPUpstream(t *testing.T) {
 	_, err = a.Exec(t.Context(), "up.search", map[string]any{"q": "http"})
 	require.ErrorIs(t, err, mcp.ErrQuarantined)
 	require.EqualValues(t, 1, up.calls["search"].Load())
+
+	// The server goes away: calls fail at once, they do not hang.
+	hs.CloseClientConnections()
+	hs.Close()
+	for ss := range up.srv.Sessions() {
+		_ = ss.Close() // the handler's sessions outlive its listener
+	}
+	_, err = a.Exec(t.Context(), "up.stats", map[string]any{"repo": "x"})
+	require.ErrorIs(t, err, mcp.ErrUpstream)
+	require.Zero(t, up.calls["stats"].Load())
 }
 
 // helperEnv makes the test binary an MCP server on stdio (see TestMain).
