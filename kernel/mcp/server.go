@@ -17,8 +17,9 @@ import (
 	"github.com/agent-os/agentos/kernel"
 )
 
-// MaxResultBytes bounds the text of one tools/call result the server
-// returns; a larger result is an error result.
+// MaxResultBytes bounds the text of one tools/call result: the server
+// returns a larger one as an error result, and an upstream's larger result
+// is an error wrapping ErrUpstream.
 const MaxResultBytes = 4 << 20
 
 // ServerOption configures [NewServer].

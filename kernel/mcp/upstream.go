@@ -338,12 +338,14 @@ func (u *Upstream) approve(e *entry, by string) *Event {
 			return &Event{Kind: EventQuarantined, Upstream: u.server, Tool: e.name, Reason: ReasonInvalid, Detail: e.detail, Digest: e.digest, At: e.since}
 		}
 	}
-	e.state, e.reason, e.detail = approved, "", ""
 	e.gen++
 	tool, err := u.prepareVersion(e)
-	if err == nil {
-		e.tool = tool
+	if err != nil { // inspect prepared it once; a failure here is not expected
+		e.gen--
+		e.state, e.reason, e.detail = quarantined, ReasonInvalid, err.Error()
+		return &Event{Kind: EventQuarantined, Upstream: u.server, Tool: e.name, Reason: ReasonInvalid, Detail: e.detail, Digest: e.digest, At: e.since}
 	}
+	e.state, e.reason, e.detail, e.tool = approved, "", "", tool
 	return &Event{Kind: EventApproved, Upstream: u.server, Tool: e.name, Findings: e.findings, Digest: e.digest, Detail: by, At: e.since}
 }
 
@@ -502,7 +504,8 @@ func (u *Upstream) call(ctx context.Context, name string, args map[string]any) (
 
 // resultValue turns a call result into the tool's result: the structured
 // content when there is one, else the text when every block is text, else
-// the content blocks as JSON.
+// the content blocks as JSON; text or JSON over MaxResultBytes is an error.
+// (The SDK's transports bound each message before this.)
 func resultValue(res *mcpsdk.CallToolResult) (any, error) {
 	if res.StructuredContent != nil {
 		return res.StructuredContent, nil
@@ -514,11 +517,18 @@ func resultValue(res *mcpsdk.CallToolResult) (any, error) {
 		}
 	}
 	if allText {
-		return contentText(res.Content), nil
+		text := contentText(res.Content)
+		if len(text) > MaxResultBytes {
+			return nil, fmt.Errorf("%w: result of %d bytes is over the bound of %d", ErrUpstream, len(text), MaxResultBytes)
+		}
+		return text, nil
 	}
 	b, err := json.Marshal(res.Content)
 	if err != nil {
 		return nil, fmt.Errorf("%w: encoding result: %v", ErrUpstream, err)
+	}
+	if len(b) > MaxResultBytes {
+		return nil, fmt.Errorf("%w: result of %d bytes is over the bound of %d", ErrUpstream, len(b), MaxResultBytes)
 	}
 	return json.RawMessage(b), nil
 }
