@@ -63,7 +63,8 @@ type MCPTool struct {
 //	none, read:            readOnlyHint true,  openWorldHint false
 //	write:                 readOnlyHint false, destructiveHint true,  openWorldHint false
 //	delete, filesystem:    readOnlyHint false, destructiveHint true,  openWorldHint false
-//	network, payment:      readOnlyHint false, destructiveHint true,  openWorldHint true
+//	network, payment,
+//	unclassified:          readOnlyHint false, destructiveHint true,  openWorldHint true
 //
 // destructiveHint is true for every class that changes anything, because
 // a write may overwrite and the registry cannot tell; a false hint would be

@@ -56,6 +56,7 @@ func exportRegistry(t testing.TB) *atr.Registry {
 	require.NoError(t, r.Add(atr.Tool{Name: "fs.rm", Meta: atr.Meta{Description: "Remove a file.", SideEffect: atr.Delete,
 		Deprecated: "use fs.remove"}, InputSchema: &schema, Func: echo}))
 	require.NoError(t, r.Add(atr.Tool{Name: "noop", Meta: atr.Meta{SideEffect: atr.None}, Func: echo}))
+	require.NoError(t, r.Add(atr.Tool{Name: "shell-run", Meta: atr.Meta{SideEffect: atr.Unclassified}, Func: echo}))
 	return r
 }
 
@@ -115,11 +116,13 @@ func TestExportContent(t *testing.T) {
 			require.NotNil(t, m.OutputSchema)
 		case "sql.query":
 			require.JSONEq(t, `{"readOnlyHint":true,"openWorldHint":false}`, mustJSON(t, m.Annotations))
+		case "shell-run":
+			require.JSONEq(t, `{"readOnlyHint":false,"destructiveHint":true,"openWorldHint":true}`, mustJSON(t, m.Annotations))
 		case "pay.transfer":
 			require.Nil(t, m.OutputSchema, "a string result has no MCP output schema")
 		}
 	}
-	require.Len(t, r.Anthropic(), 5)
+	require.Len(t, r.Anthropic(), 6)
 }
 
 func TestStrictRule(t *testing.T) {

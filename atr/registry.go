@@ -61,6 +61,13 @@ func (r *Registry) Add(t Tool) error {
 	return r.insert(p)
 }
 
+// Prepare checks t as [Registry.Add] does and returns the immutable copy a
+// registry would hold (schema cloned, resolved and checked, metadata in
+// canonical form), without registering it anywhere: for a caller that
+// validates or exports one definition on its own. Errors are those of
+// [Registry.Add] except [ErrDuplicate] and [ErrFull].
+func Prepare(t Tool) (*Tool, error) { return t.prepare() }
+
 // Register registers the Go function fn as a typed tool. Its input schema
 // is jsonschema.For[In], which makes every field without omitempty or
 // omitzero required and forbids properties the struct does not have; its

@@ -254,3 +254,24 @@ func TestByExportName(t *testing.T) {
 	_, err := r.ByExportName("nope")
 	require.ErrorIs(t, err, atr.ErrNotFound)
 }
+
+func TestPrepare(t *testing.T) {
+	p, err := atr.Prepare(atr.Tool{Name: "x.y", Meta: atr.Meta{SideEffect: atr.Unclassified, Version: "2.0.0+meta"}, Func: echo})
+	require.NoError(t, err)
+	require.Equal(t, "2.0.0+meta", p.Meta.Version)
+	require.Equal(t, "object", p.InputSchema.Type)
+	require.NoError(t, p.Validate(map[string]any{"n": 1.5}))
+	_, err = atr.Prepare(atr.Tool{Name: "x y", Meta: atr.Meta{SideEffect: atr.Read}, Func: echo})
+	require.ErrorIs(t, err, atr.ErrInvalidTool)
+}
+
+func TestSideEffectValid(t *testing.T) {
+	for _, s := range []atr.SideEffect{atr.None, atr.Read, atr.Write, atr.Delete, atr.Network, atr.Filesystem, atr.Payment, atr.Unclassified} {
+		require.True(t, s.Valid(), s)
+	}
+	for _, s := range []atr.SideEffect{"", "READ", "teleport"} {
+		require.False(t, s.Valid(), s)
+	}
+	require.True(t, atr.Read.ReadOnly())
+	require.False(t, atr.Unclassified.ReadOnly())
+}
