@@ -44,7 +44,8 @@
 //
 // Policy sees an upstream tool's registry entry: tool.sideEffect (atr.Network
 // unless [WithSideEffect] classifies it) and tool.tags ("mcp" and
-// "mcp.server:NAME"), so a rule can cover every tool of one server.
+// "mcp.upstream:NAME", the host's name for the server), so a rule can
+// cover every tool of one server.
 //
 // # Pins and rug pulls
 //

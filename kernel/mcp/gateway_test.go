@@ -150,7 +150,7 @@ spec:
   rules:
     - name: fake-server-network-tools
       effect: allow
-      when: action.op == "exec" && "mcp.server:fake" in tool.tags && tool.sideEffect == "network"
+      when: action.op == "exec" && "mcp.upstream:up" in tool.tags && tool.sideEffect == "network"
 `))
 	a := k.MustSpawn("agent-1")
 	_, err := a.Exec(t.Context(), "up.add", map[string]any{"a": 1, "b": 2})
@@ -244,7 +244,7 @@ func TestRegisterVersions(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "1.0.0", first.Meta.Version)
 	require.Equal(t, atr.Network, first.Meta.SideEffect)
-	require.Contains(t, first.Meta.Tags, "mcp.server:fake")
+	require.Equal(t, []string{"mcp", "mcp.upstream:up"}, first.Meta.Tags)
 
 	up.addSearch("Search the code of a repository, newest first.")
 	q := ev.await(t, func(e mcp.Event) bool { return e.Kind == mcp.EventQuarantined && e.Tool == "up.search" })
@@ -369,7 +369,7 @@ func TestShadowingQuarantined(t *testing.T) {
 func TestConnectOptionErrors(t *testing.T) {
 	for _, o := range []mcp.Option{
 		mcp.WithPrefix("bad prefix"), mcp.WithPins(nil), mcp.WithThreshold(scan.SeverityNone),
-		mcp.WithApproval(7), mcp.WithCallTimeout(0), mcp.WithListTimeout(-1), mcp.WithMaxTools(0),
+		mcp.WithApproval(7), mcp.WithName(""), mcp.WithName("a b"), mcp.WithCallTimeout(0), mcp.WithListTimeout(-1), mcp.WithMaxTools(0),
 		mcp.WithClock(nil), mcp.WithLogger(nil), mcp.WithScanner(nil), mcp.WithSideEffect(nil), nil,
 	} {
 		_, err := mcp.Connect(t.Context(), &mcpsdk.InMemoryTransport{}, o)

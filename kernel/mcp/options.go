@@ -47,6 +47,7 @@ type Option func(*config) error
 
 type config struct {
 	prefix      string
+	name        string
 	pins        *Pins
 	threshold   scan.Severity
 	scanner     *scan.Scanner
@@ -86,14 +87,35 @@ func invalid(format string, a ...any) error {
 // ASCII letters, digits, '_', '-' and '.'.
 func WithPrefix(prefix string) Option {
 	return func(c *config) error {
-		if len(prefix) > maxPrefixLen || strings.IndexFunc(prefix, func(r rune) bool {
-			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
-		}) >= 0 {
+		if !prefixChars(prefix) {
 			return invalid("prefix %q: at most %d bytes of letters, digits, '_', '-' and '.'", prefix, maxPrefixLen)
 		}
 		c.prefix = prefix
 		return nil
 	}
+}
+
+// WithName names the upstream for policy: its tools are tagged
+// "mcp.upstream:NAME" in the registry, which a rule reads in tool.tags.
+// The default is the prefix without its trailing '.' ("github." gives
+// "github"); with neither, the tools carry only the tag "mcp". The name is
+// the host's, never the one the server introduces itself with, which the
+// server chooses and could use to pass for another. Same characters as a
+// prefix, at most 32 bytes.
+func WithName(name string) Option {
+	return func(c *config) error {
+		if name == "" || !prefixChars(name) {
+			return invalid("upstream name %q: 1 to %d bytes of letters, digits, '_', '-' and '.'", name, maxPrefixLen)
+		}
+		c.name = name
+		return nil
+	}
+}
+
+func prefixChars(s string) bool {
+	return len(s) <= maxPrefixLen && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.')
+	}) < 0
 }
 
 // WithPins makes the gateway check and record approvals in p, which may be

@@ -1,6 +1,7 @@
 package mcp
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,7 +35,8 @@ type Upstream struct {
 	cfg    config
 	client *mcpsdk.Client
 	sess   *mcpsdk.ClientSession
-	server string // the upstream's name, from its initialize result
+	server string // the name the upstream introduced itself with (its claim, for display)
+	name   string // the host's name for it (WithName, or the prefix), for policy
 
 	refreshCh chan struct{}
 	stop      chan struct{}
@@ -98,6 +100,7 @@ func Connect(ctx context.Context, t mcpsdk.Transport, opts ...Option) (*Upstream
 	}
 	u := &Upstream{
 		cfg:        cfg,
+		name:       cmp.Or(cfg.name, strings.TrimSuffix(cfg.prefix, ".")),
 		refreshCh:  make(chan struct{}, 1),
 		stop:       make(chan struct{}),
 		tools:      map[string]*entry{},
@@ -131,7 +134,9 @@ func Connect(ctx context.Context, t mcpsdk.Transport, opts ...Option) (*Upstream
 	return u, nil
 }
 
-// Server returns the name the upstream server introduced itself with.
+// Server returns the name the upstream server introduced itself with: its
+// own claim, for display. Policy sees the host's name for it (see
+// [WithName]).
 func (u *Upstream) Server() string { return u.server }
 
 // watch waits for the session to end and marks the upstream down.
@@ -379,8 +384,8 @@ func (u *Upstream) atrTool(e *entry) (atr.Tool, error) {
 		}
 	}
 	tags := []string{"mcp"}
-	if u.server != "" && len(u.server) <= atr.MaxLabelLen-len("mcp.server:") && utf8.ValidString(u.server) {
-		tags = append(tags, "mcp.server:"+u.server)
+	if u.name != "" {
+		tags = append(tags, "mcp.upstream:"+u.name)
 	}
 	name := e.name
 	return atr.Tool{
@@ -548,13 +553,11 @@ func cut(s string, n int) string {
 		return s
 	}
 	s = s[:n]
-	for len(s) > 0 && !utf8.RuneStart(s[len(s)-1]) {
-		s = s[:len(s)-1]
-	}
-	if len(s) > 0 {
-		if r, _ := utf8.DecodeLastRuneInString(s); r == utf8.RuneError {
-			s = s[:len(s)-1]
+	for len(s) > 0 { // drop a rune the cut split
+		if r, size := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || size > 1 {
+			break
 		}
+		s = s[:len(s)-1]
 	}
 	return s + "…"
 }
@@ -632,7 +635,7 @@ func (u *Upstream) Tools() []*atr.Tool {
 
 // Register adds the approved tools to reg, each approved definition once,
 // classified by [WithSideEffect] and tagged "mcp" and
-// "mcp.server:NAME" (the upstream's name), which policy reads as
+// "mcp.upstream:NAME" (see [WithName]), which policy reads as
 // tool.sideEffect and tool.tags. Give reg to kernel.WithRegistry: the
 // kernel then validates arguments against the approved schema before
 // policy, and tools registered later are callable without rebuilding the
