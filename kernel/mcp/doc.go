@@ -82,7 +82,12 @@
 // into the model's next turn, and policy on the following calls is the
 // defence. The gateway offers the upstream no client capabilities (no
 // roots, no sampling, no elicitation), so the server cannot ask the agent's
-// model or file system for anything. The server side trusts its own
+// model or file system for anything, and the name a server introduces itself
+// with is never what policy sees ([WithName]). What a hostile server can cost
+// is bounded: the tools per listing ([WithMaxTools]), the text scanned per
+// definition (atr/scan's bounds, about 0.1 s at worst), the time per call
+// ([WithCallTimeout]) and per listing ([WithListTimeout]), the bytes per
+// result ([MaxResultBytes]). The server side trusts its own
 // registry; it exposes exactly the tools given and nothing else.
 //
 // # Concurrency

@@ -51,8 +51,8 @@ func WithInstructions(text string) ServerOption {
 // every tool in reg (as reg.MCP exports them: name, description, input and
 // output schema, behaviour hints) and runs every tools/call as the agent's
 // syscall a.Exec(ctx, name, args): validated, decided by policy and
-// recorded by the kernel, which must know the tools (kernel.WithTool with
-// the same names, or a kernel built on reg).
+// recorded by the kernel, which must know the tools: reg is usually the
+// kernel's own registry (kernel.WithRegistry, or Kernel.Registry).
 //
 // A call the kernel refuses becomes an error result (isError) whose text
 // names the deciding rule and its message — "denied by policy rule
