@@ -197,3 +197,15 @@ func TestConcurrentRegistry(t *testing.T) {
 	require.Len(t, r.Versions("sql.query"), 1+4*10)
 	require.Len(t, r.Versions("t2"), 50)
 }
+
+func TestCallDeadContext(t *testing.T) {
+	ran := false
+	tool, err := atr.Prepare(atr.Tool{Name: "t", Meta: atr.Meta{SideEffect: atr.Write},
+		Func: func(context.Context, map[string]any) (any, error) { ran = true; return nil, nil }})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	_, err = tool.Call(ctx, nil)
+	require.ErrorIs(t, err, context.Canceled)
+	require.False(t, ran, "a tool never starts with a dead context")
+}

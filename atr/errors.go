@@ -14,30 +14,30 @@ import (
 var (
 	// ErrInvalidArgs is wrapped by every [*ArgError]: the arguments of a call
 	// do not satisfy the tool's input schema. It wraps [agentos.ErrInvalid].
-	ErrInvalidArgs = &sentinel{"atr: invalid tool arguments", agentos.ErrInvalid}
+	ErrInvalidArgs error = &sentinel{"atr: invalid tool arguments", agentos.ErrInvalid}
 	// ErrInvalidTool is returned by [Registry.Add] and [Register] for a tool
 	// whose name, metadata, schema or function is not acceptable. It wraps
 	// [agentos.ErrInvalid].
-	ErrInvalidTool = &sentinel{"atr: invalid tool", agentos.ErrInvalid}
+	ErrInvalidTool error = &sentinel{"atr: invalid tool", agentos.ErrInvalid}
 	// ErrDuplicate is returned when a tool with the same name and version
 	// (semver precedence, so build metadata is ignored) is already
 	// registered, or when a name's export form collides with another
 	// registered name. It wraps [agentos.ErrInvalid].
-	ErrDuplicate = &sentinel{"atr: duplicate tool", agentos.ErrInvalid}
+	ErrDuplicate error = &sentinel{"atr: duplicate tool", agentos.ErrInvalid}
 	// ErrFull is returned when a registry already holds [MaxTools] names, or
 	// a name already has [MaxVersionsPerTool] versions. It wraps
 	// [agentos.ErrQuota].
-	ErrFull = &sentinel{"atr: registry full", agentos.ErrQuota}
+	ErrFull error = &sentinel{"atr: registry full", agentos.ErrQuota}
 	// ErrNotFound is returned by [Registry.Resolve] when no tool has the
 	// name. It wraps [agentos.ErrNotFound].
-	ErrNotFound = &sentinel{"atr: no such tool", agentos.ErrNotFound}
+	ErrNotFound error = &sentinel{"atr: no such tool", agentos.ErrNotFound}
 	// ErrNoVersion is returned by [Registry.Resolve] when the name exists
 	// but none of its versions satisfies the constraint. It wraps
 	// [agentos.ErrNotFound].
-	ErrNoVersion = &sentinel{"atr: no version satisfies the constraint", agentos.ErrNotFound}
+	ErrNoVersion error = &sentinel{"atr: no version satisfies the constraint", agentos.ErrNotFound}
 	// ErrConstraint is returned for a version constraint or tool reference
 	// that does not parse. It wraps [agentos.ErrInvalid].
-	ErrConstraint = &sentinel{"atr: invalid version constraint", agentos.ErrInvalid}
+	ErrConstraint error = &sentinel{"atr: invalid version constraint", agentos.ErrInvalid}
 	// ErrPanicked is wrapped by the [*PanicError] that [Tool.Call] returns
 	// when the tool's function panics.
 	ErrPanicked = errors.New("atr: tool panicked")
@@ -46,10 +46,10 @@ var (
 	ErrTimeout = errors.New("atr: tool timed out")
 	// ErrNoFunc is returned by [Tool.Call] for a tool with neither a Func
 	// nor a typed handler (a zero Tool, or one built by hand without Func).
-	ErrNoFunc = &sentinel{"atr: tool has no function", agentos.ErrInvalid}
+	ErrNoFunc error = &sentinel{"atr: tool has no function", agentos.ErrInvalid}
 	// ErrImport is returned by [ImportMCP] for input that is not a valid MCP
 	// tools/list result. It wraps [agentos.ErrInvalid].
-	ErrImport = &sentinel{"atr: invalid MCP tool list", agentos.ErrInvalid}
+	ErrImport error = &sentinel{"atr: invalid MCP tool list", agentos.ErrInvalid}
 )
 
 // sentinel is an exported error value that wraps a root sentinel without

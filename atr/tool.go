@@ -214,8 +214,9 @@ func safeValidate(rs *jsonschema.Resolved, instance any) (err error) {
 // arguments; a [*PanicError] (wrapping [ErrPanicked]) when the function
 // panics; an error wrapping [ErrTimeout] and [context.DeadlineExceeded]
 // when the call ran past [Meta.Timeout] (its result, if any, is dropped);
-// [ErrNoFunc] for a tool with no function; otherwise the function's own
-// error, unchanged.
+// [ErrNoFunc] for a tool with no function; the context's error (or cause)
+// when ctx is already done, in which case the function is not started;
+// otherwise the function's own error, unchanged.
 //
 // The timeout is carried by the context the function receives: a Go
 // function cannot be stopped from outside, so a tool that ignores its
@@ -231,6 +232,9 @@ func (t *Tool) Call(ctx context.Context, args map[string]any) (any, error) {
 	}
 	if err := t.Validate(args); err != nil {
 		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("atr: tool %q not started: %w", t.Name, context.Cause(ctx))
 	}
 	if args == nil {
 		args = map[string]any{}
