@@ -9,6 +9,15 @@ import (
 	"github.com/agent-os/agentos/atr/scan"
 )
 
+// Measured with
+//
+//	go test -run=NONE -bench=. -benchtime=100x ./atr/scan/
+//
+// on 2 shared AMD EPYC cores: a clean definition 0.08–0.11 ms, a poisoned
+// one 0.37–0.45 ms, the worst case (a description at the text bound and a
+// schema of 2000 described properties, cut at the 256 KiB scan budget)
+// 90–135 ms.
+
 // BenchmarkToolTypical scans a real-sized poisoned definition.
 func BenchmarkToolTypical(b *testing.B) {
 	tc := poisoned[0]

@@ -29,6 +29,17 @@ import (
 // its ratio to the direct path measures the gateway's whole cost,
 // including the extra hop an agent pays for putting a gateway in front of
 // a server at all, not the kernel's cost alone.
+//
+// Measured with
+//
+//	go test -run=NONE -bench='Call|Ratio' -benchtime=3s -count=2 ./kernel/mcp/
+//
+// on 2 shared AMD EPYC cores: direct 0.51–0.58 ms per call, gateway
+// 1.04–1.07 ms (BenchmarkCallRatio: 2.0–2.35×, about one extra hop's
+// worth); an agent's Exec through the gateway's front against the direct
+// call (BenchmarkExecRatio, one hop each) 1.05–1.07×, i.e. policy, two
+// recorder entries, the quarantine check and argument validation cost
+// about 40 µs on a call whose HTTP round trip costs about 600 µs.
 func benchPaths(b *testing.B) (direct, gateway func(context.Context) error) {
 	direct, gateway, _ = benchAll(b)
 	return direct, gateway

@@ -86,7 +86,7 @@
 // with is never what policy sees ([WithName]). What a hostile server can cost
 // is bounded: the tools per listing ([WithMaxTools]), the text scanned per
 // definition (atr/scan's bounds: each of the four scans of a definition
-// reads at most 256 KiB, under 0.1 s on the benchmark machine), the time
+// reads at most 256 KiB, about 0.1 s on the benchmark machine), the time
 // per call ([WithCallTimeout]) and per listing ([WithListTimeout]), the bytes per
 // result ([MaxResultBytes]). The server side trusts its own
 // registry; it exposes exactly the tools given and nothing else.
