@@ -3,11 +3,15 @@ package mcp_test
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -551,4 +555,72 @@ func TestUnofferableAndUnpinnedTools(t *testing.T) {
 			require.ErrorIs(t, u.Approve(q.Tool, q.Digest), agentos.ErrInvalid)
 		}
 	}
+}
+
+func TestRefreshFailure(t *testing.T) {
+	up := newFakeUpstream(nil)
+	var failList atomic.Bool
+	up.srv.AddReceivingMiddleware(func(next mcpsdk.MethodHandler) mcpsdk.MethodHandler {
+		return func(ctx context.Context, method string, req mcpsdk.Request) (mcpsdk.Result, error) {
+			if method == "tools/list" && failList.Load() {
+				return nil, errors.New("listing is broken")
+			}
+			return next(ctx, method, req)
+		}
+	})
+	ev := newEvents()
+	u := connect(t, up.serveInMemory(t), mcp.WithOnEvent(ev.record), mcp.WithRecheck(-1))
+	u2 := connect(t, up.serveInMemory(t), mcp.WithRecheck(0)) // re-lists before every call
+	failList.Store(true)
+	err := u.Refresh(t.Context())
+	require.ErrorIs(t, err, mcp.ErrUpstream)
+	got := ev.await(t, func(e mcp.Event) bool { return e.Kind == mcp.EventRefreshFailed })
+	require.Contains(t, got.Detail, "listing is broken")
+	// Nothing changed: the approved tools stay callable.
+	_, err = toolNamed(t, u, "up.search").Call(t.Context(), map[string]any{"q": "x"})
+	require.NoError(t, err)
+
+	// With a recheck due before every call, a failed listing fails the
+	// call closed.
+	_, err = toolNamed(t, u2, "up.search").Call(t.Context(), map[string]any{"q": "x"})
+	require.ErrorIs(t, err, mcp.ErrUpstream)
+}
+
+func TestConcurrentCallsDuringRugPull(t *testing.T) {
+	up := newFakeUpstream(nil)
+	ev := newEvents()
+	u := connect(t, up.serveInMemory(t), mcp.WithOnEvent(func(e mcp.Event) {
+		if e.Tool == "up.search" && e.Kind == mcp.EventQuarantined {
+			ev.record(e)
+		}
+	}), mcp.WithRecheck(-1))
+	search := toolNamed(t, u, "up.search")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				_, err := search.Call(t.Context(), map[string]any{"q": "x"})
+				if err != nil && !errors.Is(err, mcp.ErrQuarantined) {
+					t.Errorf("call: %v", err)
+					return
+				}
+			}
+		})
+	}
+	for i := range 3 {
+		up.addSearch(fmt.Sprintf("Search the code of a repository (revision %d).", i))
+		got := ev.await(t, func(e mcp.Event) bool { return true })
+		require.Equal(t, mcp.ReasonChanged, got.Reason)
+		require.NoError(t, u.Approve("up.search", got.Digest))
+		_ = u.Quarantined()
+		_ = u.Tools()
+	}
+	close(stop)
+	wg.Wait()
 }
