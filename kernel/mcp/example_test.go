@@ -81,3 +81,62 @@ spec:
 	// sunny in Lisbon <nil>
 	// true
 }
+
+func ExampleNewServer() {
+	ctx := context.Background()
+
+	// The agent's tools, in the kernel's registry.
+	reg := atr.New()
+	if err := reg.Add(atr.Tool{
+		Name: "files.delete",
+		Meta: atr.Meta{Description: "Delete a file.", SideEffect: atr.Delete},
+		Func: func(context.Context, map[string]any) (any, error) { return "deleted", nil },
+	}); err != nil {
+		panic(err)
+	}
+	k, err := kernel.New(kernel.WithRegistry(reg), kernel.WithPolicySource("policy.yaml", []byte(`
+apiVersion: agentos/v1
+kind: Policy
+metadata: {name: files}
+spec:
+  defaultEffect: deny
+  rules:
+    - name: no-deletes
+      effect: deny
+      onDeny: refuse
+      when: action.op == "exec" && tool.sideEffect == "delete"
+      message: files are never deleted by agents
+`)))
+	if err != nil {
+		panic(err)
+	}
+	defer k.Close()
+	a, err := k.Spawn(ctx, "agent-1")
+	if err != nil {
+		panic(err)
+	}
+
+	// The MCP server for that agent, and a client on the other end.
+	srv, err := mcp.NewServer(a, reg)
+	if err != nil {
+		panic(err)
+	}
+	ct, st := mcpsdk.NewInMemoryTransports()
+	ss, err := srv.Connect(ctx, st, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer ss.Close()
+	cs, err := mcpsdk.NewClient(&mcpsdk.Implementation{Name: "client", Version: "1"}, nil).Connect(ctx, ct, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcpsdk.CallToolParams{Name: "files.delete", Arguments: map[string]any{"path": "/etc/hosts"}})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(res.IsError, res.Content[0].(*mcpsdk.TextContent).Text)
+	// Output:
+	// true denied by policy rule no-deletes: files are never deleted by agents
+}
