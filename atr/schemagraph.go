@@ -478,3 +478,40 @@ func (st state) signature() string {
 	}
 	return b.String()
 }
+
+// checkSchemaTree refuses a Go-built schema that is not a finite tree of
+// at most MaxSchemaNodes subschemas once shared subschemas are counted
+// each time they appear: CloneSchemas and Resolve copy and walk it as a
+// tree, so a pointer cycle would recurse forever and a deeply shared one
+// would be copied exponentially often. A schema decoded from JSON is
+// always a tree; this guards schemas built in Go.
+func checkSchemaTree(root *jsonschema.Schema) error {
+	size := map[*jsonschema.Schema]int{}
+	onStack := map[*jsonschema.Schema]bool{}
+	var walk func(s *jsonschema.Schema) (int, error)
+	walk = func(s *jsonschema.Schema) (int, error) {
+		if n, ok := size[s]; ok {
+			return n, nil
+		}
+		if onStack[s] {
+			return 0, fmt.Errorf("%w: the schema contains itself (a pointer cycle)", errSchemaShape)
+		}
+		onStack[s] = true
+		defer delete(onStack, s)
+		n := 1
+		for _, c := range children(s) {
+			cn, err := walk(c)
+			if err != nil {
+				return 0, err
+			}
+			n += cn
+			if n > MaxSchemaNodes {
+				return 0, fmt.Errorf("%w: more than %d subschemas", errSchemaShape, MaxSchemaNodes)
+			}
+		}
+		size[s] = n
+		return n, nil
+	}
+	_, err := walk(root)
+	return err
+}

@@ -71,3 +71,30 @@ func TestSchemaShapeAccepted(t *testing.T) {
 		})
 	}
 }
+
+func TestSchemaPointerShapes(t *testing.T) {
+	cyclic := &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{}}
+	cyclic.Properties["self"] = cyclic
+
+	// Each level refers to the next twice: 2^40 nodes as a tree.
+	shared := &jsonschema.Schema{Type: "string"}
+	for range 40 {
+		shared = &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{"a": shared, "b": shared}}
+	}
+	// A small shared leaf is fine.
+	leaf := &jsonschema.Schema{Type: "string"}
+	small := &jsonschema.Schema{Type: "object", Properties: map[string]*jsonschema.Schema{"a": leaf, "b": leaf}}
+
+	for name, s := range map[string]*jsonschema.Schema{"cycle": cyclic, "exponential sharing": shared} {
+		t.Run(name, func(t *testing.T) {
+			err := atr.New().Add(atr.Tool{Name: "t", Meta: atr.Meta{SideEffect: atr.None}, InputSchema: s, Func: echo})
+			require.ErrorIs(t, err, atr.ErrInvalidTool)
+			err = atr.New().Add(atr.Tool{Name: "t", Meta: atr.Meta{SideEffect: atr.None}, OutputSchema: s, Func: echo})
+			require.ErrorIs(t, err, atr.ErrInvalidTool)
+			tool := atr.Tool{Name: "t", InputSchema: s}
+			require.ErrorIs(t, tool.Validate(map[string]any{}), atr.ErrInvalidTool)
+			require.NotPanics(t, func() { tool.Fingerprint() })
+		})
+	}
+	require.NoError(t, atr.New().Add(atr.Tool{Name: "t", Meta: atr.Meta{SideEffect: atr.None}, InputSchema: small, Func: echo}))
+}

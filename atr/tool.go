@@ -85,6 +85,9 @@ func (t Tool) prepare() (*Tool, error) {
 	if t.InputSchema == nil {
 		t.InputSchema = openSchema()
 	} else {
+		if err := checkSchemaTree(t.InputSchema); err != nil {
+			return nil, fmt.Errorf("%w: tool %q: input schema: %w", ErrInvalidTool, t.Name, err)
+		}
 		t.InputSchema = t.InputSchema.CloneSchemas()
 	}
 	if !supportedDraft(t.InputSchema.Schema) {
@@ -102,6 +105,9 @@ func (t Tool) prepare() (*Tool, error) {
 	}
 	t.resolved = rs
 	if t.OutputSchema != nil {
+		if err := checkSchemaTree(t.OutputSchema); err != nil {
+			return nil, fmt.Errorf("%w: tool %q: output schema: %w", ErrInvalidTool, t.Name, err)
+		}
 		t.OutputSchema = t.OutputSchema.CloneSchemas()
 		if _, err := t.OutputSchema.Resolve(nil); err != nil {
 			return nil, fmt.Errorf("%w: tool %q: output schema: %v", ErrInvalidTool, t.Name, err)
@@ -170,6 +176,9 @@ func (t *Tool) Validate(args map[string]any) error {
 		schema := t.InputSchema
 		if schema == nil {
 			schema = openSchema()
+		}
+		if err := checkSchemaTree(schema); err != nil {
+			return fmt.Errorf("%w: tool %q: input schema: %w", ErrInvalidTool, t.Name, err)
 		}
 		var err error
 		if rs, err = schema.Resolve(nil); err != nil {
@@ -310,7 +319,8 @@ func dottedToPointer(f string) string {
 // canonical JSON: encoding/json's output (HTML-escaped, no spaces) of the
 // schema decoded with numbers kept verbatim, so object keys are sorted at
 // every level. A nil schema counts as {"type":"object"}. A schema that
-// cannot be marshalled (never one a registry holds) hashes as zero bytes.
+// cannot be marshalled, or that a registry would refuse as a pointer cycle
+// or too large, hashes as zero bytes (never one a registry holds).
 func (t *Tool) Fingerprint() [32]byte {
 	js := t.canon
 	if t.canonOf == nil || t.canonOf != t.InputSchema {
@@ -318,7 +328,10 @@ func (t *Tool) Fingerprint() [32]byte {
 		if schema == nil {
 			schema = openSchema()
 		}
-		js, _ = canonicalJSON(schema)
+		js = nil
+		if checkSchemaTree(schema) == nil {
+			js, _ = canonicalJSON(schema)
+		}
 	}
 	h := sha256.New()
 	h.Write([]byte("atr.fingerprint.v1\n"))
