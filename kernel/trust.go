@@ -316,3 +316,22 @@ func eventName(k iatp.EventKind) string {
 	}
 	return fmt.Sprintf("event %d", int(k))
 }
+
+// RecordEvent appends a host event to the flight recorder: what an adapter
+// outside the syscall path saw that an auditor must find in the trail (an
+// MCP tool quarantined after its definition changed, a peer revoked). It is
+// a lifecycle entry with no agent, chained like every other entry.
+// message is required; detail and severity are optional. Errors: those of
+// the recorder, agentos.ErrInvalid for an empty message.
+func (k *Kernel) RecordEvent(ctx context.Context, message, detail string, sev agentos.Severity) error {
+	if message == "" {
+		return fmt.Errorf("kernel: %w: an event needs a message", agentos.ErrInvalid)
+	}
+	_, err := k.appendEntry(context.WithoutCancel(ctx), recorder.Entry{
+		Kind:     recorder.KindLifecycle,
+		Message:  truncateString(strings.ToValidUTF8(message, "\uFFFD"), maxErrorRecorded),
+		Detail:   truncateString(strings.ToValidUTF8(detail, "\uFFFD"), maxErrorRecorded),
+		Severity: sev,
+	})
+	return err
+}

@@ -132,10 +132,29 @@ func run(ctx context.Context, w io.Writer) error {
 	pins := mcp.NewPins()
 	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	// The kernel first, with an empty registry the gateway fills, so that
+	// the gateway records its events (quarantines, approvals) in the same
+	// flight recorder as the calls.
+	reg := atr.New()
+	rec, err := recorder.Open("", nil)
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	k, err := kernel.New(
+		kernel.WithRegistry(reg),
+		kernel.WithPolicySource("policy.yaml", policyYAML),
+		kernel.WithRecorder(rec),
+	)
+	if err != nil {
+		return err
+	}
+	defer k.Close()
 	u, err := mcp.Connect(cctx, &mcpsdk.StreamableClientTransport{Endpoint: endpoint, MaxRetries: -1},
 		mcp.WithPrefix("github."),
 		mcp.WithPins(pins),
 		mcp.WithCallTimeout(10*time.Second),
+		mcp.WithKernel(k),
 		// The host, not the server, says what each tool does; the
 		// server's own annotations are hints from an untrusted party.
 		mcp.WithSideEffect(func(t *mcpsdk.Tool) atr.SideEffect {
@@ -172,25 +191,10 @@ func run(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("want github.add quarantined, got %v", quarantined)
 	}
 
-	// The kernel, with the approved tools in its registry, and the policy.
-	reg := atr.New()
+	// The approved tools join the kernel's registry.
 	if err := u.Register(reg); err != nil {
 		return err
 	}
-	rec, err := recorder.Open("", nil)
-	if err != nil {
-		return err
-	}
-	defer rec.Close()
-	k, err := kernel.New(
-		kernel.WithRegistry(reg),
-		kernel.WithPolicySource("policy.yaml", policyYAML),
-		kernel.WithRecorder(rec),
-	)
-	if err != nil {
-		return err
-	}
-	defer k.Close()
 	a, err := k.Spawn(ctx, "triage-1")
 	if err != nil {
 		return err
@@ -236,11 +240,13 @@ func run(ctx context.Context, w io.Writer) error {
 	if err := rec.Flush(ctx); err != nil {
 		return err
 	}
-	for e, err := range rec.Query(ctx, recorder.Filter{Agent: "triage-1"}) {
+	for e, err := range rec.Query(ctx, recorder.Filter{}) {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintln(w, "  "+describe(e))
+		if e.Agent == "triage-1" || strings.HasPrefix(e.Message, "mcp ") {
+			fmt.Fprintln(w, "  "+describe(e))
+		}
 	}
 	rep, err := rec.Verify(ctx)
 	if err != nil {
@@ -301,7 +307,11 @@ func describe(e recorder.Entry) string {
 			fmt.Fprintf(&b, ": %s", short(errors.New(e.Error)))
 		}
 	default:
-		fmt.Fprintf(&b, " %s", e.Detail)
+		if strings.HasPrefix(e.Message, "mcp ") {
+			fmt.Fprintf(&b, " %s [%s]", e.Message, e.Severity)
+		} else {
+			fmt.Fprintf(&b, " %s", e.Detail)
+		}
 	}
 	return b.String()
 }

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"time"
 
-	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
-
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/atr"
 	"github.com/agent-os/agentos/atr/scan"
+	"github.com/agent-os/agentos/kernel"
+	mcpsdk "github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // Approval says which definitions the gateway approves (and pins) without
@@ -58,6 +58,7 @@ type config struct {
 	recheck     time.Duration
 	maxTools    int
 	onEvent     func(Event)
+	kernel      *kernel.Kernel
 	log         *slog.Logger
 	now         func() time.Time
 	sideEffect  func(*mcpsdk.Tool) atr.SideEffect
@@ -233,6 +234,20 @@ func WithMaxTools(n int) Option {
 // safe.
 func WithOnEvent(fn func(Event)) Option {
 	return func(c *config) error { c.onEvent = fn; return nil }
+}
+
+// WithKernel records every event in k's flight recorder
+// ([kernel.Kernel.RecordEvent]): quarantines, approvals, removals and
+// upstream failures become lifecycle entries of the trail, a quarantine at
+// high severity, so an auditor finds a rug pull where the calls are.
+func WithKernel(k *kernel.Kernel) Option {
+	return func(c *config) error {
+		if k == nil {
+			return invalid("nil kernel")
+		}
+		c.kernel = k
+		return nil
+	}
 }
 
 // WithLogger logs events and failures to l (quarantines at Warn).

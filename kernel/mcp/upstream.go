@@ -699,6 +699,32 @@ func (u *Upstream) emit(ev Event) {
 	default:
 		u.cfg.log.Info("mcp: "+string(ev.Kind), "upstream", ev.Upstream, "tool", ev.Tool, "detail", ev.Detail)
 	}
+	if k := u.cfg.kernel; k != nil {
+		sev := agentos.SeverityInfo
+		switch ev.Kind {
+		case EventQuarantined:
+			sev = agentos.SeverityHigh
+		case EventUpstreamDown, EventRefreshFailed:
+			sev = agentos.SeverityMedium
+		}
+		msg := "mcp " + string(ev.Kind) + " " + ev.Upstream
+		if ev.Tool != "" {
+			msg += " " + ev.Tool
+		}
+		detail := fmt.Sprintf("reason=%s digest=%x", ev.Reason, ev.Digest)
+		if ev.Pinned != ([32]byte{}) {
+			detail += fmt.Sprintf(" pinned=%x", ev.Pinned)
+		}
+		if len(ev.Findings) > 0 {
+			detail += fmt.Sprintf(" findings=%d", len(ev.Findings))
+		}
+		if ev.Detail != "" {
+			detail += "; " + ev.Detail
+		}
+		if err := k.RecordEvent(context.Background(), msg, detail, sev); err != nil {
+			u.cfg.log.Error("mcp: recording an event", "kind", ev.Kind, "tool", ev.Tool, "err", err)
+		}
+	}
 	if u.cfg.onEvent != nil {
 		u.cfg.onEvent(ev)
 	}
