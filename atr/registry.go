@@ -73,8 +73,10 @@ func Prepare(t Tool) (*Tool, error) { return t.prepare() }
 // omitzero required and forbids properties the struct does not have; its
 // output schema is jsonschema.For[Out]. In must be a struct type (not a
 // pointer or a map), so the arguments are always a JSON object with known
-// properties. [Tool.Call] decodes validated arguments into an In through
-// encoding/json with unknown fields refused, and returns fn's Out as any.
+// properties. [Tool.Call] decodes validated arguments into an In as
+// encoding/json would with unknown fields refused (directly for the common
+// field types, through a JSON round trip for the rest), and returns fn's
+// Out as any.
 //
 // Errors: those of [Registry.Add], and [ErrInvalidTool] when In is not a
 // struct, fn is nil, or jsonschema.For cannot describe In or Out (channels,
@@ -94,6 +96,7 @@ func Register[In, Out any](r *Registry, name string, fn func(context.Context, In
 	if err != nil {
 		return fmt.Errorf("%w: tool %q: result schema: %v", ErrInvalidTool, name, err)
 	}
+	fast := newDecoder(reflect.TypeFor[In]())
 	t := Tool{
 		Name:         name,
 		Meta:         m,
@@ -101,10 +104,14 @@ func Register[In, Out any](r *Registry, name string, fn func(context.Context, In
 		OutputSchema: out,
 		handler: func(ctx context.Context, args map[string]any) (any, error) {
 			var v In
-			if err := decodeStrict(name, args, &v); err != nil {
+			if fast != nil && fast(reflect.ValueOf(&v).Elem(), args) {
+				return fn(ctx, v)
+			}
+			var strict In // the fast path may have filled v in part
+			if err := decodeStrict(name, args, &strict); err != nil {
 				return nil, err
 			}
-			return fn(ctx, v)
+			return fn(ctx, strict)
 		},
 	}
 	p, err := t.prepare()
