@@ -151,7 +151,28 @@ func locate(root *jsonschema.Schema, instance any) (field, reason string) {
 	return "", ""
 }
 
-type locator struct{ root *jsonschema.Schema }
+type locator struct {
+	root *jsonschema.Schema
+	// patterns caches compiled regular expressions (nil when a pattern
+	// does not compile), so a failure among many properties compiles each
+	// pattern once.
+	patterns map[string]*regexp.Regexp
+}
+
+func (l *locator) pattern(p string) *regexp.Regexp {
+	if re, ok := l.patterns[p]; ok {
+		return re
+	}
+	if l.patterns == nil {
+		l.patterns = map[string]*regexp.Regexp{}
+	}
+	re, err := regexp.Compile(p)
+	if err != nil {
+		re = nil
+	}
+	l.patterns[p] = re
+	return re
+}
 
 func (l *locator) walk(s *jsonschema.Schema, v any, ptr string, depth, refs int) (string, string, bool) {
 	if s == nil || depth > MaxArgDepth+1 {
@@ -184,7 +205,7 @@ func (l *locator) walk(s *jsonschema.Schema, v any, ptr string, depth, refs int)
 	if r := numberReason(s, v); r != "" {
 		return ptr, r, true
 	}
-	if r := stringReason(s, v); r != "" {
+	if r := l.stringReason(s, v); r != "" {
 		return ptr, r, true
 	}
 	for _, sub := range s.AllOf {
@@ -232,7 +253,7 @@ func (l *locator) object(s *jsonschema.Schema, m map[string]any, ptr string, dep
 			}
 		}
 		for pat, sub := range s.PatternProperties {
-			if re, err := regexp.Compile(pat); err == nil && re.MatchString(k) {
+			if re := l.pattern(pat); re != nil && re.MatchString(k) {
 				matched = true
 				if f, r, ok := l.walk(sub, m[k], p, depth+1, refs); ok {
 					return f, r, ok
@@ -289,13 +310,10 @@ func (l *locator) array(s *jsonschema.Schema, a []any, ptr string, depth, refs i
 		}
 	}
 	if s.UniqueItems {
-		for i := range a {
-			for j := range i {
-				if jsonschema.Equal(a[i], a[j]) {
-					return ptr + "/" + strconv.Itoa(i), fmt.Sprintf("item equals item %d (items must be unique)", j), true
-				}
-			}
+		if i, j, ok := firstDuplicate(a); ok {
+			return ptr + "/" + strconv.Itoa(i), fmt.Sprintf("item equals item %d (items must be unique)", j), true
 		}
+		return ptr, "items must be unique", true
 	}
 	return "", "", false
 }
@@ -367,7 +385,7 @@ func numberReason(s *jsonschema.Schema, v any) string {
 	return ""
 }
 
-func stringReason(s *jsonschema.Schema, v any) string {
+func (l *locator) stringReason(s *jsonschema.Schema, v any) string {
 	str, ok := v.(string)
 	if !ok {
 		return ""
@@ -379,7 +397,7 @@ func stringReason(s *jsonschema.Schema, v any) string {
 	case s.MaxLength != nil && n > *s.MaxLength:
 		return fmt.Sprintf("string has %d characters, more than %d", n, *s.MaxLength)
 	case s.Pattern != "":
-		if re, err := regexp.Compile(s.Pattern); err == nil && !re.MatchString(str) {
+		if re := l.pattern(s.Pattern); re != nil && !re.MatchString(str) {
 			return fmt.Sprintf("string does not match the pattern %q", s.Pattern)
 		}
 	}
@@ -441,4 +459,51 @@ func short(v any) string {
 		s = s[:77] + "..."
 	}
 	return strings.ToValidUTF8(s, "")
+}
+
+// maxDuplicateCompares bounds the comparisons firstDuplicate makes.
+const maxDuplicateCompares = 100_000
+
+// firstDuplicate finds the first item of a equal (as JSON values, so 5 and
+// 5.0 are equal) to an earlier one, in about linear time: items are
+// bucketed by a key that equal items share, and compared only within a
+// bucket, at most maxDuplicateCompares times (past that, ok is false and
+// the caller blames the array as a whole).
+func firstDuplicate(a []any) (i, j int, ok bool) {
+	buckets := map[string][]int{}
+	compares := 0
+	for i, e := range a {
+		k := dupKey(e)
+		for _, j := range buckets[k] {
+			if compares++; compares > maxDuplicateCompares {
+				return 0, 0, false
+			}
+			if jsonschema.Equal(e, a[j]) {
+				return i, j, true
+			}
+		}
+		buckets[k] = append(buckets[k], i)
+	}
+	return 0, 0, false
+}
+
+// dupKey is a key that JSON-equal values share: scalars by value with
+// every number as a float64, composites by kind and length.
+func dupKey(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return strconv.FormatBool(x)
+	case string:
+		return "s" + x
+	case []any:
+		return "a" + strconv.Itoa(len(x))
+	case map[string]any:
+		return "o" + strconv.Itoa(len(x))
+	}
+	if f, ok := toFloat(v); ok {
+		return "n" + strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	return fmt.Sprintf("%T", v)
 }

@@ -212,3 +212,31 @@ func TestValidateCopyWithNewSchema(t *testing.T) {
 	require.NoError(t, cp.Validate(map[string]any{"anything": true}), "the copy's own schema applies")
 	require.Error(t, tool.Validate(map[string]any{"anything": true}))
 }
+
+func TestValidateUniqueItemsLarge(t *testing.T) {
+	var s jsonschema.Schema
+	require.NoError(t, json.Unmarshal([]byte(`{"type":"object","properties":{"ids":{"type":"array","uniqueItems":true},"objs":{"type":"array","uniqueItems":true}}}`), &s))
+	tool := atr.Tool{Name: "u", InputSchema: &s}
+	ids := make([]any, 50_000)
+	for i := range ids {
+		ids[i] = int64(i)
+	}
+	ids[len(ids)-1] = float64(17) // equal to item 17 as JSON numbers
+	err := tool.Validate(map[string]any{"ids": ids})
+	ae, ok := errors.AsType[*atr.ArgError](err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, "/ids/49999", ae.Field)
+	require.Contains(t, ae.Reason, "item 17")
+
+	// Distinct objects of one shape share a bucket; the comparisons stay
+	// bounded and the array is blamed as a whole.
+	objs := make([]any, 2_000)
+	for i := range objs {
+		objs[i] = map[string]any{"n": int64(i)}
+	}
+	objs = append(objs, map[string]any{"n": int64(0)})
+	err = tool.Validate(map[string]any{"objs": objs})
+	ae, ok = errors.AsType[*atr.ArgError](err)
+	require.True(t, ok, "%v", err)
+	require.Contains(t, []string{"/objs", "/objs/2000"}, ae.Field)
+}
