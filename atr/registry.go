@@ -50,7 +50,10 @@ func New() *Registry {
 // Errors: [ErrInvalidTool] for a bad name (see [CheckName]), bad metadata
 // (an empty or unknown [SideEffect], a version that is not strict semver,
 // a negative cost or timeout, bad tags), a nil Func, or an input schema
-// that does not resolve or whose type is not "object"; [ErrDuplicate] when
+// that does not resolve, whose type is not "object", or that validation
+// could not finish in bounded time and space (non-local $ref, $ref cycles
+// on one value, fan-out above [MaxSchemaFanout], more than
+// [MaxSchemaNodes] subschemas, a Go pointer cycle); [ErrDuplicate] when
 // the name and version are taken or the name's [ExportName] belongs to
 // another name; [ErrFull] past [MaxTools] or [MaxVersionsPerTool].
 func (r *Registry) Add(t Tool) error {
