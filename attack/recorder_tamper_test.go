@@ -5,24 +5,25 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	_ "github.com/mattn/go-sqlite3"
-	"github.com/nats-io/nats.go"
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/amb/natsbus"
 	"github.com/agent-os/agentos/amb/natsbus/natstest"
 	"github.com/agent-os/agentos/kernel"
 	"github.com/agent-os/agentos/recorder"
+	_ "github.com/mattn/go-sqlite3"
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // Threat: someone with write access to the flight recorder's file, after
@@ -174,7 +175,16 @@ func rechain(t *testing.T, tx *sql.Tx, genesis recorder.Hash, first uint64, es [
 		e.Seq, e.PrevHash = first+uint64(i), prev
 		e.Hash = recorder.ComputeHash(prev, e)
 		prev = e.Hash
-		require.Empty(t, e.Meta, "the kernel's exec entries carry no meta labels")
+		meta := ""
+		if len(e.Meta) > 0 {
+			// The stored form: canonical JSON, keys sorted, no HTML
+			// escaping. The attacker knows it as well as the recorder.
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			require.NoError(t, enc.Encode(e.Meta))
+			meta = strings.TrimSuffix(b.String(), "\n")
+		}
 		args := []byte(e.Args)
 		if args == nil {
 			args = []byte{}
@@ -183,7 +193,7 @@ func rechain(t *testing.T, tx *sql.Tx, genesis recorder.Hash, first uint64, es [
 			meta, policy_version, rule, effect, message, severity, status, error, duration, result_digest, detail,
 			prev_hash, hash) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 			int64(e.Seq), e.Time.UnixNano(), e.Trace, string(e.Agent), string(e.Kind), string(e.Op), e.Tool, e.Path,
-			string(e.Target), args, e.PayloadType, "", e.PolicyVersion, e.Rule, int64(e.Effect), e.Message,
+			string(e.Target), args, e.PayloadType, meta, e.PolicyVersion, e.Rule, int64(e.Effect), e.Message,
 			int64(e.Severity), string(e.Status), e.Error, int64(e.Duration), e.ResultDigest, e.Detail,
 			e.PrevHash[:], e.Hash[:])
 	}

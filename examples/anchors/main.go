@@ -24,20 +24,21 @@ import (
 	"context"
 	"crypto/ed25519"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
-
-	_ "github.com/mattn/go-sqlite3"
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/amb/natsbus"
 	"github.com/agent-os/agentos/kernel"
 	"github.com/agent-os/agentos/recorder"
+	_ "github.com/mattn/go-sqlite3"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 const policyYAML = `
@@ -339,9 +340,9 @@ func rewrite(ctx context.Context, path string, cut uint64) (int, error) {
 			e.Seq, e.PrevHash = uint64(i+1), prev
 			e.Hash = recorder.ComputeHash(prev, e)
 			prev = e.Hash
-			meta := ""
-			if len(e.Meta) > 0 {
-				return errors.New("this example does not rewrite entries with meta labels")
+			meta, err := storedMeta(e.Meta)
+			if err != nil {
+				return err
 			}
 			args := []byte(e.Args)
 			if args == nil {
@@ -386,3 +387,19 @@ func startServer(dir string) (*server.Server, error) {
 }
 
 func step(s string) { fmt.Println("\n== " + s) }
+
+// storedMeta is the meta column as the recorder writes it: the canonical
+// JSON object (keys sorted, no HTML escaping), or "" when empty. The
+// attacker knows the format as well as the recorder does.
+func storedMeta(m map[string]string) (string, error) {
+	if len(m) == 0 {
+		return "", nil
+	}
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(b.String(), "\n"), nil
+}
