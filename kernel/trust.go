@@ -23,6 +23,11 @@ import (
 // send on the bus, and a delivery whose signature verifies against the
 // Registry is decided with its sender as policy's peer — id, trust and the
 // labels of its registered manifest — instead of with no peer.
+//
+// The protocol's verdicts map onto policy through peer.labels["iatp.verdict"]
+// (allow, warn, refuse): a peer whose score is 3 to 6 "needs an override",
+// which a rule with effect approve on that label hands to the host's
+// approver ([WithApprover]).
 type Trust struct {
 	// Registry is the kernel's source of truth about agents: their keys,
 	// manifests and reputations, local and remote. Required. Scores are

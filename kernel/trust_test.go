@@ -2,6 +2,7 @@ package kernel_test
 
 import (
 	"context"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -359,4 +360,62 @@ func TestTrustHandshakeOverBus(t *testing.T) {
 	require.ErrorIs(t, err, agentos.ErrInvalid)
 	_, err = anon.ServeHandshakes(ctx, "hs.anon")
 	require.ErrorIs(t, err, agentos.ErrInvalid)
+}
+
+// A peer whose verdict is warn (score 3 to 6) needs an override: policy
+// sends its messages to the host's approver.
+func TestTrustWarnNeedsOverride(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		asked []string
+	)
+	approver := func(_ context.Context, act agentos.Action, _ agentos.Decision) (bool, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, act.Meta[kernel.MetaSigner])
+		return act.Target == "ok", nil
+	}
+	w := newTrustWorld(t, false, kernel.WithApprover(approver, time.Second))
+	require.NoError(t, w.k.ReloadPolicy(t.Context(), []*policy.Document{mustDoc(t, `
+apiVersion: agentos/v1
+kind: Policy
+metadata: {name: warn}
+spec:
+  defaultEffect: deny
+  rules:
+    - name: send
+      effect: allow
+      when: action.op == "send" && action.meta.direction != "receive"
+    - name: allow-verdict
+      effect: allow
+      when: action.meta.direction == "receive" && peer.present && peer.labels["iatp.verdict"] == "allow"
+    - name: warn-needs-override
+      effect: approve
+      when: action.meta.direction == "receive" && peer.present && peer.labels["iatp.verdict"] == "warn"
+`)}))
+	bob, carol := w.spawn(t, "bob"), w.spawn(t, "carol") // bob: score 5, warn
+	got := make(chan string, 4)
+	for _, topic := range []string{"ok", "no"} {
+		sub, err := carol.Subscribe(t.Context(), topic, func(_ context.Context, d amb.Delivery) error {
+			got <- d.Topic
+			return nil
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+	}
+	require.NoError(t, bob.Publish(t.Context(), "no", amb.Message{Payload: []byte("x")}))
+	require.NoError(t, bob.Publish(t.Context(), "ok", amb.Message{Payload: []byte("y")}))
+	assert.Equal(t, "ok", <-got, "only the approved delivery reached the handler")
+	require.Eventually(t, func() bool { return len(w.k.Decisions("carol")) == 2 }, 5*time.Second, time.Millisecond)
+	mu.Lock()
+	assert.Equal(t, []string{w.ids["bob"].ID(), w.ids["bob"].ID()}, asked)
+	mu.Unlock()
+	assert.Empty(t, got)
+}
+
+func mustDoc(t *testing.T, src string) *policy.Document {
+	t.Helper()
+	d, err := policy.Parse("p.yaml", []byte(src))
+	require.NoError(t, err)
+	return d
 }
