@@ -1,0 +1,88 @@
+package kernel_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/kernel"
+)
+
+// execBenchPolicy allows the tool "echo" and writes under /mem/working; it
+// refuses (onDeny: refuse, so the agent lives on) the tool "forbidden".
+const execBenchPolicy = `apiVersion: agentos/v1
+kind: Policy
+metadata: {name: exec-bench, version: "1"}
+spec:
+  defaultEffect: deny
+  rules:
+    - name: echo
+      effect: allow
+      when: action.op == "exec" && action.tool == "echo"
+    - name: memory
+      effect: allow
+      when: action.op == "write" && path.under(action.path, "/mem/working")
+    - name: forbidden
+      effect: deny
+      onDeny: refuse
+      when: action.op == "exec" && action.tool == "forbidden"
+`
+
+// BenchmarkExec measures one governed syscall end to end with the kernel's
+// default in-memory recorder (kernel.New without WithRecorder): an allowed
+// tool call returning a small string, a Write to /mem/working, and a tool
+// call policy refuses. Both entries of each syscall are recorded.
+//
+//	go test -run '^$' -bench '^BenchmarkExec$' -benchmem -count 6 ./kernel/
+func BenchmarkExec(b *testing.B) {
+	ctx := context.Background()
+	setup := func(b *testing.B) *kernel.Agent {
+		b.Helper()
+		tool := func(context.Context, map[string]any) (any, error) { return "ok", nil }
+		k, err := kernel.New(
+			kernel.WithPolicySource("exec-bench.yaml", []byte(execBenchPolicy)),
+			kernel.WithTool("echo", tool),
+			kernel.WithTool("forbidden", tool),
+		)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = k.Close() })
+		a, err := k.Spawn(ctx, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return a
+	}
+	args := map[string]any{"q": "weather in Paris"}
+
+	b.Run("allowed", func(b *testing.B) {
+		a := setup(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := a.Exec(ctx, "echo", args); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("write", func(b *testing.B) {
+		a := setup(b)
+		data := []byte("Analyze data")
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := a.Write(ctx, "/mem/working/notes", data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("refused", func(b *testing.B) {
+		a := setup(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := a.Exec(ctx, "forbidden", args); !errors.Is(err, agentos.ErrDenied) {
+				b.Fatalf("err = %v, want a denial", err)
+			}
+		}
+	})
+}
