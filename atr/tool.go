@@ -242,6 +242,62 @@ func (t *Tool) Call(ctx context.Context, args map[string]any) (any, error) {
 	if err := t.Validate(args); err != nil {
 		return nil, err
 	}
+	return t.call(ctx, fn, args)
+}
+
+// Validated is the proof that arguments passed [Tool.Check]: the tool it
+// was checked against, the compiled schema that checked it and the
+// arguments. Only Check makes one; the zero Validated proves nothing.
+// It is a plain value, safe to copy and to use from any goroutine.
+type Validated struct {
+	t    *Tool
+	rs   *jsonschema.Resolved
+	args map[string]any
+}
+
+// Check validates args as [Tool.Validate] does and, when they are valid,
+// returns the proof [Tool.CallValidated] takes, so that a caller that must
+// know the arguments are valid before it decides to run the tool (the
+// kernel checks them before policy sees them) does not validate twice.
+// The proof covers args as they are now: the caller must not modify them
+// (or anything they hold) before the call, as for any map a call reads.
+//
+// Errors: those of [Tool.Validate].
+func (t *Tool) Check(args map[string]any) (Validated, error) {
+	if err := t.Validate(args); err != nil {
+		return Validated{}, err
+	}
+	if args == nil {
+		args = map[string]any{}
+	}
+	return Validated{t: t, rs: t.resolved, args: args}, nil
+}
+
+// CallValidated runs the tool with the arguments v holds, as [Tool.Call]
+// does, without validating them again when v is proof from this tool's
+// Check against the schema it has now. Any other v — the zero value, a
+// proof from another tool, a tool whose schema was replaced since, a tool
+// no registry prepared — is validated in full first, so a call never runs
+// with arguments its schema refuses.
+//
+// Errors: those of [Tool.Call].
+func (t *Tool) CallValidated(ctx context.Context, v Validated) (any, error) {
+	if v.t != t || v.rs == nil || v.rs != t.resolved || v.rs.Schema() != t.InputSchema {
+		return t.Call(ctx, v.args)
+	}
+	fn := t.handler
+	if fn == nil {
+		fn = t.Func
+	}
+	if fn == nil {
+		return nil, fmt.Errorf("tool %q: %w", t.Name, ErrNoFunc)
+	}
+	return t.call(ctx, fn, v.args)
+}
+
+// call runs fn with args that were validated: the context check, the
+// timeout and the recovery of a panic.
+func (t *Tool) call(ctx context.Context, fn func(context.Context, map[string]any) (any, error), args map[string]any) (any, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("atr: tool %q not started: %w", t.Name, context.Cause(ctx))
 	}
