@@ -53,7 +53,7 @@ func TestArgsHelper(t *testing.T) {
 
 func TestBufferedFlushOnInterval(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r, err := recorder.Open("", &recorder.Options{Durability: recorder.Buffered,
+		r, err := recorder.OpenSQLiteMemory(&recorder.Options{Durability: recorder.Buffered,
 			FlushInterval: time.Second, BatchSize: 1000})
 		require.NoError(t, err)
 		defer r.Close()
@@ -71,7 +71,7 @@ func TestBufferedFlushOnInterval(t *testing.T) {
 
 func TestBufferedFlushOnSize(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r, err := recorder.Open("", &recorder.Options{Durability: recorder.Buffered,
+		r, err := recorder.OpenSQLiteMemory(&recorder.Options{Durability: recorder.Buffered,
 			FlushInterval: time.Hour, BatchSize: 10})
 		require.NoError(t, err)
 		defer r.Close()
@@ -94,7 +94,7 @@ func TestBufferedQueueFull(t *testing.T) {
 	t.Run("Fail", func(t *testing.T) {
 		o := opts
 		o.WhenFull = recorder.Fail
-		r := mustOpen(t, "", &o)
+		r := mustOpen(t, tempPath(t, "rec.db"), &o)
 		for i := range 4 {
 			_, err := r.Append(ctx, recordertest.Sample(i))
 			require.NoError(t, err)
@@ -113,7 +113,7 @@ func TestBufferedQueueFull(t *testing.T) {
 		// A full queue wakes the flusher; the blocked Append goes on once
 		// it has made room.
 		synctest.Test(t, func(t *testing.T) {
-			r, err := recorder.Open("", &opts)
+			r, err := recorder.OpenSQLiteMemory(&opts)
 			require.NoError(t, err)
 			defer r.Close()
 			for i := range 5 {
@@ -161,7 +161,7 @@ func TestBufferedQueueFull(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			o := opts
 			o.QueueSize = 1
-			r, err := recorder.Open("", &o)
+			r, err := recorder.OpenSQLiteMemory(&o)
 			require.NoError(t, err)
 			_, err = r.Append(ctx, recordertest.Sample(0))
 			require.NoError(t, err)

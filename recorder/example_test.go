@@ -3,6 +3,8 @@ package recorder_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/agent-os/agentos"
@@ -70,7 +72,9 @@ func ExampleRecorder_VerifyAnchor() {
 // In Buffered mode Append returns at once; Flush makes everything durable.
 func ExampleRecorder_Flush() {
 	ctx := context.Background()
-	rec, _ := recorder.Open("", &recorder.Options{Durability: recorder.Buffered, FlushInterval: time.Hour})
+	dir, _ := os.MkdirTemp("", "recorder-example")
+	defer os.RemoveAll(dir)
+	rec, _ := recorder.Open(filepath.Join(dir, "audit.db"), &recorder.Options{Durability: recorder.Buffered, FlushInterval: time.Hour})
 	defer rec.Close()
 	seq, _ := rec.Append(ctx, recorder.Entry{Kind: recorder.KindSignal, Agent: "agent-001", Detail: "SIGSTOP"})
 	fmt.Println("accepted", seq, "committed", rec.Anchor().Seq)

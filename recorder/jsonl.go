@@ -28,6 +28,9 @@ type header struct {
 // then one entry per line in sequence order, hashes in hex. Entries
 // committed while Export runs may be included.
 func (r *Recorder) Export(ctx context.Context, w io.Writer) error {
+	if r.mem != nil {
+		return r.mem.export(ctx, w)
+	}
 	st, release, err := r.reader()
 	if err != nil {
 		return fmt.Errorf("recorder: export: %w", err)
@@ -97,21 +100,13 @@ func Import(ctx context.Context, r io.Reader, path string, opts *Options) (*Reco
 	if h.Version != encodingVersion {
 		return nil, fmt.Errorf("%w: recorder: import: version %d, this recorder reads %d", ErrSchemaVersion, h.Version, encodingVersion)
 	}
-	fill := func(st *store) (Anchor, error) {
-		if st.head != st.genesis {
-			return Anchor{}, fmt.Errorf("%w: recorder: import into %s, which already holds entries", agentos.ErrInvalid, st.name())
-		}
-		if st.genesis != h.Genesis {
-			return Anchor{}, fmt.Errorf("%w: recorder: import into %s, whose genesis differs from the export's", agentos.ErrInvalid, st.name())
-		}
-		tx, err := st.w.BeginTx(ctx, nil)
-		if err != nil {
-			return Anchor{}, st.wrap(err)
-		}
-		defer tx.Rollback()
-		stmt := tx.StmtContext(ctx, st.insert)
+	// chain reads the entries, checks each and hands it to put.
+	chain := func(put func(*Entry) error) (Anchor, error) {
 		head := h.Genesis
 		for {
+			if err := ctx.Err(); err != nil {
+				return Anchor{}, err
+			}
 			b, err := next()
 			if errors.Is(err, io.EOF) {
 				break
@@ -137,10 +132,42 @@ func Import(ctx context.Context, r io.Reader, path string, opts *Options) (*Reco
 				}
 				return Anchor{}, err
 			}
-			if _, err := stmt.ExecContext(ctx, insertArgs(&e, metaJSON(e.Meta))...); err != nil {
-				return Anchor{}, st.wrap(err)
+			if err := put(&e); err != nil {
+				return Anchor{}, err
 			}
 			head = Anchor{Seq: e.Seq, Hash: e.Hash}
+		}
+		return head, nil
+	}
+	if (path == "" || path == ":memory:") && !o.sqliteMemory {
+		if err := o.check(); err != nil {
+			return nil, err
+		}
+		m := newMemStore(&o, h.Genesis)
+		if _, err := chain(func(e *Entry) error { m.importEntry(e); return nil }); err != nil {
+			return nil, err
+		}
+		return &Recorder{opts: o, mem: m}, nil
+	}
+	fill := func(st *store) (Anchor, error) {
+		if st.head != st.genesis {
+			return Anchor{}, fmt.Errorf("%w: recorder: import into %s, which already holds entries", agentos.ErrInvalid, st.name())
+		}
+		if st.genesis != h.Genesis {
+			return Anchor{}, fmt.Errorf("%w: recorder: import into %s, whose genesis differs from the export's", agentos.ErrInvalid, st.name())
+		}
+		tx, err := st.w.BeginTx(ctx, nil)
+		if err != nil {
+			return Anchor{}, st.wrap(err)
+		}
+		defer tx.Rollback()
+		stmt := tx.StmtContext(ctx, st.insert)
+		head, err := chain(func(e *Entry) error {
+			_, err := stmt.ExecContext(ctx, insertArgs(e, metaJSON(e.Meta))...)
+			return st.wrap(err)
+		})
+		if err != nil {
+			return Anchor{}, err
 		}
 		if err := tx.Commit(); err != nil {
 			return Anchor{}, st.wrap(err)

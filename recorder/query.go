@@ -51,6 +51,9 @@ const pageSize = 256
 // during the iteration may or may not be seen. An error ends the iteration
 // as its last pair.
 func (r *Recorder) Query(ctx context.Context, f Filter) iter.Seq2[Entry, error] {
+	if r.mem != nil {
+		return r.mem.query(ctx, f)
+	}
 	return func(yield func(Entry, error) bool) {
 		if f.Limit < 0 {
 			yield(Entry{}, fmt.Errorf("%w: recorder: negative limit", agentos.ErrInvalid))
@@ -219,10 +222,16 @@ type Stats struct {
 	Pending  int                       // entries accepted, not yet committed
 	// LastError is the last commit or rollover failure, nil if none.
 	LastError error
+	// Evicted counts the entries an in-memory recorder bounded by
+	// Options.MaxEntries dropped; Genesis is the last one dropped.
+	Evicted uint64
 }
 
 // Stats counts the committed entries of the current file.
 func (r *Recorder) Stats(ctx context.Context) (Stats, error) {
+	if r.mem != nil {
+		return r.mem.stats(ctx)
+	}
 	st, release, err := r.reader()
 	if err != nil {
 		return Stats{}, fmt.Errorf("recorder: stats: %w", err)

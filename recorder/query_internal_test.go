@@ -12,7 +12,7 @@ import (
 // TestFilterUsesIndexes checks with EXPLAIN QUERY PLAN that the selective
 // filters of Query search an index rather than scan the table.
 func TestFilterUsesIndexes(t *testing.T) {
-	r, err := Open("", nil)
+	r, err := OpenSQLiteMemory(nil)
 	require.NoError(t, err)
 	defer r.Close()
 	cases := []struct {

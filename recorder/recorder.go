@@ -107,6 +107,18 @@ type Options struct {
 	// Clock gives the time of entries appended with a zero Time.
 	// Default time.Now.
 	Clock func() time.Time
+	// MaxEntries bounds the entries an in-memory recorder holds (0: no
+	// bound). Past it, each Append drops the oldest entry; the recorder
+	// keeps the sequence and hash of the last one dropped as the genesis
+	// of what it holds, so that Verify checks the rest from there and
+	// reports the dropped prefix (Report.Evicted, Stats.Evicted), and
+	// Query never returns a dropped entry. Export first to keep them.
+	// Ignored for files: see Rollover.
+	MaxEntries int
+
+	// sqliteMemory makes "" an SQLite in-memory database instead of the
+	// native in-memory store (tests and benchmarks compare the two).
+	sqliteMemory bool
 }
 
 func (o *Options) withDefaults() Options {
@@ -160,6 +172,9 @@ func (o *Options) check() error {
 	if o.MaxBytes < 0 {
 		return fmt.Errorf("%w: recorder: negative MaxBytes", agentos.ErrInvalid)
 	}
+	if o.MaxEntries < 0 {
+		return fmt.Errorf("%w: recorder: negative MaxEntries", agentos.ErrInvalid)
+	}
 	return nil
 }
 
@@ -176,6 +191,10 @@ type item struct {
 type Recorder struct {
 	opts Options
 	base string // path given to Open ("" in memory)
+
+	// mem, when set, is the native in-memory store: every method below
+	// hands its work to it, and the SQLite fields are unused.
+	mem *memStore
 
 	// stMu guards st, which the flusher swaps at rollover. Readers hold
 	// it for one query.
@@ -217,9 +236,6 @@ func Open(path string, opts *Options) (*Recorder, error) {
 // open opens a recorder; a new file gets genesis, and fill, when given,
 // loads entries before the flusher starts.
 func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill func(*store) (Anchor, error)) (*Recorder, error) {
-	if errNoSQLite != nil {
-		return nil, errNoSQLite
-	}
 	o := opts.withDefaults()
 	if err := o.check(); err != nil {
 		return nil, err
@@ -232,6 +248,12 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 		if o.ReadOnly {
 			return nil, fmt.Errorf("%w: recorder: a read-only recorder needs a file", agentos.ErrInvalid)
 		}
+		if !o.sqliteMemory {
+			return openMemory(&o, genesis), nil
+		}
+	}
+	if errNoSQLite != nil {
+		return nil, errNoSQLite
 	}
 	r := &Recorder{opts: o, base: path, space: make(chan struct{}),
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
@@ -297,6 +319,9 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 // mode a *LostError (once) when earlier accepted entries could not be
 // written — the entry given to that call is not recorded.
 func (r *Recorder) Append(ctx context.Context, e Entry) (uint64, error) {
+	if r.mem != nil {
+		return r.mem.append(ctx, e)
+	}
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
@@ -384,6 +409,9 @@ func (r *Recorder) signal() {
 // returns a *LostError if accepted entries could not be written since the
 // error was last reported, and agentos.ErrClosed after Close.
 func (r *Recorder) Flush(ctx context.Context) error {
+	if r.mem != nil {
+		return r.mem.flush()
+	}
 	if r.opts.ReadOnly {
 		return nil
 	}
@@ -410,6 +438,9 @@ func (r *Recorder) Flush(ctx context.Context) error {
 // a recorder that began empty). Keep it outside the recorder's reach (see
 // SignAnchor and Publisher) to detect later tampering with VerifyAnchor.
 func (r *Recorder) Anchor() Anchor {
+	if r.mem != nil {
+		return r.mem.anchor()
+	}
 	r.dmu.Lock()
 	defer r.dmu.Unlock()
 	return r.durable.from(r.origin)
@@ -420,6 +451,10 @@ func (r *Recorder) Anchor() Anchor {
 // Close is idempotent; later calls of other methods return
 // agentos.ErrClosed.
 func (r *Recorder) Close() error {
+	if r.mem != nil {
+		r.once.Do(r.mem.close)
+		return nil
+	}
 	r.once.Do(func() {
 		r.mu.Lock()
 		r.closed = true

@@ -19,6 +19,20 @@ func TestConformance(t *testing.T) {
 		recordertest.Test(t, func(t *testing.T) (recordertest.Recorder, recordertest.Tamperer) {
 			r, err := recorder.Open("", nil)
 			require.NoError(t, err)
+			return r, recorder.NewMemTamperer(r)
+		})
+	})
+	t.Run("MemoryBuffered", func(t *testing.T) {
+		recordertest.Test(t, func(t *testing.T) (recordertest.Recorder, recordertest.Tamperer) {
+			r, err := recorder.Open("", &recorder.Options{Durability: recorder.Buffered})
+			require.NoError(t, err)
+			return r, recorder.NewMemTamperer(r)
+		})
+	})
+	t.Run("SQLiteMemory", func(t *testing.T) {
+		recordertest.Test(t, func(t *testing.T) (recordertest.Recorder, recordertest.Tamperer) {
+			r, err := recorder.OpenSQLiteMemory(nil)
+			require.NoError(t, err)
 			return r, nil
 		})
 	})

@@ -27,6 +27,9 @@ type Report struct {
 	Head Anchor
 	// Broken is the first broken link, nil when OK.
 	Broken *ChainError
+	// Evicted is the number of entries an in-memory recorder bounded by
+	// Options.MaxEntries dropped before Genesis: they could not be checked.
+	Evicted uint64
 }
 
 // Err returns Broken as an error (nil when the chain verifies).
@@ -85,6 +88,9 @@ func (r *Recorder) verify(ctx context.Context, anchors []Anchor) (Report, error)
 	want, err := newExpectation(anchors)
 	if err != nil {
 		return Report{}, err
+	}
+	if r.mem != nil {
+		return r.mem.verify(ctx, want)
 	}
 	st, release, err := r.reader()
 	if err != nil {
@@ -276,6 +282,13 @@ func startBreak(ctx context.Context, files []chainFile, i int, st *store, want A
 			return b, nil
 		}
 	}
+	genesisBreak(b, got, want, first)
+	return b, nil
+}
+
+// genesisBreak names the break of a chain that starts at got, not want,
+// and whose first entry is first (invalid when it holds none).
+func genesisBreak(b *ChainError, got, want Anchor, first sql.NullInt64) {
 	switch {
 	case got.Seq > want.Seq && first.Valid && first.Int64 <= int64(got.Seq):
 		b.Reason = ReasonGenesis
@@ -292,7 +305,6 @@ func startBreak(ctx context.Context, files []chainFile, i int, st *store, want A
 		b.Reason = ReasonGenesis
 		b.Detail = fmt.Sprintf("the chain restarts at %d, before %d (a file of another chain, or one listed twice)", got.Seq, want.Seq)
 	}
-	return b, nil
 }
 
 // entries checks the chain of one store from its genesis, which has been
@@ -368,7 +380,7 @@ func (w *walker) entries(ctx context.Context, st *store) (*ChainError, error) {
 		return pointErr, nil
 	}
 	if broken != nil {
-		b, err := classify(ctx, st, expect, *broken)
+		b, err := classify(ctx, st.genesis, storeRows{st}, expect, *broken)
 		if b != nil {
 			b.File = st.path
 		}
@@ -432,7 +444,7 @@ func (b *brokenRow) hashesWith(k uint64) bool {
 
 // classify names the first broken link. expect is the last good entry
 // (or the genesis).
-func classify(ctx context.Context, st *store, expect Anchor, b brokenRow) (*ChainError, error) {
+func classify(ctx context.Context, genesis Anchor, rows chainRows, expect Anchor, b brokenRow) (*ChainError, error) {
 	want := expect.Seq + 1
 	if b.seq > want && b.selfOK {
 		return &ChainError{Seq: want, Reason: ReasonDeleted,
@@ -442,7 +454,7 @@ func classify(ctx context.Context, st *store, expect Anchor, b brokenRow) (*Chai
 		// The row is intact at its place but does not link to the entry
 		// before it: that one was replaced by a forged entry whose hash
 		// was recomputed (or, for the first entry, the genesis was changed).
-		if expect.Seq == st.genesis.Seq {
+		if expect.Seq == genesis.Seq {
 			return &ChainError{Seq: b.seq, Reason: ReasonEdited,
 				Detail: "the first entry does not link to the file's genesis"}, nil
 		}
@@ -450,11 +462,11 @@ func classify(ctx context.Context, st *store, expect Anchor, b brokenRow) (*Chai
 			Detail: fmt.Sprintf("entry %d was rewritten: entry %d records another hash for it", expect.Seq, b.seq)}, nil
 	}
 	// The row does not hash at its place. Find the place where it does.
-	head, err := maxSeq(ctx, st)
+	head, err := rows.maxSeq(ctx)
 	if err != nil {
 		return nil, err
 	}
-	lo := st.genesis.Seq + 1
+	lo := genesis.Seq + 1
 	hi := max(head, b.seq) + 1
 	tries := 0
 	for k := lo; k <= hi && tries < maxSearch; k, tries = k+1, tries+1 {
@@ -469,7 +481,7 @@ func classify(ctx context.Context, st *store, expect Anchor, b brokenRow) (*Chai
 		}
 		// The entry appended as k sits earlier, at b.seq. If the entry
 		// appended as b.seq sits at k, two entries were swapped.
-		other, err := rowAt(ctx, st, k)
+		other, err := rows.rowAt(ctx, k)
 		if err != nil {
 			return nil, err
 		}
@@ -485,6 +497,22 @@ func classify(ctx context.Context, st *store, expect Anchor, b brokenRow) (*Chai
 			Detail: fmt.Sprintf("entries %d..%d are missing", want, b.seq-1)}, nil
 	}
 	return &ChainError{Seq: b.seq, Reason: ReasonEdited, Detail: "stored fields do not match the entry's hash"}, nil
+}
+
+// chainRows reads what classify needs of a store besides the broken row:
+// the highest sequence held, and the row at a sequence (nil if none).
+type chainRows interface {
+	maxSeq(ctx context.Context) (uint64, error)
+	rowAt(ctx context.Context, seq uint64) (*brokenRow, error)
+}
+
+// storeRows is chainRows of an SQLite store.
+type storeRows struct{ st *store }
+
+func (s storeRows) maxSeq(ctx context.Context) (uint64, error) { return maxSeq(ctx, s.st) }
+
+func (s storeRows) rowAt(ctx context.Context, seq uint64) (*brokenRow, error) {
+	return rowAt(ctx, s.st, seq)
 }
 
 func maxSeq(ctx context.Context, st *store) (uint64, error) {

@@ -1,0 +1,400 @@
+package recorder
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+	"maps"
+	"sort"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/agent-os/agentos"
+)
+
+// memChunkSize is the number of entries of one chunk of the in-memory
+// store. Entries live in fixed-size chunks so that growth never copies
+// them and a reader can keep reading a chunk while Append fills the next.
+const memChunkSize = 512
+
+// maxPooledBuf bounds the hashing buffers kept for reuse: a buffer grown by
+// one large entry is dropped rather than pinned in the pool.
+const maxPooledBuf = 16 << 10
+
+// bufPool holds the hashing buffers of in-memory appends.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// memEntry is one entry of the in-memory store in stored form: the fields
+// that are hashed (meta as its canonical JSON object), the parsed meta
+// that Query copies out, and the chain fields. A memEntry is never changed
+// once stored (the test-only tamper hook is the exception, and it replaces
+// the chunks instead of writing into them).
+type memEntry struct {
+	f          fields[string]
+	meta       map[string]string // nil when empty; never mutated
+	seq        uint64
+	prev, hash Hash
+}
+
+type memChunk [memChunkSize]memEntry
+
+// memView is a consistent snapshot of the store: the entries at positions
+// off..off+n-1 of chunks. Slots below n are never written again, so a
+// reader uses a view without holding the lock.
+type memView struct {
+	chunks []*memChunk
+	off, n int
+}
+
+func (v *memView) at(i int) *memEntry {
+	p := v.off + i
+	return &v.chunks[p/memChunkSize][p%memChunkSize]
+}
+
+// search returns the first position whose entry has a sequence that ok
+// accepts, given that ok is false then true along the chain (the store is
+// ordered by sequence).
+func (v *memView) search(ok func(seq uint64) bool) int {
+	return sort.Search(v.n, func(i int) bool { return ok(v.at(i).seq) })
+}
+
+// memStore is the in-memory flight recorder: the chain in a chunked slice,
+// with the genesis it began at (origin) and, once Options.MaxEntries
+// evicted the oldest entries, the head of the last evicted one (genesis),
+// from which what it holds is verified. Append takes mu for the time of
+// sealing and storing one entry; readers take it only to copy a view.
+type memStore struct {
+	maxEntries int // 0: no bound
+	maxBytes   int
+	clock      func() time.Time
+
+	mu      sync.Mutex
+	chunks  []*memChunk
+	off, n  int
+	origin  Anchor // genesis of the chain
+	genesis Anchor // head of the last evicted entry; origin while none is
+	head    Anchor
+	evicted uint64
+	closed  bool
+}
+
+func newMemStore(o *Options, genesis Anchor) *memStore {
+	return &memStore{maxEntries: o.MaxEntries, maxBytes: o.MaxEntryBytes, clock: o.Clock,
+		origin: genesis, genesis: genesis, head: genesis}
+}
+
+// openMemory returns a Recorder backed by a new memStore.
+func openMemory(o *Options, genesis Anchor) *Recorder {
+	return &Recorder{opts: *o, mem: newMemStore(o, genesis)}
+}
+
+// view returns a snapshot of the store, or agentos.ErrClosed.
+func (m *memStore) view() (memView, Anchor, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return memView{}, Anchor{}, agentos.ErrClosed
+	}
+	return memView{chunks: m.chunks, off: m.off, n: m.n}, m.genesis, nil
+}
+
+// append checks, seals and stores e: Append and AppendLater of an
+// in-memory recorder, for which WriteAhead and Buffered both mean that the
+// entry is in the chain when Append returns.
+func (m *memStore) append(ctx context.Context, e Entry) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if e.Time.IsZero() {
+		e.Time = m.clock()
+	}
+	if err := normalize(&e); err != nil {
+		return 0, err
+	}
+	me := memEntry{meta: e.Meta}
+	args := e.Args
+	e.Args = nil
+	me.f = fieldsOf(&e)
+	// normalize made args afresh (CanonicalJSON) and nothing else holds
+	// them: keep them as the stored string without a copy. They are never
+	// written again; Query hands out copies.
+	me.f.args = unsafe.String(unsafe.SliceData(args), len(args))
+	bp := bufPool.Get().(*[]byte)
+	buf := encode((*bp)[:0], &me.f)
+	defer func() {
+		if cap(buf) <= maxPooledBuf {
+			*bp = buf[:0]
+			bufPool.Put(bp)
+		}
+	}()
+	if len(buf) > m.maxBytes {
+		return 0, fmt.Errorf("%w: recorder: entry of %d bytes exceeds MaxEntryBytes %d", agentos.ErrInvalid, len(buf), m.maxBytes)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return 0, fmt.Errorf("recorder: append: %w", agentos.ErrClosed)
+	}
+	me.seq, me.prev = m.head.Seq+1, m.head.Hash
+	me.hash = seal(buf, me.prev, me.seq)
+	m.put(&me)
+	return me.seq, nil
+}
+
+// put stores a sealed entry at the end of the chain and evicts the oldest
+// beyond maxEntries. The caller holds mu.
+func (m *memStore) put(e *memEntry) {
+	p := m.off + m.n
+	if p/memChunkSize == len(m.chunks) {
+		m.chunks = append(m.chunks, new(memChunk))
+	}
+	m.chunks[p/memChunkSize][p%memChunkSize] = *e
+	m.n++
+	m.head = Anchor{Seq: e.seq, Hash: e.hash}
+	for m.maxEntries > 0 && m.n > m.maxEntries {
+		m.evictOne()
+	}
+}
+
+// evictOne drops the oldest entry; its head becomes the genesis of what
+// the store holds. A chunk emptied by eviction is released by copying the
+// chunk list, so that views taken before keep the list they saw.
+func (m *memStore) evictOne() {
+	v := memView{chunks: m.chunks, off: m.off, n: m.n}
+	first := v.at(0)
+	m.genesis = Anchor{Seq: first.seq, Hash: first.hash}
+	m.evicted++
+	m.off++
+	m.n--
+	if m.off == memChunkSize {
+		m.chunks = append(make([]*memChunk, 0, max(len(m.chunks), 4)), m.chunks[1:]...)
+		m.off = 0
+	}
+}
+
+// importChain stores entries that Import has verified; the caller has
+// checked that each links to the one before.
+func (m *memStore) importEntry(e *Entry) {
+	me := memEntry{f: fieldsOf(e), meta: e.Meta, seq: e.Seq, prev: e.PrevHash, hash: e.Hash}
+	m.mu.Lock()
+	m.put(&me)
+	m.mu.Unlock()
+}
+
+func (m *memStore) anchor() Anchor {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.head.from(m.origin)
+}
+
+func (m *memStore) flush() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return fmt.Errorf("recorder: flush: %w", agentos.ErrClosed)
+	}
+	return nil
+}
+
+// close drops the entries; views taken before keep theirs.
+func (m *memStore) close() {
+	m.mu.Lock()
+	m.closed = true
+	m.chunks, m.off, m.n = nil, 0, 0
+	m.mu.Unlock()
+}
+
+// entry returns the entry of e as Query returns it: its own copies of
+// Args and Meta.
+func (e *memEntry) entry() Entry {
+	f := &e.f
+	out := Entry{Seq: e.seq, Time: time.Unix(0, f.time).UTC(), Trace: f.trace, Agent: agentos.AgentID(f.agent),
+		Kind: Kind(f.kind), Op: agentos.Op(f.op), Tool: f.tool, Path: f.path, Target: agentos.AgentID(f.target),
+		PayloadType: f.payloadType, PolicyVersion: f.policyVersion, Rule: f.rule,
+		Effect: agentos.Effect(f.effect), Message: f.message, Severity: agentos.Severity(f.severity),
+		Status: Status(f.status), Error: f.errText, Duration: time.Duration(f.duration),
+		ResultDigest: f.resultDigest, Detail: f.detail, PrevHash: e.prev, Hash: e.hash}
+	if f.args != "" {
+		out.Args = []byte(f.args)
+	}
+	if e.meta != nil {
+		out.Meta = maps.Clone(e.meta)
+	}
+	return out
+}
+
+// matcher is a Filter compiled for the in-memory store. It matches as the
+// SQL of Filter.where does: exact byte equality of the text columns, Since
+// and Until compared in Unix nanoseconds.
+type matcher struct {
+	f            *Filter
+	since, until int64
+	hasSince     bool
+	hasUntil     bool
+}
+
+func newMatcher(f *Filter) matcher {
+	m := matcher{f: f, hasSince: !f.Since.IsZero(), hasUntil: !f.Until.IsZero()}
+	if m.hasSince {
+		m.since = f.Since.UnixNano()
+	}
+	if m.hasUntil {
+		m.until = f.Until.UnixNano()
+	}
+	return m
+}
+
+func (m *matcher) match(e *fields[string]) bool {
+	f := m.f
+	switch {
+	case f.Agent != "" && e.agent != string(f.Agent),
+		f.Op != "" && e.op != string(f.Op),
+		f.Tool != "" && e.tool != f.Tool,
+		f.PayloadType != "" && e.payloadType != f.PayloadType,
+		f.Kind != "" && e.kind != string(f.Kind),
+		f.Trace != "" && e.trace != f.Trace,
+		m.hasSince && e.time < m.since,
+		m.hasUntil && e.time >= m.until:
+		return false
+	}
+	if len(f.Effects) == 0 {
+		return true
+	}
+	for _, x := range f.Effects {
+		if int64(x) == e.effect {
+			return true
+		}
+	}
+	return false
+}
+
+// query is Recorder.Query in memory. It scans a view between the bounds
+// After and Before (found by binary search) and holds no lock while the
+// loop body runs. After and Before compare as the SQL does, as signed
+// 64-bit integers.
+func (m *memStore) query(ctx context.Context, f Filter) iter.Seq2[Entry, error] {
+	return func(yield func(Entry, error) bool) {
+		if f.Limit < 0 {
+			yield(Entry{}, fmt.Errorf("%w: recorder: negative limit", agentos.ErrInvalid))
+			return
+		}
+		if err := ctx.Err(); err != nil {
+			yield(Entry{}, fmt.Errorf("recorder: query: %w", err))
+			return
+		}
+		v, _, err := m.view()
+		if err != nil {
+			yield(Entry{}, fmt.Errorf("recorder: query: %w", err))
+			return
+		}
+		f.Effects = append([]agentos.Effect(nil), f.Effects...) // the caller may change its slice while we iterate
+		lo, hi := 0, v.n
+		if f.After > 0 {
+			lo = v.search(func(seq uint64) bool { return int64(seq) > int64(f.After) })
+		}
+		if f.Before > 0 {
+			hi = v.search(func(seq uint64) bool { return int64(seq) >= int64(f.Before) })
+		}
+		mt := newMatcher(&f)
+		left := f.Limit
+		step, i, end := 1, lo, hi
+		if f.Order == Descending {
+			step, i, end = -1, hi-1, lo-1
+		}
+		for scanned := 0; i != end && lo < hi; i, scanned = i+step, scanned+1 {
+			if scanned&1023 == 1023 {
+				if err := ctx.Err(); err != nil {
+					yield(Entry{}, fmt.Errorf("recorder: query: %w", err))
+					return
+				}
+			}
+			e := v.at(i)
+			if !mt.match(&e.f) {
+				continue
+			}
+			if !yield(e.entry(), nil) {
+				return
+			}
+			if f.Limit > 0 {
+				if left--; left == 0 {
+					return
+				}
+			}
+		}
+	}
+}
+
+// stats is Recorder.Stats in memory: one scan of the entries held.
+func (m *memStore) stats(ctx context.Context) (Stats, error) {
+	v, genesis, err := m.view()
+	if err != nil {
+		return Stats{}, fmt.Errorf("recorder: stats: %w", err)
+	}
+	m.mu.Lock()
+	evicted := m.evicted
+	m.mu.Unlock()
+	s := Stats{Files: 1, Entries: uint64(v.n), Genesis: genesis, Head: genesis, Evicted: evicted,
+		ByKind: map[Kind]uint64{}, ByEffect: map[agentos.Effect]uint64{}}
+	agents := map[string]struct{}{}
+	var oldest, newest int64
+	for i := range v.n {
+		if i&4095 == 4095 {
+			if err := ctx.Err(); err != nil {
+				return Stats{}, fmt.Errorf("recorder: stats: %w", err)
+			}
+		}
+		e := v.at(i)
+		if i == 0 || e.f.time < oldest {
+			oldest = e.f.time
+		}
+		if i == 0 || e.f.time > newest {
+			newest = e.f.time
+		}
+		agents[e.f.agent] = struct{}{}
+		s.ByKind[Kind(e.f.kind)]++
+		if e.f.kind == string(KindDecision) {
+			s.ByEffect[agentos.Effect(e.f.effect)]++
+		}
+	}
+	if v.n > 0 {
+		last := v.at(v.n - 1)
+		s.Head = Anchor{Seq: last.seq, Hash: last.hash}
+		s.Oldest, s.Newest = time.Unix(0, oldest).UTC(), time.Unix(0, newest).UTC()
+	}
+	s.Agents = len(agents)
+	return s, nil
+}
+
+// export is Recorder.Export in memory: the header names the genesis of
+// what the store holds (the head of the last evicted entry, if any), and
+// the entries of the same view follow, so the stream always links.
+func (m *memStore) export(ctx context.Context, w io.Writer) error {
+	v, genesis, err := m.view()
+	if err != nil {
+		return fmt.Errorf("recorder: export: %w", err)
+	}
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(header{Format: jsonlFormat, Version: encodingVersion, Genesis: genesis}); err != nil {
+		return fmt.Errorf("recorder: export: %w", err)
+	}
+	for i := range v.n {
+		if i&1023 == 1023 {
+			if err := ctx.Err(); err != nil {
+				return fmt.Errorf("recorder: export: %w", err)
+			}
+		}
+		if err := enc.Encode(v.at(i).entry()); err != nil {
+			return fmt.Errorf("recorder: export: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("recorder: export: %w", err)
+	}
+	return nil
+}
