@@ -35,7 +35,34 @@ type (
 	entryLimiter interface {
 		MaxEntryBytes() int
 	}
+	// laterAppender queues an entry in the chain without waiting for its
+	// commit, which the next waiting Append (the next decision), a flush
+	// or a short timer makes; a failed commit of it shows in Lost. The
+	// kernel appends outcomes with it: the decision was durable before the
+	// effect, and the outcome rides on the next commit, one fsync per
+	// syscall instead of two.
+	laterAppender interface {
+		AppendLater(ctx context.Context, e recorder.Entry) (uint64, error)
+	}
 )
+
+// appendOutcome appends a syscall's outcome entry, with the sink's
+// AppendLater when it has one (see laterAppender), else with Append. An
+// outcome queued but lost before its commit is reported by the sink's Lost
+// (lossReporter), which halts the kernel at the next syscall; a crash
+// before its commit leaves a permitted decision without an outcome, which
+// recorder.Stats and recorder.Report name as an unknown outcome.
+func (k *Kernel) appendOutcome(ctx context.Context, e recorder.Entry) error {
+	if e.Time.IsZero() {
+		e.Time = k.now()
+	}
+	if la, ok := k.sink.(laterAppender); ok {
+		_, err := la.AppendLater(ctx, e)
+		return err
+	}
+	_, err := k.sink.Append(ctx, e)
+	return err
+}
 
 // Bounds on the arguments a decision entry records. Arguments whose
 // canonical JSON is longer are recorded cut (see [ArgsTruncatedKey]), so
@@ -194,4 +221,17 @@ func minimalDecision(e recorder.Entry) recorder.Entry {
 	}
 	e.Detail = strings.Join(notes, "; ")
 	return e
+}
+
+var _ laterAppender = (*anchoredSink)(nil)
+
+// AppendLater queues e (see recorder.Recorder.AppendLater) and tells the
+// publisher, as Append does, so that outcomes count towards the anchor
+// interval; called on the syscall's goroutine.
+func (s *anchoredSink) AppendLater(ctx context.Context, e recorder.Entry) (uint64, error) {
+	seq, err := s.Recorder.AppendLater(ctx, e)
+	if err == nil {
+		s.pub.Appended()
+	}
+	return seq, err
 }

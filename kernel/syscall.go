@@ -253,7 +253,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 		oe.Detail = joinDetail(rq.note(), oe.Detail)
 	}
 	cutFields(&oe)
-	if _, err := k.appendEntry(rctx, oe); err != nil {
+	if err := k.appendOutcome(rctx, oe); err != nil {
 		err = fmt.Errorf("%w: outcome not recorded: %w", ErrRecorder, err)
 		k.log.Error("kernel: recording outcome", "agent", a.id, "trace", act.ID, "err", err)
 		return res, errors.Join(opErr, err)

@@ -13,8 +13,9 @@ func (r *Recorder) InMemory() bool { return r.base == "" }
 func (r *Recorder) MaxEntryBytes() int { return r.opts.MaxEntryBytes }
 
 // Lost returns nil while every entry Append accepted was committed or is
-// still queued, and from the first failed commit in Buffered mode on, for
-// good, the *LostError of the entries it lost (errors.Is ErrLost, and its
+// still queued, and from the first failed commit of entries acknowledged
+// before their commit (Buffered mode, or AppendLater in WriteAhead mode)
+// on, for good, the *LostError of the entries it lost (errors.Is ErrLost, and its
 // cause, such as ErrStorageFull). Unlike the error Append and Flush report
 // once, it stays: a caller that acknowledged work on the strength of
 // Append's answer checks it to stop acknowledging more. It is cheap (one

@@ -31,7 +31,7 @@ func (r *Recorder) Export(ctx context.Context, w io.Writer) error {
 	if r.mem != nil {
 		return r.mem.export(ctx, w)
 	}
-	st, release, err := r.reader()
+	st, release, err := r.reader(ctx)
 	if err != nil {
 		return fmt.Errorf("recorder: export: %w", err)
 	}

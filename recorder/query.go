@@ -135,7 +135,7 @@ func (f *Filter) where() ([]string, []any) {
 }
 
 func (r *Recorder) page(ctx context.Context, where []string, args []any, after, before uint64, order Order, n int) ([]Entry, error) {
-	st, release, err := r.reader()
+	st, release, err := r.reader(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("recorder: query: %w", err)
 	}
@@ -225,6 +225,13 @@ type Stats struct {
 	// Evicted counts the entries an in-memory recorder bounded by
 	// Options.MaxEntries dropped; Genesis is the last one dropped.
 	Evicted uint64
+	// Unknown lists the unknown outcomes of the current file: permitted
+	// decisions with no outcome entry, for which the effect may or may not
+	// have happened (see Unknown). A syscall running when Stats reads
+	// shows here too; a file whose kernel closed cleanly has none. A
+	// decision whose outcome went to the next file of a rollover counts
+	// here; Verify, which walks every file, does not count it.
+	Unknown Unknown
 }
 
 // Stats counts the committed entries of the current file.
@@ -232,7 +239,7 @@ func (r *Recorder) Stats(ctx context.Context) (Stats, error) {
 	if r.mem != nil {
 		return r.mem.stats(ctx)
 	}
-	st, release, err := r.reader()
+	st, release, err := r.reader(ctx)
 	if err != nil {
 		return Stats{}, fmt.Errorf("recorder: stats: %w", err)
 	}
@@ -267,6 +274,9 @@ func (r *Recorder) Stats(ctx context.Context) (Stats, error) {
 	}); err != nil {
 		return s, err
 	}
+	if s.Unknown, err = st.unknown(ctx); err != nil {
+		return s, err
+	}
 	r.mu.Lock()
 	s.Pending = r.queued
 	r.mu.Unlock()
@@ -278,6 +288,31 @@ func (r *Recorder) Stats(ctx context.Context) (Stats, error) {
 	}
 	r.dmu.Unlock()
 	return s, nil
+}
+
+// unknown computes the unknown outcomes of the store's entries (see
+// unknownOutcomes), reading only the decision and outcome rows' kind,
+// status and trace.
+func (st *store) unknown(ctx context.Context) (Unknown, error) {
+	rows, err := st.r.QueryContext(ctx,
+		"SELECT seq, kind, status, trace FROM entries WHERE kind IN ('decision', 'outcome') ORDER BY seq")
+	if err != nil {
+		return Unknown{}, st.wrap(err)
+	}
+	defer rows.Close()
+	t := newOutcomeTracker()
+	for rows.Next() {
+		var seq uint64
+		var kind, status, trace string
+		if err := rows.Scan(&seq, &kind, &status, &trace); err != nil {
+			return Unknown{}, st.wrap(err)
+		}
+		t.observe(seq, Kind(kind), Status(status), trace)
+	}
+	if err := rows.Err(); err != nil {
+		return Unknown{}, st.wrap(err)
+	}
+	return t.result(), nil
 }
 
 func group(ctx context.Context, st *store, q string, fn func(string, uint64)) error {

@@ -87,7 +87,9 @@ type Options struct {
 	// entries wait. Default 512.
 	BatchSize int
 	// FlushInterval: in Buffered mode the longest an entry waits before
-	// the flusher commits it. Default 100ms.
+	// the flusher commits it; in WriteAhead mode the longest an entry
+	// queued by AppendLater waits when no Append, Flush or read commits it
+	// sooner. Default 100ms.
 	FlushInterval time.Duration
 	// MaxBatch bounds the entries of one transaction. Default 4096.
 	MaxBatch int
@@ -184,6 +186,8 @@ type item struct {
 	meta  string     // e.Meta in stored form (metaJSON)
 	done  chan error // WriteAhead: receives the commit result
 	flush chan error // flush marker: receives the result of everything before it
+	late  bool       // WriteAhead: queued by AppendLater, counted in Recorder.late
+	quiet bool       // flush marker of a read: leaves a loss for Flush to report
 }
 
 // Recorder is the flight recorder: an append-only, hash-chained log of
@@ -209,6 +213,7 @@ type Recorder struct {
 	closed   bool
 	asyncErr error                     // buffered entries lost, reported once
 	lost     atomic.Pointer[LostError] // the first loss, kept (see Lost)
+	late     atomic.Int64              // WriteAhead entries of AppendLater not yet committed
 
 	dmu      sync.Mutex
 	durable  Anchor // head of committed entries
@@ -218,6 +223,7 @@ type Recorder struct {
 	segments []string
 
 	wake     chan struct{}
+	later    chan struct{} // AppendLater queued an entry: arm the flush timer
 	quit     chan struct{}
 	done     chan struct{}
 	closeErr error
@@ -256,7 +262,7 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 		return nil, errNoSQLite
 	}
 	r := &Recorder{opts: o, base: path, space: make(chan struct{}),
-		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+		wake: make(chan struct{}, 1), later: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	active := path
 	if o.Rollover != nil {
 		segs, err := listSegments(path)
@@ -319,6 +325,32 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 // mode a *LostError (once) when earlier accepted entries could not be
 // written — the entry given to that call is not recorded.
 func (r *Recorder) Append(ctx context.Context, e Entry) (uint64, error) {
+	return r.append(ctx, e, r.opts.Durability == WriteAhead)
+}
+
+// AppendLater records e as Append does but, in WriteAhead mode, returns
+// once the entry is queued instead of committed: it takes its place in the
+// chain at once (its sequence number is returned) and becomes durable with
+// the next commit, which the next Append that waits, a Flush, a read
+// (Query, Stats, Verify, Export), Close, or at the latest a timer of
+// Options.FlushInterval triggers. It lets an entry whose loss is tolerable
+// for a moment (a syscall's outcome, written after its decision was
+// committed) share the commit of the next entry that must be durable: one
+// fsync per syscall instead of two. In Buffered mode it is Append.
+//
+// An entry of AppendLater that a commit fails to write is reported as an
+// Append in Buffered mode reports its loss: a *LostError returned once by
+// the next Append, AppendLater, Flush or Close, and from then on, for
+// good, by Lost. A process that dies before the commit loses the entry and
+// those queued after it, never one committed before.
+//
+// Errors: those of Append.
+func (r *Recorder) AppendLater(ctx context.Context, e Entry) (uint64, error) {
+	return r.append(ctx, e, false)
+}
+
+// append queues e and, when wait, waits for its commit.
+func (r *Recorder) append(ctx context.Context, e Entry, wait bool) (uint64, error) {
 	if r.mem != nil {
 		return r.mem.append(ctx, e)
 	}
@@ -340,9 +372,10 @@ func (r *Recorder) Append(ctx context.Context, e Entry) (uint64, error) {
 		return 0, fmt.Errorf("%w: recorder: entry of %d bytes exceeds MaxEntryBytes %d", agentos.ErrInvalid, len(buf), r.opts.MaxEntryBytes)
 	}
 	it := &item{e: e, meta: f.meta}
-	writeAhead := r.opts.Durability == WriteAhead
-	if writeAhead {
+	if wait {
 		it.done = make(chan error, 1)
+	} else if r.opts.Durability == WriteAhead {
+		it.late = true
 	}
 	for {
 		r.mu.Lock()
@@ -378,12 +411,20 @@ func (r *Recorder) Append(ctx context.Context, e Entry) (uint64, error) {
 		r.head = Anchor{Seq: seq, Hash: it.e.Hash}
 		r.pending = append(r.pending, it)
 		r.queued++
-		wake := writeAhead || r.queued >= r.opts.BatchSize
+		if it.late {
+			r.late.Add(1)
+		}
+		wake := wait || r.queued >= r.opts.BatchSize
 		r.mu.Unlock()
 		if wake {
 			r.signal()
+		} else if it.late {
+			select {
+			case r.later <- struct{}{}:
+			default:
+			}
 		}
-		if !writeAhead {
+		if !wait {
 			return seq, nil
 		}
 		select {
@@ -420,6 +461,30 @@ func (r *Recorder) Flush(ctx context.Context) error {
 	if r.closed {
 		r.mu.Unlock()
 		return fmt.Errorf("recorder: flush: %w", agentos.ErrClosed)
+	}
+	r.pending = append(r.pending, m)
+	r.mu.Unlock()
+	r.signal()
+	select {
+	case err := <-m.flush:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// settle commits the entries AppendLater queued before the call, so that a
+// read sees them, and leaves a loss for Flush, Append and Lost to report.
+// It costs one atomic load when none is queued.
+func (r *Recorder) settle(ctx context.Context) error {
+	if r.late.Load() == 0 || r.opts.ReadOnly {
+		return nil
+	}
+	m := &item{flush: make(chan error, 1), quiet: true}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return agentos.ErrClosed
 	}
 	r.pending = append(r.pending, m)
 	r.mu.Unlock()
@@ -482,11 +547,25 @@ func (r *Recorder) run() {
 		defer t.Stop()
 		tick = t.C
 	}
+	// The timer that bounds the wait of AppendLater's entries: armed when
+	// one is queued and the timer is not already running.
+	late := time.NewTimer(r.opts.FlushInterval)
+	late.Stop()
+	defer late.Stop()
+	var lateC <-chan time.Time
 	for {
 		stop := false
 		select {
 		case <-r.wake:
 		case <-tick:
+		case <-r.later:
+			if lateC == nil {
+				late.Reset(r.opts.FlushInterval)
+				lateC = late.C
+			}
+			continue
+		case <-lateC:
+			lateC = nil
 		case <-r.quit:
 			stop = true
 		}
@@ -556,10 +635,13 @@ func (r *Recorder) process(items []*item) (released int) {
 				r.release(n)
 				released += n
 			}
-			r.mu.Lock()
-			err := r.asyncErr
-			r.asyncErr = nil
-			r.mu.Unlock()
+			var err error
+			if !items[i].quiet {
+				r.mu.Lock()
+				err = r.asyncErr
+				r.asyncErr = nil
+				r.mu.Unlock()
+			}
 			items[i].flush <- err
 		}
 		start = i + 1
@@ -584,10 +666,17 @@ func (r *Recorder) commit(batch, rest []*item) (failed bool) {
 		r.inFile += uint64(len(batch))
 		roll := r.opts.Rollover != nil && r.inFile >= r.opts.Rollover.MaxEntries
 		r.dmu.Unlock()
+		late := int64(0)
 		for _, it := range batch {
 			if it.done != nil {
 				it.done <- nil
 			}
+			if it.late {
+				late++
+			}
+		}
+		if late > 0 {
+			r.late.Add(-late)
 		}
 		if roll {
 			r.rollover()
@@ -605,9 +694,11 @@ func (r *Recorder) commit(batch, rest []*item) (failed bool) {
 	r.head = head
 	var first, last uint64
 	var markers []*item
+	unwaited, loud := false, false // an entry nobody waits for; a marker of Flush
 	for _, it := range all {
 		if it.flush != nil {
 			markers = append(markers, it)
+			loud = loud || !it.quiet
 			continue
 		}
 		if first == 0 {
@@ -616,10 +707,18 @@ func (r *Recorder) commit(batch, rest []*item) (failed bool) {
 		last = it.e.Seq
 		if it.done != nil {
 			it.done <- fmt.Errorf("recorder: entry %d not recorded: %w", it.e.Seq, err)
+		} else {
+			unwaited = true
+		}
+		if it.late {
+			r.late.Add(-1)
 		}
 	}
 	report := err
-	if r.opts.Durability == Buffered && first != 0 {
+	// Entries that were acknowledged before their commit (Buffered, or
+	// AppendLater in WriteAhead) are a loss to report; those whose Append
+	// waited got the error.
+	if unwaited && first != 0 {
 		lost := &LostError{First: first, Last: last, Err: err}
 		if prev, ok := r.asyncErr.(*LostError); ok {
 			lost.First = prev.First
@@ -627,7 +726,7 @@ func (r *Recorder) commit(batch, rest []*item) (failed bool) {
 		r.asyncErr = lost
 		r.lost.CompareAndSwap(nil, lost)
 		report = lost
-		if len(markers) > 0 {
+		if loud {
 			r.asyncErr = nil // a Flush reports it
 		}
 	}
@@ -636,6 +735,10 @@ func (r *Recorder) commit(batch, rest []*item) (failed bool) {
 	r.lastErr = err
 	r.dmu.Unlock()
 	for _, m := range markers {
+		if m.quiet {
+			m.flush <- nil // a read goes on with what is durable
+			continue
+		}
 		m.flush <- report
 	}
 	return true
@@ -717,9 +820,13 @@ func (r *Recorder) Segments() []string {
 	return append([]string(nil), r.segments...)
 }
 
-// store returns the current store for one read, with the read lock held;
-// call the returned release when done.
-func (r *Recorder) reader() (*store, func(), error) {
+// reader returns the current store for one read, with the read lock held,
+// after committing the entries AppendLater queued (see settle); call the
+// returned release when done.
+func (r *Recorder) reader(ctx context.Context) (*store, func(), error) {
+	if err := r.settle(ctx); err != nil {
+		return nil, nil, err
+	}
 	r.stMu.RLock()
 	r.mu.Lock()
 	closed := r.closed

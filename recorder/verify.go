@@ -27,6 +27,12 @@ type Report struct {
 	Head Anchor
 	// Broken is the first broken link, nil when OK.
 	Broken *ChainError
+	// Unknown lists the unknown outcomes among the entries checked:
+	// permitted decisions with no outcome entry, for which the effect may
+	// or may not have happened (see Unknown). Syscalls running while
+	// Verify reads show here too; a chain whose kernel closed cleanly has
+	// none. It does not make the chain broken: OK says nothing of it.
+	Unknown Unknown
 	// Evicted is the number of entries an in-memory recorder bounded by
 	// Options.MaxEntries dropped before Genesis: they could not be checked.
 	Evicted uint64
@@ -92,7 +98,7 @@ func (r *Recorder) verify(ctx context.Context, anchors []Anchor) (Report, error)
 	if r.mem != nil {
 		return r.mem.verify(ctx, want)
 	}
-	st, release, err := r.reader()
+	st, release, err := r.reader(ctx)
 	if err != nil {
 		return Report{}, fmt.Errorf("recorder: verify: %w", err)
 	}
@@ -192,11 +198,13 @@ type walker struct {
 	want    expectation
 	pi      int    // next point to pass
 	matched Anchor // the last point passed (or the start)
+	out     *outcomeTracker
 }
 
 // verifyChain walks files in order against want.
-func verifyChain(ctx context.Context, files []chainFile, want expectation) (Report, error) {
-	w := &walker{want: want}
+func verifyChain(ctx context.Context, files []chainFile, want expectation) (rep Report, err error) {
+	w := &walker{want: want, out: newOutcomeTracker()}
+	defer func() { rep.Unknown = w.out.result() }()
 	for i, f := range files {
 		st, release, err := f.open(ctx)
 		if err != nil {
@@ -354,6 +362,7 @@ func (w *walker) entries(ctx context.Context, st *store) (*ChainError, error) {
 			if selfOK && uint64(seq) == expect.Seq+1 && Hash(prev) == expect.Hash {
 				expect = Anchor{Seq: uint64(seq), Hash: Hash(hash)}
 				entries++
+				w.out.observe(uint64(seq), Kind(f.kind), Status(f.status), f.trace)
 				if w.pi < len(points) && points[w.pi].Seq == expect.Seq {
 					if pointErr = w.pass(expect); pointErr != nil {
 						return nil
