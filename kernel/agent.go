@@ -387,11 +387,12 @@ func (a *Agent) Exec(ctx context.Context, tool string, args map[string]any) (any
 		}
 		if t, err = a.k.tools.Resolve(name, constraint); err == nil {
 			if rq.act.Meta == nil {
-				rq.act.Meta = make(map[string]string, 1)
+				rq.act.Meta = map[string]string{MetaVersion: t.Meta.Version}
+			} else {
+				rq.act.Meta[MetaVersion] = t.Meta.Version
 			}
-			rq.act.Meta[MetaVersion] = t.Meta.Version
 			rq.tool = policyTool(t)
-			if err := t.Validate(cp); err != nil {
+			if rq.checked, err = t.Check(cp); err != nil {
 				rq.pre, rq.preRule = fmt.Errorf("kernel: tool %q: %w", name, err), RuleToolArgs
 			}
 		} else if errors.Is(err, atr.ErrNotFound) {
@@ -401,16 +402,7 @@ func (a *Agent) Exec(ctx context.Context, tool string, args map[string]any) (any
 			rq.pre, rq.preRule = fmt.Errorf("kernel: tool %q: %w", name, err), RuleToolName
 		}
 	}
-	rq.run = func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
-		if t == nil {
-			return nil, nil, fmt.Errorf("kernel: tool %q: %w", act.Tool, agentos.ErrNotFound)
-		}
-		res, err := t.Call(context.WithValue(ctx, actionKey{}, act), act.Args)
-		if err != nil {
-			return nil, nil, err
-		}
-		return res, resultBytes(res), nil
-	}
+	rq.exec, rq.digestResult = t, true // run by execute
 	return a.syscall(ctx, rq)
 }
 
@@ -436,21 +428,25 @@ func policyTool(t *atr.Tool) *policy.Tool {
 	}
 }
 
-// resultBytes is what a tool result's digest is computed over.
-func resultBytes(res any) []byte {
+// resultDigest is the digest of a tool result: of the bytes of a []byte
+// or a string, of "null" for nil, else of its JSON (or, for a result JSON
+// cannot encode, of "<type>: <value>"). A string is hashed in place, not
+// copied. JSON goes through json.Marshal: a json.Encoder writing into the
+// hash would buffer the encoding all the same, and add a newline.
+func resultDigest(res any) string {
 	switch r := res.(type) {
 	case nil:
-		return []byte("null")
+		return digestString("null")
 	case []byte:
-		return r
+		return digest(r)
 	case string:
-		return []byte(r)
+		return digestString(r)
 	}
 	b, err := json.Marshal(res)
 	if err != nil {
-		return fmt.Appendf(nil, "%T: %v", res, res)
+		b = fmt.Appendf(nil, "%T: %v", res, res)
 	}
-	return b
+	return digest(b)
 }
 
 // Do governs an action whose effect the caller supplies: transports other
@@ -479,13 +475,14 @@ func (a *Agent) Do(ctx context.Context, act agentos.Action, fn func(ctx context.
 			Op: act.Op, Path: act.Path, Tool: act.Tool, Target: act.Target,
 			PayloadType: act.PayloadType, Meta: maps.Clone(act.Meta),
 		},
-		commit: act.Op.SideEffect(),
+		commit:       act.Op.SideEffect(),
+		digestResult: true,
 		run: func(ctx context.Context, _ *agentos.Action) (any, []byte, error) {
 			res, err := fn(ctx)
 			if err != nil {
 				return nil, nil, err
 			}
-			return res, resultBytes(res), nil
+			return res, nil, nil
 		},
 	}
 	if act.Args != nil {

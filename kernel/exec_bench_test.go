@@ -33,18 +33,20 @@ spec:
 // default in-memory recorder (kernel.New without WithRecorder): an allowed
 // tool call returning a small string, a Write to /mem/working, and a tool
 // call policy refuses. Both entries of each syscall are recorded.
+// allowed-discard is the allowed call with a sink that keeps nothing: the
+// kernel's own share.
 //
 //	go test -run '^$' -bench '^BenchmarkExec$' -benchmem -count 6 ./kernel/
 func BenchmarkExec(b *testing.B) {
 	ctx := context.Background()
-	setup := func(b *testing.B) *kernel.Agent {
+	setup := func(b *testing.B, opts ...kernel.Option) *kernel.Agent {
 		b.Helper()
 		tool := func(context.Context, map[string]any) (any, error) { return "ok", nil }
-		k, err := kernel.New(
+		k, err := kernel.New(append([]kernel.Option{
 			kernel.WithPolicySource("exec-bench.yaml", []byte(execBenchPolicy)),
 			kernel.WithTool("echo", tool),
 			kernel.WithTool("forbidden", tool),
-		)
+		}, opts...)...)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -59,6 +61,16 @@ func BenchmarkExec(b *testing.B) {
 
 	b.Run("allowed", func(b *testing.B) {
 		a := setup(b)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := a.Exec(ctx, "echo", args); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// The kernel's own work: the same call with a sink that keeps nothing.
+	b.Run("allowed-discard", func(b *testing.B) {
+		a := setup(b, kernel.WithRecorder(&countSink{}))
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := a.Exec(ctx, "echo", args); err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"reflect"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -54,6 +55,10 @@ type Kernel struct {
 	strict    bool
 	shadow    bool
 	now       func() time.Time
+	// realClock: now is time.Now, whose readings carry the monotonic
+	// clock, so a syscall's end is its start plus a monotonic reading
+	// (syscallEnd) rather than a second wall-clock read.
+	realClock bool
 	log       *slog.Logger
 	maxAgents int
 	closeTO   time.Duration
@@ -148,6 +153,7 @@ func New(opts ...Option) (*Kernel, error) {
 		strict:    c.strict,
 		shadow:    c.shadow,
 		now:       c.clock,
+		realClock: reflect.ValueOf(c.clock).Pointer() == reflect.ValueOf(time.Now).Pointer(),
 		log:       c.logger,
 		maxAgents: c.maxAgents,
 		closeTO:   c.closeTO,
@@ -245,7 +251,20 @@ func (k *Kernel) Tools() []string {
 func (k *Kernel) Registry() *atr.Registry { return k.tools }
 
 func (k *Kernel) newTrace() string {
-	return k.tracePrefix + strconv.FormatUint(k.traceSeq.Add(1), 36)
+	var buf [48]byte // the prefix is 17 bytes: one allocation, the string's
+	return string(strconv.AppendUint(append(buf[:0], k.tracePrefix...), k.traceSeq.Add(1), 36))
+}
+
+// syscallEnd returns the time a syscall that started at start (a reading
+// of k.now) ends. With the real clock that is start plus the monotonic
+// time elapsed since: one cheap monotonic read instead of a second
+// wall-clock read, and a duration that a wall-clock step cannot make
+// negative. With an injected clock it is a reading of that clock.
+func (k *Kernel) syscallEnd(start time.Time) time.Time {
+	if k.realClock {
+		return start.Add(time.Since(start))
+	}
+	return k.now()
 }
 
 // usable reports why the kernel refuses work, or nil.

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/atr"
 	"github.com/agent-os/agentos/iatp"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/recorder"
@@ -75,8 +76,16 @@ type request struct {
 	// happens only while the agent is alive.
 	commit bool
 	// run executes the syscall. It returns the result, the bytes to digest
-	// (nil: no digest) and an error.
+	// (nil: no digest) and an error. A tool call has no run: the kernel
+	// calls exec with the arguments checked.
 	run func(ctx context.Context, act *agentos.Action) (result any, digest []byte, err error)
+	// exec is the tool an Exec calls (nil: not in the registry) and checked
+	// the proof that act.Args satisfy its input schema.
+	exec    *atr.Tool
+	checked atr.Validated
+	// digestResult: the outcome's digest is that of the result (see
+	// resultDigest), when run succeeded and the result was delivered.
+	digestResult bool
 	// note, when set, is called after run succeeded and its text added to
 	// the outcome entry's Detail (a search's hits and scores).
 	note func() string
@@ -105,8 +114,12 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	}
 	defer k.inflight.Done()
 
-	// Entries are recorded even when the caller's context ends meanwhile.
-	rctx := context.WithoutCancel(ctx)
+	// Entries are recorded even when the caller's context ends meanwhile
+	// (a context whose Done is nil never ends).
+	rctx := ctx
+	if ctx.Done() != nil {
+		rctx = context.WithoutCancel(ctx)
+	}
 	act := rq.act
 	act.ID = k.newTrace()
 	act.Agent = a.id
@@ -206,14 +219,14 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 		opErr = a.sig.Commit(func() error {
 			ran = true
 			var e error
-			res, dig, e = rq.run(sctx, &act)
+			res, dig, e = a.execute(sctx, &rq, &act)
 			return e
 		})
 		if !ran {
 			out = StatusKilled
 		}
 	default:
-		res, dig, opErr = rq.run(sctx, &act)
+		res, dig, opErr = a.execute(sctx, &rq, &act)
 		// A result that arrives after the kill is discarded: the commit
 		// point of a read or a tool call is its delivery.
 		if kerr := a.sig.Commit(func() error { return nil }); kerr != nil {
@@ -226,7 +239,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 			out = recorder.StatusCanceled
 		}
 	}
-	end := k.now()
+	end := k.syscallEnd(act.At)
 	oe := recorder.Entry{
 		Time:          end,
 		Kind:          recorder.KindOutcome,
@@ -245,10 +258,15 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	if opErr != nil {
 		oe.Error = truncateString(opErr.Error(), maxErrorRecorded)
 	}
-	if dig != nil {
+	switch {
+	case dig != nil:
 		oe.ResultDigest = digest(dig)
+	case rq.digestResult && opErr == nil && out == recorder.StatusOK:
+		oe.ResultDigest = resultDigest(res)
 	}
-	noteOutcome(&oe, res, opErr) // a command tool's exit status and output digests
+	if _, ran := res.(*CommandResult); ran || opErr != nil {
+		noteOutcome(&oe, res, opErr) // a command tool's exit status and output digests
+	}
 	if rq.note != nil && opErr == nil {
 		oe.Detail = joinDetail(rq.note(), oe.Detail)
 	}
@@ -466,7 +484,37 @@ func utf8ValidTail(s string) bool {
 	return strings.ToValidUTF8(s[max(0, len(s)-4):], "\uFFFD") == s[max(0, len(s)-4):]
 }
 
+// digest is the "sha256:<hex>" digest of b, built in one allocation.
 func digest(b []byte) string {
-	sum := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(sum[:])
+	return digestSum(sha256.Sum256(b))
+}
+
+// digestString is digest of a string's bytes, without copying them.
+func digestString(s string) string {
+	return digestSum(sha256.Sum256([]byte(s))) // read only, does not escape: no copy
+}
+
+func digestSum(sum [sha256.Size]byte) string {
+	const prefix = "sha256:"
+	var buf [len(prefix) + 2*sha256.Size]byte
+	copy(buf[:], prefix)
+	hex.Encode(buf[len(prefix):], sum[:])
+	return string(buf[:])
+}
+
+// execute runs the syscall's effect: rq.run, or the tool of a tool call.
+func (a *Agent) execute(ctx context.Context, rq *request, act *agentos.Action) (any, []byte, error) {
+	if rq.run != nil {
+		return rq.run(ctx, act)
+	}
+	if rq.exec == nil {
+		return nil, nil, fmt.Errorf("kernel: tool %q: %w", act.Tool, agentos.ErrNotFound)
+	}
+	// The arguments were checked against the tool's schema before policy
+	// decided (Exec); CallValidated does not check them again.
+	res, err := rq.exec.CallValidated(context.WithValue(ctx, actionKey{}, act), rq.checked)
+	if err != nil {
+		return nil, nil, err
+	}
+	return res, nil, nil
 }
