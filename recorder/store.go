@@ -20,7 +20,19 @@ const applicationID = 0x41474f52
 // chain is ordered by the table itself; the hash has no index (a unique index
 // on a random column makes inserts several times slower and the sequence
 // already orders the chain). Tool and payload type, empty for most entries,
-// have partial indexes that hold only the entries that have one. meta is the
+// have partial indexes that hold only the entries that have one.
+//
+// Every index is paid on every append (a page written per index per
+// commit; with all eight indexes Buffered appends ran at half the rate of
+// none, BenchmarkIndexCost), so only the columns whose lookups would
+// otherwise read the whole file have one: agent (many values; "what did
+// this agent do"), trace (the two or so entries of one syscall), time (a
+// window), and tool and payload type (partial: they cost only on the
+// entries that have one). Op, kind and effect have a handful of values
+// each: a page of newest matches is found by scanning back from the head
+// (the first page of Query by op, kind or effect measured as fast without
+// their index as with it), and Stats counts them in one pass either way;
+// files written before keep those indexes, which nothing needs. meta is the
 // canonical JSON object of Entry.Meta (the empty string for none), TEXT so that
 // SQLite's JSON functions read it. Triggers make both tables append-only.
 const schema = `
@@ -52,11 +64,8 @@ CREATE TABLE entries (
 	hash           BLOB NOT NULL
 );
 CREATE INDEX entries_agent  ON entries(agent);
-CREATE INDEX entries_op     ON entries(op);
 CREATE INDEX entries_tool   ON entries(tool) WHERE tool <> '';
 CREATE INDEX entries_payload_type ON entries(payload_type) WHERE payload_type <> '';
-CREATE INDEX entries_effect ON entries(effect);
-CREATE INDEX entries_kind   ON entries(kind);
 CREATE INDEX entries_trace  ON entries(trace);
 CREATE INDEX entries_time   ON entries(time);
 CREATE TRIGGER entries_no_update BEFORE UPDATE ON entries
