@@ -49,6 +49,20 @@
 // data is in the operating system's cache) but may be lost if the machine
 // loses power. Concurrent appenders share one commit (group commit).
 //
+// [Recorder.AppendLater] queues an entry in WriteAhead mode without
+// waiting: it takes its place in the chain at once and is committed with
+// the next commit, which the next waiting Append, a Flush, a read, Close
+// or at the latest a timer of [Options.FlushInterval] makes. The kernel
+// appends a syscall's decision with Append (durable before the effect)
+// and its outcome with AppendLater, so that the outcome rides on the next
+// decision's commit: one fsync per syscall. A commit of such entries that
+// fails is a loss, reported as in Buffered mode ([Recorder.Lost]); a crash
+// before it leaves a permitted decision ([StatusPermitted]) without an
+// outcome, an unknown outcome: the effect may or may not have happened.
+// [Recorder.Stats] (the current file) and [Recorder.Verify] (the whole
+// chain) list them ([Unknown]); syscalls running while they read show
+// there too, and a kernel closed cleanly leaves none.
+//
 // In [Buffered] mode Append returns once the entry is queued, with its
 // sequence number already fixed. A flusher commits the queue when
 // [Options.BatchSize] entries wait, every [Options.FlushInterval], on
