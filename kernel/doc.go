@@ -30,7 +30,12 @@
 //     killed, and a result that arrives after the kill is discarded;
 //  9. the outcome entry: status, error, duration and the SHA-256 digest of
 //     the result (for a write, of the kernel's one copy of the data, which
-//     is what the namespace stores).
+//     is what the namespace stores). A recorder that can
+//     (recorder.Recorder.AppendLater) commits it with the next decision
+//     rather than on its own, one fsync per syscall: a crash in between
+//     leaves the decision without an outcome, which recorder Stats and
+//     Verify report as an unknown outcome, and a failed commit of it is a
+//     loss that halts the kernel as in step 6.
 //
 // There is no way to run without a policy: with no policy option, [New]
 // loads the [Baseline] policy, which lets an agent use its own memory mounts
