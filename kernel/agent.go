@@ -377,7 +377,7 @@ func (a *Agent) Exec(ctx context.Context, tool string, args map[string]any) (any
 	} else if cp, err := copyArgs(args); err != nil {
 		rq.act.Tool = name
 		rq.pre, rq.preRule = fmt.Errorf("kernel: tool arguments: %w", err), RuleArgs
-	} else if js, err := json.Marshal(cp); err != nil {
+	} else if js, err := marshalArgs(cp); err != nil {
 		rq.act.Tool = name
 		rq.pre, rq.preRule = fmt.Errorf("kernel: tool arguments: %w: %w", agentos.ErrInvalid, err), RuleArgs
 	} else {
@@ -488,7 +488,7 @@ func (a *Agent) Do(ctx context.Context, act agentos.Action, fn func(ctx context.
 	if act.Args != nil {
 		if cp, err := copyArgs(act.Args); err != nil {
 			rq.pre, rq.preRule = fmt.Errorf("kernel: arguments: %w", err), RuleArgs
-		} else if js, err := json.Marshal(cp); err != nil {
+		} else if js, err := marshalArgs(cp); err != nil {
 			rq.pre, rq.preRule = fmt.Errorf("kernel: arguments: %w: %w", agentos.ErrInvalid, err), RuleArgs
 		} else {
 			rq.act.Args, rq.argsJSON = cp, js
