@@ -137,6 +137,7 @@ type store struct {
 	path    string // "" when in memory
 	w, r    *sql.DB
 	insert  *sql.Stmt
+	maxSeq  *sql.Stmt // the head check of writeBatch, prepared once
 	genesis Anchor
 	head    Anchor // durable head when opened
 }
@@ -200,6 +201,9 @@ func openStore(ctx context.Context, path string, o *Options, genesis Anchor) (_ 
 	}
 	if !o.ReadOnly {
 		if s.insert, err = s.w.PrepareContext(ctx, insertSQL); err != nil {
+			return nil, s.wrap(err)
+		}
+		if s.maxSeq, err = s.w.PrepareContext(ctx, "SELECT max(seq) FROM entries"); err != nil {
 			return nil, s.wrap(err)
 		}
 	}
@@ -315,7 +319,7 @@ func (s *store) writeBatch(ctx context.Context, head Anchor, batch []*item) erro
 	}
 	defer tx.Rollback()
 	var last sql.NullInt64
-	if err := tx.QueryRowContext(ctx, "SELECT max(seq) FROM entries").Scan(&last); err != nil {
+	if err := tx.StmtContext(ctx, s.maxSeq).QueryRowContext(ctx).Scan(&last); err != nil {
 		return s.wrap(err)
 	}
 	if last.Valid && uint64(last.Int64) != head.Seq || !last.Valid && head.Seq != s.genesis.Seq {
@@ -334,6 +338,9 @@ func (s *store) close() error {
 	var errs []error
 	if s.insert != nil {
 		errs = append(errs, s.insert.Close())
+	}
+	if s.maxSeq != nil {
+		errs = append(errs, s.maxSeq.Close())
 	}
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
