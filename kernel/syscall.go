@@ -166,7 +166,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	if permitted {
 		status = StatusPermitted
 	}
-	recErr := k.appendDecision(rctx, decisionEntry(&act, rq.argsJSON, k.argsLimit, d, status, detail))
+	recErr := k.appendDecision(rctx, decisionEntry(&act, rq.argsJSON, k.argsLimit, d, status, detail, true))
 	if recErr != nil {
 		recErr = fmt.Errorf("%w: decision not recorded: %w", ErrRecorder, recErr)
 		k.log.Error("kernel: recording decision", "agent", a.id, "trace", act.ID, "err", recErr)
@@ -360,7 +360,7 @@ func (a *Agent) refuse(ctx context.Context, act *agentos.Action, args json.RawMe
 		Refuse:        !a.k.strict,
 	}
 	v := &agentos.PolicyViolation{Action: *act, Decision: d}
-	recErr := a.k.appendDecision(ctx, decisionEntry(act, args, a.k.argsLimit, d, recorder.StatusDenied, ""))
+	recErr := a.k.appendDecision(ctx, decisionEntry(act, args, a.k.argsLimit, d, recorder.StatusDenied, "", false))
 	if a.k.strict {
 		a.kill(ctx, signals.SIGPOLICY, d)
 	}
@@ -385,7 +385,8 @@ func (a *Agent) kill(ctx context.Context, sig signals.Signal, d agentos.Decision
 // decisionEntry is the entry that records decision d on act. Arguments
 // beyond argsLimit bytes are recorded cut, with the digest of the whole
 // (recordedArgs): every decision is recorded, whatever was asked.
-func decisionEntry(act *agentos.Action, args json.RawMessage, argsLimit int, d agentos.Decision, status recorder.Status, detail string) recorder.Entry {
+// metaOK says act.Meta passed checkMeta already.
+func decisionEntry(act *agentos.Action, args json.RawMessage, argsLimit int, d agentos.Decision, status recorder.Status, detail string, metaOK bool) recorder.Entry {
 	args, cut := recordedArgs(args, argsLimit)
 	if cut != "" {
 		if detail != "" {
@@ -413,7 +414,7 @@ func decisionEntry(act *agentos.Action, args json.RawMessage, argsLimit int, d a
 		PayloadType:   act.PayloadType,
 		Meta:          act.Meta,
 	}
-	if checkMeta(act.Meta) != nil {
+	if !metaOK && checkMeta(act.Meta) != nil {
 		// A refusal for bad meta records the action without it: the
 		// recorder would refuse the entry, and it must be recorded.
 		e.Meta = nil
