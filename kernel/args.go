@@ -72,9 +72,14 @@ func (b *argsBudget) copy(v any, depth int) (any, error) {
 	case nil:
 		return nil, b.spend(0)
 	case bool:
-		return x, b.spend(0)
+		return v, b.spend(0)
 	case string:
-		return b.str(x)
+		// v itself, not x boxed again: strings are immutable, and the
+		// copy then costs no allocation per string.
+		if _, err := b.str(x); err != nil {
+			return nil, err
+		}
+		return v, nil
 	case int:
 		return int64(x), b.spend(0)
 	case int8:
@@ -84,7 +89,7 @@ func (b *argsBudget) copy(v any, depth int) (any, error) {
 	case int32:
 		return int64(x), b.spend(0)
 	case int64:
-		return x, b.spend(0)
+		return v, b.spend(0)
 	case uint:
 		return b.uint(uint64(x))
 	case uint8:
@@ -98,7 +103,10 @@ func (b *argsBudget) copy(v any, depth int) (any, error) {
 	case float32:
 		return b.float(float64(x))
 	case float64:
-		return b.float(x)
+		if _, err := b.float(x); err != nil {
+			return nil, err
+		}
+		return v, nil
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
 			return i, b.spend(0)
