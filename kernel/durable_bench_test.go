@@ -134,7 +134,7 @@ func (s appendOnly) Append(ctx context.Context, e recorder.Entry) (uint64, error
 // rounds of the interleaved comparisons: the disk is shared and its
 // latency drifts, so raw and governed runs alternate and the median ratio
 // is reported.
-const durableRounds = 5
+const durableRounds = 7
 
 func median(v []float64) float64 {
 	s := slices.Clone(v)

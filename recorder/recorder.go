@@ -222,6 +222,9 @@ type Recorder struct {
 	lastErr  error  // last commit or rollover error
 	segments []string
 
+	// wmu is held by whoever commits: the flusher, or an Append that found
+	// no commit under way (lead). It orders commits; drain runs under it.
+	wmu      sync.Mutex
 	wake     chan struct{}
 	later    chan struct{} // AppendLater queued an entry: arm the flush timer
 	quit     chan struct{}
@@ -317,7 +320,9 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 //
 // In WriteAhead mode Append returns once the entry is committed. If ctx ends
 // first, Append returns ctx's error and the entry may or may not be
-// recorded. In Buffered mode it returns once the entry is queued; when the
+// recorded. An Append that finds no commit under way commits the pending
+// entries itself, on its own goroutine, and returns when that commit ends,
+// whatever ctx does meanwhile. In Buffered mode it returns once the entry is queued; when the
 // queue is full it blocks (or fails with ErrQueueFull under WhenFull: Fail).
 //
 // Errors: agentos.ErrInvalid for a malformed entry, agentos.ErrClosed after
@@ -416,7 +421,9 @@ func (r *Recorder) append(ctx context.Context, e Entry, wait bool) (uint64, erro
 		}
 		wake := wait || r.queued >= r.opts.BatchSize
 		r.mu.Unlock()
-		if wake {
+		if wait && r.lead() {
+			// Committed (or failed) on this goroutine: it.done is answered.
+		} else if wake {
 			r.signal()
 		} else if it.late {
 			select {
@@ -437,6 +444,21 @@ func (r *Recorder) append(ctx context.Context, e Entry, wait bool) (uint64, erro
 			return 0, fmt.Errorf("recorder: entry %d may not be recorded: %w", seq, ctx.Err())
 		}
 	}
+}
+
+// lead commits everything pending on the calling goroutine when no commit
+// is under way, and reports whether it did. A waiting Append that finds the
+// writer idle so costs no hand-off to the flusher and back (two goroutine
+// wake-ups, a large share of one commit on a busy machine); while a commit
+// is under way, appenders queue and the flusher commits them together
+// after it.
+func (r *Recorder) lead() bool {
+	if !r.wmu.TryLock() {
+		return false
+	}
+	r.drain()
+	r.wmu.Unlock()
+	return true
 }
 
 func (r *Recorder) signal() {
@@ -569,12 +591,15 @@ func (r *Recorder) run() {
 		case <-r.quit:
 			stop = true
 		}
+		r.wmu.Lock()
 		r.drain()
 		if stop {
 			// Appenders seen closed; drain what is left and answer markers.
 			r.drain()
+			r.wmu.Unlock()
 			return
 		}
+		r.wmu.Unlock()
 	}
 }
 
