@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,7 +89,8 @@ func copyDB(t testing.TB, from, to string) {
 // with each dropped in turn, with op, effect and kind dropped (the schema
 // store.go creates now) and with all dropped, the append throughput (WriteAhead with
 // one appender: µs per Append; with 64 appenders and Buffered: entries/s)
-// and the time of the reads that might need the index, over a file of
+// (and the CPU time per Buffered append and the file bytes per entry, which
+// other work on a shared machine disturbs less) and the time of the reads that might need the index, over a file of
 // 100 000 entries of a governed workload (syscallEntry): the first page of
 // Query by trace, agent, op, tool, kind, effect and a time window, Stats
 // and Verify.
@@ -130,8 +132,8 @@ func BenchmarkIndexCost(b *testing.B) {
 }
 
 // fresh returns an empty recorder file without the indexes in drop,
-// opened with o.
-func fresh(b *testing.B, drop []string, o *recorder.Options) *recorder.Recorder {
+// opened with o, and its path.
+func fresh(b *testing.B, drop []string, o *recorder.Options) (*recorder.Recorder, string) {
 	p := tempPath(b, "fresh.db")
 	r, err := recorder.Open(p, nil)
 	require.NoError(b, err)
@@ -139,13 +141,21 @@ func fresh(b *testing.B, drop []string, o *recorder.Options) *recorder.Recorder 
 	dropIndexes(b, p, drop)
 	r, err = recorder.Open(p, o)
 	require.NoError(b, err)
-	return r
+	return r, p
+}
+
+// cpuTime is the CPU time (user and system) of the process so far: less
+// disturbed than wall time by other work on a shared machine.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func measureAppends(b *testing.B, drop []string, at time.Time) {
 	ctx := context.Background()
 	// WriteAhead, one appender: a decision waits, its outcome rides along.
-	r := fresh(b, drop, nil)
+	r, _ := fresh(b, drop, nil)
 	const one = 300
 	start := time.Now()
 	for i := range one {
@@ -162,7 +172,7 @@ func measureAppends(b *testing.B, drop []string, at time.Time) {
 	require.NoError(b, r.Close())
 
 	// WriteAhead, 64 appenders.
-	r = fresh(b, drop, nil)
+	r, _ = fresh(b, drop, nil)
 	const many = 8192
 	start = time.Now()
 	var wg sync.WaitGroup
@@ -181,16 +191,21 @@ func measureAppends(b *testing.B, drop []string, at time.Time) {
 	require.NoError(b, r.Close())
 
 	// Buffered.
-	r = fresh(b, drop, &recorder.Options{Durability: recorder.Buffered})
+	r, p := fresh(b, drop, &recorder.Options{Durability: recorder.Buffered})
 	const buffered = 30_000
 	start = time.Now()
+	cpu := cpuTime(b)
 	for i := range buffered {
 		_, err := r.Append(ctx, syscallEntry(i, at))
 		require.NoError(b, err)
 	}
 	require.NoError(b, r.Flush(ctx))
 	b.ReportMetric(buffered/time.Since(start).Seconds(), "buffered-entries/s")
+	b.ReportMetric(float64((cpuTime(b)-cpu).Nanoseconds())/buffered/1000, "buffered-cpu-µs/entry")
 	require.NoError(b, r.Close())
+	fi, err := os.Stat(p)
+	require.NoError(b, err)
+	b.ReportMetric(float64(fi.Size())/buffered, "file-bytes/entry")
 }
 
 func measureReads(b *testing.B, full string, drop []string, at time.Time, filled int) {

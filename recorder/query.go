@@ -230,7 +230,9 @@ type Stats struct {
 	// have happened (see Unknown). A syscall running when Stats reads
 	// shows here too; a file whose kernel closed cleanly has none. A
 	// decision whose outcome went to the next file of a rollover counts
-	// here; Verify, which walks every file, does not count it.
+	// here; Verify, which walks every file, does not count it. Computing
+	// it reads the kind, status and trace of every decision and outcome
+	// (about 1µs an entry: half of Stats' time on a file of 100 000).
 	Unknown Unknown
 }
 
