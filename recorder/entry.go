@@ -279,11 +279,15 @@ func normalize(e *Entry) error {
 	if (e.Kind == KindDecision || e.Kind == KindOutcome) && e.Trace == "" {
 		return fmt.Errorf("%w: recorder: a %s entry needs a trace id", agentos.ErrInvalid, e.Kind)
 	}
-	if _, err := e.Effect.MarshalText(); err != nil {
-		return fmt.Errorf("recorder: %w", err)
+	if !validEffect[e.Effect] {
+		if _, err := e.Effect.MarshalText(); err != nil {
+			return fmt.Errorf("recorder: %w", err)
+		}
 	}
-	if _, err := e.Severity.MarshalText(); err != nil {
-		return fmt.Errorf("recorder: %w", err)
+	if !validSeverity[e.Severity] {
+		if _, err := e.Severity.MarshalText(); err != nil {
+			return fmt.Errorf("recorder: %w", err)
+		}
 	}
 	if e.Time.Before(minTime) || e.Time.After(maxTime) {
 		return fmt.Errorf("%w: recorder: time %v out of range", agentos.ErrInvalid, e.Time)
@@ -365,6 +369,14 @@ func parseMeta[S string | []byte](b S) (map[string]string, error) {
 // escaping. Empty input gives nil. Invalid JSON, or more than one value, is
 // an error wrapping agentos.ErrInvalid.
 func CanonicalJSON(raw []byte) (json.RawMessage, error) {
+	if isCanonical(raw) {
+		return bytes.Clone(raw), nil
+	}
+	return canonicalJSON(raw)
+}
+
+// canonicalJSON is CanonicalJSON's general path: decode, and encode again.
+func canonicalJSON(raw []byte) (json.RawMessage, error) {
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, nil
 	}

@@ -340,6 +340,7 @@ func (m *memStore) stats(ctx context.Context) (Stats, error) {
 	s := Stats{Files: 1, Entries: uint64(v.n), Genesis: genesis, Head: genesis, Evicted: evicted,
 		ByKind: map[Kind]uint64{}, ByEffect: map[agentos.Effect]uint64{}}
 	agents := map[string]struct{}{}
+	out := newOutcomeTracker()
 	var oldest, newest int64
 	for i := range v.n {
 		if i&4095 == 4095 {
@@ -359,6 +360,9 @@ func (m *memStore) stats(ctx context.Context) (Stats, error) {
 		if e.f.kind == string(KindDecision) {
 			s.ByEffect[agentos.Effect(e.f.effect)]++
 		}
+		if e.f.kind == string(KindDecision) || e.f.kind == string(KindOutcome) {
+			out.observe(e.seq, Kind(e.f.kind), Status(e.f.status), e.f.trace)
+		}
 	}
 	if v.n > 0 {
 		last := v.at(v.n - 1)
@@ -366,6 +370,7 @@ func (m *memStore) stats(ctx context.Context) (Stats, error) {
 		s.Oldest, s.Newest = time.Unix(0, oldest).UTC(), time.Unix(0, newest).UTC()
 	}
 	s.Agents = len(agents)
+	s.Unknown = out.result()
 	return s, nil
 }
 

@@ -12,8 +12,7 @@ func OpenSQLiteMemory(o *Options) (*Recorder, error) {
 	if o != nil {
 		v = *o
 	}
-	v.sqliteMemory = true
-	return Open("", &v)
+	return Open("", SQLiteMemory(v))
 }
 
 // MemTamperer edits the entries of an in-memory recorder behind its back,
@@ -126,4 +125,11 @@ func (t MemTamperer) Truncate(after uint64) error {
 	return t.edit(func(all []memEntry) ([]memEntry, error) {
 		return slices.DeleteFunc(all, func(e memEntry) bool { return e.seq > after }), nil
 	})
+}
+
+// SQLiteMemory returns o set to open "" as an SQLite in-memory database
+// (Open or Import) instead of the native in-memory store.
+func SQLiteMemory(o Options) *Options {
+	o.sqliteMemory = true
+	return &o
 }

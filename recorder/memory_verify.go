@@ -14,7 +14,7 @@ import (
 // one evicted, which the store kept (Report.Genesis), counts them in
 // Report.Evicted, and cannot check anchor points that fall among them; an
 // anchor point at the eviction head itself is checked.
-func (m *memStore) verify(ctx context.Context, want expectation) (Report, error) {
+func (m *memStore) verify(ctx context.Context, want expectation) (rep Report, err error) {
 	v, genesis, err := m.view()
 	if err != nil {
 		return Report{}, fmt.Errorf("recorder: verify: %w", err)
@@ -22,7 +22,8 @@ func (m *memStore) verify(ctx context.Context, want expectation) (Report, error)
 	m.mu.Lock()
 	origin, evicted := m.origin, m.evicted
 	m.mu.Unlock()
-	w := &walker{want: want}
+	w := &walker{want: want, out: newOutcomeTracker()}
+	defer func() { rep.Unknown = w.out.result() }()
 	w.rep.Genesis, w.rep.Head, w.matched = origin, origin, origin
 	if origin != want.start && !(want.anchored && origin.Seq < want.start.Seq) {
 		var first sql.NullInt64
@@ -86,6 +87,7 @@ func (w *walker) memEntries(ctx context.Context, v *memView, genesis Anchor) (*C
 		if selfOK && e.seq == expect.Seq+1 && e.prev == expect.Hash {
 			expect = Anchor{Seq: e.seq, Hash: e.hash}
 			entries++
+			w.out.observe(e.seq, Kind(e.f.kind), Status(e.f.status), e.f.trace)
 			if w.pi < len(points) && points[w.pi].Seq == expect.Seq {
 				if b := w.pass(expect); b != nil {
 					return b, nil

@@ -1,0 +1,234 @@
+package recorder
+
+import (
+	"unicode/utf8"
+
+	"github.com/agent-os/agentos"
+)
+
+// The fast paths of Append's checks. Every entry the kernel records goes
+// through normalize, whose general tools (CanonicalJSON's decode and
+// re-encode, the effect's MarshalText) allocate; these recognise the
+// common case, input already in stored form, without allocating, and
+// defer to the general tools for anything else. A differential fuzz test
+// (FuzzCanonicalFast) holds them to the general tools.
+
+// validEffect and validSeverity say which of the 256 values MarshalText
+// accepts, computed once from MarshalText itself.
+var validEffect, validSeverity = func() (e, s [256]bool) {
+	for i := range 256 {
+		_, err := agentos.Effect(i).MarshalText()
+		e[i] = err == nil
+		_, err = agentos.Severity(i).MarshalText()
+		s[i] = err == nil
+	}
+	return e, s
+}()
+
+// maxCanonicalDepth bounds the nesting isCanonical follows; deeper input
+// takes the general path, whose decoder has its own bound.
+const maxCanonicalDepth = 64
+
+// isCanonical reports whether b is exactly what CanonicalJSON makes of it:
+// one JSON value with no insignificant space, object keys strictly
+// increasing as bytes (a key with an escape takes the general path, since
+// keys sort by their decoded form), strings escaped as encoding/json
+// escapes them without HTML escaping, numbers as written. False means only
+// "not shown canonical here": the caller then uses CanonicalJSON's
+// general path, which decides.
+func isCanonical(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	n, ok := canonValue(b, 0, 0)
+	return ok && n == len(b)
+}
+
+// canonValue checks the value at b[i:] and returns the index after it.
+func canonValue(b []byte, i, depth int) (int, bool) {
+	if i >= len(b) || depth > maxCanonicalDepth {
+		return 0, false
+	}
+	switch c := b[i]; {
+	case c == '{':
+		i++
+		if i < len(b) && b[i] == '}' {
+			return i + 1, true
+		}
+		var prev []byte
+		for first := true; ; first = false {
+			start := i
+			end, ok := canonString(b, i, true)
+			if !ok {
+				return 0, false
+			}
+			key := b[start+1 : end-1]
+			if !first && string(key) <= string(prev) {
+				return 0, false
+			}
+			prev = key
+			if end >= len(b) || b[end] != ':' {
+				return 0, false
+			}
+			if i, ok = canonValue(b, end+1, depth+1); !ok || i >= len(b) {
+				return 0, false
+			}
+			switch b[i] {
+			case ',':
+				i++
+			case '}':
+				return i + 1, true
+			default:
+				return 0, false
+			}
+		}
+	case c == '[':
+		i++
+		if i < len(b) && b[i] == ']' {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if i, ok = canonValue(b, i, depth+1); !ok || i >= len(b) {
+				return 0, false
+			}
+			switch b[i] {
+			case ',':
+				i++
+			case ']':
+				return i + 1, true
+			default:
+				return 0, false
+			}
+		}
+	case c == '"':
+		return canonString(b, i, false)
+	case c == 't':
+		return canonLiteral(b, i, "true")
+	case c == 'f':
+		return canonLiteral(b, i, "false")
+	case c == 'n':
+		return canonLiteral(b, i, "null")
+	case c == '-' || c >= '0' && c <= '9':
+		return canonNumber(b, i)
+	}
+	return 0, false
+}
+
+func canonLiteral(b []byte, i int, lit string) (int, bool) {
+	if len(b)-i < len(lit) || string(b[i:i+len(lit)]) != lit {
+		return 0, false
+	}
+	return i + len(lit), true
+}
+
+// canonNumber checks a JSON number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func canonNumber(b []byte, i int) (int, bool) {
+	digits := func() bool {
+		start := i
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+		}
+		return i > start
+	}
+	if b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		digits()
+	default:
+		return 0, false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if !digits() {
+			return 0, false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if !digits() {
+			return 0, false
+		}
+	}
+	return i, true
+}
+
+// canonString checks a string as encoding/json writes it without HTML
+// escaping: valid UTF-8 other than U+2028 and U+2029 as is; '"' and '\\'
+// and the control characters escaped, \b \f \n \r \t short, the others as
+// \u00xx in lower-case hex, U+2028 and U+2029 as \u2028 and \u2029. A key
+// (noEscape) with any escape is left to the general path.
+func canonString(b []byte, i int, noEscape bool) (int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, false
+	}
+	i++
+	for i < len(b) {
+		c := b[i]
+		switch {
+		case c == '"':
+			return i + 1, true
+		case c == '\\':
+			if noEscape || i+1 >= len(b) {
+				return 0, false
+			}
+			switch b[i+1] {
+			case '"', '\\', 'b', 'f', 'n', 'r', 't':
+				i += 2
+				continue
+			case 'u':
+				if len(b)-i < 6 {
+					return 0, false
+				}
+				u := string(b[i+2 : i+6])
+				if u == "2028" || u == "2029" || isShortHexControl(u) {
+					i += 6
+					continue
+				}
+			}
+			return 0, false
+		case c < 0x20:
+			return 0, false
+		case c < utf8.RuneSelf:
+			i++
+		default:
+			r, size := utf8.DecodeRune(b[i:])
+			if r == utf8.RuneError && size == 1 || r == '\u2028' || r == '\u2029' {
+				return 0, false
+			}
+			i += size
+		}
+	}
+	return 0, false
+}
+
+// isShortHexControl reports whether u is the four lower-case hex digits
+// encoding/json writes for a control character without a short escape.
+func isShortHexControl(u string) bool {
+	if u[0] != '0' || u[1] != '0' || u[2] > '1' || u[2] < '0' {
+		return false
+	}
+	d := u[3]
+	var v byte
+	switch {
+	case d >= '0' && d <= '9':
+		v = d - '0'
+	case d >= 'a' && d <= 'f':
+		v = d - 'a' + 10
+	default:
+		return false
+	}
+	v += (u[2] - '0') << 4
+	switch v {
+	case '\b', '\f', '\n', '\r', '\t':
+		return false
+	}
+	return true
+}

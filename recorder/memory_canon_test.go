@@ -1,0 +1,73 @@
+package recorder
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/agent-os/agentos"
+	"github.com/stretchr/testify/require"
+)
+
+var canonSeeds = []string{
+	`{"limit":10,"q":"select 1"}`, `{"a":[1,2.50,"x<y"],"m":{"a":null,"b":true},"z":7}`, `"just a string"`,
+	`[]`, `{}`, `[{}]`, `-0.5e+10`, `0`, `1E3`, `true`, `null`, `"\b\f\n\r\t\u0001\u001f\u2028\u2029\"\\/"`,
+	`"é ü \ufffd` + "\xef\xbf\xbd" + `"`, `{"a":1,"a":2}`, `{"b":1,"a":2}`, `{ "a":1}`, ` 1`, `1 `, `01`, `1.`,
+	`"\u00e9"`, `"\u000A"`, `"\u000a"`, `"\ud800"`, `"\/"`, `{"\u0061":1}`, "\"\xff\"", "\"\u2028\"", `[1,]`,
+	`{"a":1,}`, `{"a"}`, `[[[[[[[[]]]]]]]]`, `"<>&"`, `{"":0,"a":1}`, `123abc`, `{"a":1}{"b":2}`, `-`, `"\u007f"`,
+}
+
+// FuzzCanonicalFast holds the fast path of CanonicalJSON to the general
+// one: whatever isCanonical accepts, the general path turns into itself.
+func FuzzCanonicalFast(f *testing.F) {
+	for _, s := range canonSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		slow, err := canonicalJSON(b)
+		if isCanonical(b) {
+			if err != nil || !bytes.Equal(slow, b) {
+				t.Fatalf("isCanonical(%q) but the general path gives %q, %v", b, slow, err)
+			}
+		}
+		if err == nil && slow != nil && !bytes.ContainsRune(slow, '\\') && bytes.Count(slow, []byte("["))+bytes.Count(slow, []byte("{")) < maxCanonicalDepth && !isCanonical(slow) {
+			// What the general path makes, without escapes, is seen canonical.
+			t.Fatalf("isCanonical(%q) is false for the general path's own output", slow)
+		}
+	})
+}
+
+func TestCanonicalFast(t *testing.T) {
+	cases := []struct {
+		in   string
+		fast bool
+	}{
+		{`{"limit":10,"q":"select 1"}`, true},
+		{`{"b":1,"a":2}`, false},
+		{`{"a":1,"a":2}`, false},
+		{`{ "a":1}`, false},
+		{`"\u000a"`, false},
+		{`"\u0001"`, true},
+		{`"\u2028"`, true},
+		{"\"\u2028\"", false},
+		{`{"\u0061":1}`, false},
+		{`"<>&"`, true},
+		{`01`, false},
+	}
+	for _, c := range cases {
+		t.Run(c.in, func(t *testing.T) {
+			require.Equal(t, c.fast, isCanonical([]byte(c.in)))
+			got, err := CanonicalJSON([]byte(c.in))
+			if err == nil {
+				slow, err := canonicalJSON([]byte(c.in))
+				require.NoError(t, err)
+				require.Equal(t, slow, got)
+			}
+		})
+	}
+	for i := range 256 {
+		_, err := agentos.Effect(i).MarshalText()
+		require.Equal(t, err == nil, validEffect[i])
+		_, err = agentos.Severity(i).MarshalText()
+		require.Equal(t, err == nil, validSeverity[i])
+	}
+}
