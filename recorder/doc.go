@@ -1,6 +1,7 @@
 // Package recorder is the flight recorder of agentos: an append-only,
 // hash-chained, crash-safe log of every decision and outcome, stored in
-// SQLite (github.com/mattn/go-sqlite3, WAL mode).
+// SQLite (github.com/mattn/go-sqlite3, WAL mode) for a file, or in plain Go
+// memory.
 //
 // # Usage
 //
@@ -13,6 +14,30 @@
 // kind, time range and trace; [Recorder.Verify] checks the chain;
 // [Recorder.Export] and [Import] move it as JSON Lines, re-verifying on
 // import.
+//
+// # Two stores
+//
+// [Open] with a path stores the chain in an SQLite file. [Open] with "" (or
+// ":memory:") keeps it in the process's memory, in plain Go data structures
+// (entries in fixed-size chunks, no SQL, no cgo): the kernel's default
+// recorder, and the one to use in tests. Both stores give the same API and
+// guarantees: the same entries, chain and hashes (byte for byte, so an
+// [Recorder.Export] of one imports into the other with [Import]), the same
+// answers to [Recorder.Query] and [Recorder.Stats], and a [Recorder.Verify]
+// that walks and checks every link. In memory, [WriteAhead] and [Buffered]
+// both mean that Append returns once the entry is in the chain; nothing is
+// durable, and nothing survives the process: export or use a file for
+// that. A program built with CGO_ENABLED=0 has the memory store only;
+// opening a file then fails with an error wrapping errors.ErrUnsupported.
+//
+// Memory is bounded by [Options.MaxEntries]: past it, each Append drops the
+// oldest entry (a ring). The recorder keeps the sequence and hash of the
+// last entry dropped as the genesis of what it holds, so that Verify checks
+// the rest from there and says how many it could not check
+// ([Report.Evicted], [Stats.Evicted]); Query never returns a dropped entry,
+// and [Recorder.Anchor] still names the chain from its start. A kernel
+// entry takes about 410 bytes of heap in memory (BenchmarkMemoryBytesPerEntry):
+// without a bound, a million entries hold about 400 MiB.
 //
 // # What an entry records
 //
@@ -118,7 +143,10 @@
 //
 // A [Recorder] is safe for concurrent use. One goroutine, started by Open
 // and joined by Close, writes; Query iterates in pages and holds no
-// connection or lock while the caller's loop body runs. Two Recorders (or
+// connection or lock while the caller's loop body runs. In memory, Append
+// seals and stores under a mutex and starts no goroutine; readers copy a
+// view of the chunks under it and read entries, which are never changed
+// once stored, without it. Two Recorders (or
 // processes) must not append to the same file: the second gets
 // [ErrConflict].
 package recorder

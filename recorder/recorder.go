@@ -191,7 +191,8 @@ type item struct {
 }
 
 // Recorder is the flight recorder: an append-only, hash-chained log of
-// entries in SQLite. All methods are safe for concurrent use.
+// entries in SQLite, or in memory (see Open). All methods are safe for
+// concurrent use.
 type Recorder struct {
 	opts Options
 	base string // path given to Open ("" in memory)
@@ -234,7 +235,8 @@ type Recorder struct {
 }
 
 // Open opens the recorder at path, creating the file when absent, or an
-// in-memory recorder when path is "" or ":memory:". Nil opts means
+// in-memory recorder when path is "" or ":memory:" (the native memory
+// store: see the package documentation; Options.MaxEntries bounds it). Nil opts means
 // defaults. An existing file is checked: a file that is not a recorder
 // database gives ErrCorrupt, one from a newer recorder a *SchemaError. The
 // chain itself is not verified at Open; call Verify.
