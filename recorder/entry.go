@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"strconv"
 	"time"
@@ -311,15 +310,15 @@ func normalize(e *Entry) error {
 		if err := checkText("meta key", k, MaxMetaKey); err != nil {
 			return err
 		}
-		if err := checkText("meta value of "+strconv.Quote(k), v, MaxMetaValue); err != nil {
-			return err
+		if len(v) > MaxMetaValue || !utf8.ValidString(v) { // the label is made only for the error
+			return checkText("meta value of "+strconv.Quote(k), v, MaxMetaValue)
 		}
 	}
 	if len(e.Meta) == 0 {
 		e.Meta = nil
-	} else {
-		e.Meta = maps.Clone(e.Meta) // the caller may reuse its map once Append returns
 	}
+	// e.Meta stays the caller's map: the stores keep its stored form
+	// (metaJSON), made before Append returns, never the map itself.
 	return nil
 }
 
@@ -342,6 +341,14 @@ func metaJSON(m map[string]string) string {
 	if len(m) == 0 {
 		return ""
 	}
+	if s, ok := fastMetaJSON(m); ok {
+		return s
+	}
+	return slowMetaJSON(m)
+}
+
+// slowMetaJSON is metaJSON by encoding/json, the reference of fastMetaJSON.
+func slowMetaJSON(m map[string]string) string {
 	var out bytes.Buffer
 	enc := json.NewEncoder(&out)
 	enc.SetEscapeHTML(false)

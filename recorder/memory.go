@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"maps"
 	"sort"
 	"sync"
 	"time"
@@ -29,13 +28,12 @@ const maxPooledBuf = 16 << 10
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 // memEntry is one entry of the in-memory store in stored form: the fields
-// that are hashed (meta as its canonical JSON object), the parsed meta
-// that Query copies out, and the chain fields. A memEntry is never changed
+// that are hashed (meta as its canonical JSON object, which Query parses
+// as SQLite's Query parses the column) and the chain fields. A memEntry is never changed
 // once stored (the test-only tamper hook is the exception, and it replaces
 // the chunks instead of writing into them).
 type memEntry struct {
 	f          fields[string]
-	meta       map[string]string // nil when empty; never mutated
 	seq        uint64
 	prev, hash Hash
 }
@@ -115,7 +113,7 @@ func (m *memStore) append(ctx context.Context, e Entry) (uint64, error) {
 	if err := normalize(&e); err != nil {
 		return 0, err
 	}
-	me := memEntry{meta: e.Meta}
+	var me memEntry
 	args := e.Args
 	e.Args = nil
 	me.f = fieldsOf(&e)
@@ -179,7 +177,7 @@ func (m *memStore) evictOne() {
 // importChain stores entries that Import has verified; the caller has
 // checked that each links to the one before.
 func (m *memStore) importEntry(e *Entry) {
-	me := memEntry{f: fieldsOf(e), meta: e.Meta, seq: e.Seq, prev: e.PrevHash, hash: e.Hash}
+	me := memEntry{f: fieldsOf(e), seq: e.Seq, prev: e.PrevHash, hash: e.Hash}
 	m.mu.Lock()
 	m.put(&me)
 	m.mu.Unlock()
@@ -208,9 +206,10 @@ func (m *memStore) close() {
 	m.mu.Unlock()
 }
 
-// entry returns the entry of e as Query returns it: its own copies of
-// Args and Meta.
-func (e *memEntry) entry() Entry {
+// entry returns the entry of e as Query returns it, with its own Args and
+// Meta. The stored meta is what metaJSON made; ErrCorrupt if it does not
+// parse (it always does unless the memory was tampered with).
+func (e *memEntry) entry() (Entry, error) {
 	f := &e.f
 	out := Entry{Seq: e.seq, Time: time.Unix(0, f.time).UTC(), Trace: f.trace, Agent: agentos.AgentID(f.agent),
 		Kind: Kind(f.kind), Op: agentos.Op(f.op), Tool: f.tool, Path: f.path, Target: agentos.AgentID(f.target),
@@ -221,10 +220,11 @@ func (e *memEntry) entry() Entry {
 	if f.args != "" {
 		out.Args = []byte(f.args)
 	}
-	if e.meta != nil {
-		out.Meta = maps.Clone(e.meta)
+	var err error
+	if out.Meta, err = parseMeta(f.meta); err != nil {
+		return out, fmt.Errorf("%w: entry %d: stored meta is not a JSON object of strings: %v", ErrCorrupt, e.seq, err)
 	}
-	return out
+	return out, nil
 }
 
 // matcher is a Filter compiled for the in-memory store. It matches as the
@@ -316,7 +316,12 @@ func (m *memStore) query(ctx context.Context, f Filter) iter.Seq2[Entry, error] 
 			if !mt.match(&e.f) {
 				continue
 			}
-			if !yield(e.entry(), nil) {
+			out, err := e.entry()
+			if err != nil {
+				yield(Entry{}, err)
+				return
+			}
+			if !yield(out, nil) {
 				return
 			}
 			if f.Limit > 0 {
@@ -394,7 +399,11 @@ func (m *memStore) export(ctx context.Context, w io.Writer) error {
 				return fmt.Errorf("recorder: export: %w", err)
 			}
 		}
-		if err := enc.Encode(v.at(i).entry()); err != nil {
+		e, err := v.at(i).entry()
+		if err != nil {
+			return fmt.Errorf("recorder: export: %w", err)
+		}
+		if err := enc.Encode(e); err != nil {
 			return fmt.Errorf("recorder: export: %w", err)
 		}
 	}

@@ -13,14 +13,15 @@ import (
 )
 
 // kernelPair returns the two entries a governed syscall records, as the
-// kernel fills them: a decision with short args and an outcome with a
-// result digest.
+// kernel fills them for a tool call: a decision with short args and the
+// tool's version in meta, and an outcome with a result digest.
 func kernelPair(i int) (decision, outcome recorder.Entry) {
 	at := time.Date(2026, 3, 1, 12, 0, 0, i, time.UTC)
 	trace := fmt.Sprintf("act-%08d", i)
 	decision = recorder.Entry{Time: at, Kind: recorder.KindDecision, Trace: trace, Agent: "agent-001",
 		Op: agentos.OpExec, Tool: "sql.query", Args: []byte(`{"limit":10,"q":"select 1"}`),
-		PolicyVersion: "v1", Rule: "allow-sql", Effect: agentos.Allow, Status: "permitted"}
+		Meta: map[string]string{"version": "1.2.0"}, PolicyVersion: "v1", Rule: "allow-sql",
+		Effect: agentos.Allow, Status: "permitted"}
 	outcome = recorder.Entry{Time: at.Add(time.Microsecond), Kind: recorder.KindOutcome, Trace: trace,
 		Agent: "agent-001", Op: agentos.OpExec, Tool: "sql.query", PolicyVersion: "v1", Rule: "allow-sql",
 		Effect: agentos.Allow, Status: recorder.StatusOK, Duration: time.Microsecond,

@@ -71,3 +71,32 @@ func TestCanonicalFast(t *testing.T) {
 		require.Equal(t, err == nil, validSeverity[i])
 	}
 }
+
+// FuzzMetaJSON holds fastMetaJSON to encoding/json: the fuzzer's bytes,
+// split at NUL into keys and values, give the same stored meta both ways.
+func FuzzMetaJSON(f *testing.F) {
+	f.Add([]byte("version\x001.2.0"))
+	f.Add([]byte("direction\x00pipe\x00sender\x00a<1>&\"\\\x00\x01\b\f\n\r\t\x7f\xff\u2028\u2029é"))
+	f.Add([]byte("b\x00\x00a\x00x\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		parts := bytes.Split(b, []byte{0})
+		m := map[string]string{}
+		for i := 0; i+1 < len(parts) && len(m) < MaxMetaEntries+2; i += 2 {
+			m[string(parts[i])] = string(parts[i+1])
+		}
+		if len(m) == 0 {
+			return
+		}
+		want := slowMetaJSON(m)
+		got, ok := fastMetaJSON(m)
+		if len(m) > MaxMetaEntries {
+			if ok {
+				t.Fatalf("fastMetaJSON took %d entries", len(m))
+			}
+			return
+		}
+		if !ok || got != want {
+			t.Fatalf("fastMetaJSON(%q) = %q, encoding/json gives %q", m, got, want)
+		}
+	})
+}
