@@ -36,8 +36,10 @@
 // the rest from there and says how many it could not check
 // ([Report.Evicted], [Stats.Evicted]); Query never returns a dropped entry,
 // and [Recorder.Anchor] still names the chain from its start. A kernel
-// entry takes about 410 bytes of heap in memory (BenchmarkMemoryBytesPerEntry):
-// without a bound, a million entries hold about 400 MiB.
+// entry takes about 256 bytes of heap in memory (its fields in one string
+// in their hashed encoding, plus an 88-byte slot; see
+// BenchmarkMemoryBytesPerEntry): without a bound, a million entries hold
+// about 250 MiB.
 //
 // # What an entry records
 //

@@ -18,7 +18,7 @@ import (
 // memChunkSize is the number of entries of one chunk of the in-memory
 // store. Entries live in fixed-size chunks so that growth never copies
 // them and a reader can keep reading a chunk while Append fills the next.
-const memChunkSize = 512
+const memChunkSize = 1024
 
 // maxPooledBuf bounds the hashing buffers kept for reuse: a buffer grown by
 // one large entry is dropped rather than pinned in the pool.
@@ -27,15 +27,86 @@ const maxPooledBuf = 16 << 10
 // bufPool holds the hashing buffers of in-memory appends.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
-// memEntry is one entry of the in-memory store in stored form: the fields
-// that are hashed (meta as its canonical JSON object, which Query parses
-// as SQLite's Query parses the column) and the chain fields. A memEntry is never changed
-// once stored (the test-only tamper hook is the exception, and it replaces
-// the chunks instead of writing into them).
+// memEntry is one entry of the in-memory store: its fields in the
+// canonical encoding they are hashed in (encode's output after the
+// previous hash and the sequence), and the chain fields. One string holds
+// every field, so that an entry is one small pointer-free allocation
+// besides its slot (the garbage collector does not scan it), Verify hashes
+// it as stored, and the strings Query returns share its memory. A memEntry
+// is never changed once stored (the test-only tamper hook is the
+// exception, and it replaces the chunks instead of writing into them).
 type memEntry struct {
-	f          fields[string]
+	body       string
 	seq        uint64
 	prev, hash Hash
+}
+
+// bodyOf returns the stored body of f.
+func bodyOf(f *fields[string]) string {
+	return string(encode(nil, f)[offBody:])
+}
+
+// fields decodes e's body; the strings share its memory. ok is false for a
+// body that encode did not make (only a tampered store holds one).
+func (e *memEntry) fields() (f fields[string], ok bool) {
+	d := bodyDecoder{s: e.body, ok: true}
+	f.time = d.int()
+	f.trace, f.agent, f.kind, f.op, f.tool = d.str(), d.str(), d.str(), d.str(), d.str()
+	f.path, f.target, f.args, f.payloadType, f.meta = d.str(), d.str(), d.str(), d.str(), d.str()
+	f.policyVersion, f.rule = d.str(), d.str()
+	f.effect, f.severity = d.int(), d.int()
+	f.message, f.status, f.errText = d.str(), d.str(), d.str()
+	f.duration = d.int()
+	f.resultDigest, f.detail = d.str(), d.str()
+	return f, d.ok && d.i == len(d.s)
+}
+
+// bodyDecoder reads the fields of an encoding in order; ok turns false at
+// the first malformed one.
+type bodyDecoder struct {
+	s  string
+	i  int
+	ok bool
+}
+
+func (d *bodyDecoder) int() int64 {
+	if !d.ok || len(d.s)-d.i < 8 {
+		d.ok = false
+		return 0
+	}
+	var v uint64
+	for _, c := range []byte(d.s[d.i : d.i+8]) {
+		v = v<<8 | uint64(c)
+	}
+	d.i += 8
+	return int64(v)
+}
+
+func (d *bodyDecoder) str() string {
+	var n uint64
+	for shift := uint(0); ; shift += 7 {
+		if !d.ok || d.i >= len(d.s) || shift > 63 {
+			d.ok = false
+			return ""
+		}
+		c := d.s[d.i]
+		d.i++
+		if shift == 63 && c > 1 || shift > 0 && c == 0 {
+			d.ok = false // overflow, or not the shortest form encode writes
+			return ""
+		}
+		n |= uint64(c&0x7f) << shift
+		if c < 0x80 {
+			break
+		}
+	}
+	if n > uint64(len(d.s)-d.i) {
+		d.ok = false
+		return ""
+	}
+	v := d.s[d.i : d.i+int(n)]
+	d.i += int(n)
+	return v
 }
 
 type memChunk [memChunkSize]memEntry
@@ -110,19 +181,23 @@ func (m *memStore) append(ctx context.Context, e Entry) (uint64, error) {
 	if e.Time.IsZero() {
 		e.Time = m.clock()
 	}
+	// Args already canonical (the kernel's are) skip normalize's copy:
+	// they are read here, into the body, and not kept.
+	var args []byte
+	if isCanonical(e.Args) {
+		args, e.Args = e.Args, nil
+	}
 	if err := normalize(&e); err != nil {
 		return 0, err
 	}
-	var me memEntry
-	args := e.Args
-	e.Args = nil
-	me.f = fieldsOf(&e)
-	// normalize made args afresh (CanonicalJSON) and nothing else holds
-	// them: keep them as the stored string without a copy. They are never
-	// written again; Query hands out copies.
-	me.f.args = unsafe.String(unsafe.SliceData(args), len(args))
+	if args == nil {
+		args, e.Args = e.Args, nil
+	}
+	f := fieldsOf(&e)
+	// Encode reads args without keeping them: no copy to a string.
+	f.args = unsafe.String(unsafe.SliceData(args), len(args))
 	bp := bufPool.Get().(*[]byte)
-	buf := encode((*bp)[:0], &me.f)
+	buf := encode((*bp)[:0], &f)
 	defer func() {
 		if cap(buf) <= maxPooledBuf {
 			*bp = buf[:0]
@@ -132,6 +207,7 @@ func (m *memStore) append(ctx context.Context, e Entry) (uint64, error) {
 	if len(buf) > m.maxBytes {
 		return 0, fmt.Errorf("%w: recorder: entry of %d bytes exceeds MaxEntryBytes %d", agentos.ErrInvalid, len(buf), m.maxBytes)
 	}
+	me := memEntry{body: string(buf[offBody:])}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -177,7 +253,8 @@ func (m *memStore) evictOne() {
 // importChain stores entries that Import has verified; the caller has
 // checked that each links to the one before.
 func (m *memStore) importEntry(e *Entry) {
-	me := memEntry{f: fieldsOf(e), seq: e.Seq, prev: e.PrevHash, hash: e.Hash}
+	f := fieldsOf(e)
+	me := memEntry{body: bodyOf(&f), seq: e.Seq, prev: e.PrevHash, hash: e.Hash}
 	m.mu.Lock()
 	m.put(&me)
 	m.mu.Unlock()
@@ -210,7 +287,10 @@ func (m *memStore) close() {
 // Meta. The stored meta is what metaJSON made; ErrCorrupt if it does not
 // parse (it always does unless the memory was tampered with).
 func (e *memEntry) entry() (Entry, error) {
-	f := &e.f
+	f, ok := e.fields()
+	if !ok {
+		return Entry{}, fmt.Errorf("%w: entry %d: stored fields do not decode", ErrCorrupt, e.seq)
+	}
 	out := Entry{Seq: e.seq, Time: time.Unix(0, f.time).UTC(), Trace: f.trace, Agent: agentos.AgentID(f.agent),
 		Kind: Kind(f.kind), Op: agentos.Op(f.op), Tool: f.tool, Path: f.path, Target: agentos.AgentID(f.target),
 		PayloadType: f.payloadType, PolicyVersion: f.policyVersion, Rule: f.rule,
@@ -313,7 +393,12 @@ func (m *memStore) query(ctx context.Context, f Filter) iter.Seq2[Entry, error] 
 				}
 			}
 			e := v.at(i)
-			if !mt.match(&e.f) {
+			ef, ok := e.fields()
+			if !ok {
+				yield(Entry{}, fmt.Errorf("recorder: query: %w: entry %d: stored fields do not decode", ErrCorrupt, e.seq))
+				return
+			}
+			if !mt.match(&ef) {
 				continue
 			}
 			out, err := e.entry()
@@ -354,19 +439,23 @@ func (m *memStore) stats(ctx context.Context) (Stats, error) {
 			}
 		}
 		e := v.at(i)
-		if i == 0 || e.f.time < oldest {
-			oldest = e.f.time
+		f, ok := e.fields()
+		if !ok {
+			return Stats{}, fmt.Errorf("recorder: stats: %w: entry %d: stored fields do not decode", ErrCorrupt, e.seq)
 		}
-		if i == 0 || e.f.time > newest {
-			newest = e.f.time
+		if i == 0 || f.time < oldest {
+			oldest = f.time
 		}
-		agents[e.f.agent] = struct{}{}
-		s.ByKind[Kind(e.f.kind)]++
-		if e.f.kind == string(KindDecision) {
-			s.ByEffect[agentos.Effect(e.f.effect)]++
+		if i == 0 || f.time > newest {
+			newest = f.time
 		}
-		if e.f.kind == string(KindDecision) || e.f.kind == string(KindOutcome) {
-			out.observe(e.seq, Kind(e.f.kind), Status(e.f.status), e.f.trace)
+		agents[f.agent] = struct{}{}
+		s.ByKind[Kind(f.kind)]++
+		if f.kind == string(KindDecision) {
+			s.ByEffect[agentos.Effect(f.effect)]++
+		}
+		if f.kind == string(KindDecision) || f.kind == string(KindOutcome) {
+			out.observe(e.seq, Kind(f.kind), Status(f.status), f.trace)
 		}
 	}
 	if v.n > 0 {

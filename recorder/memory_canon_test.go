@@ -3,6 +3,7 @@ package recorder
 import (
 	"bytes"
 	"testing"
+	"time"
 
 	"github.com/agent-os/agentos"
 	"github.com/stretchr/testify/require"
@@ -97,6 +98,28 @@ func FuzzMetaJSON(f *testing.F) {
 		}
 		if !ok || got != want {
 			t.Fatalf("fastMetaJSON(%q) = %q, encoding/json gives %q", m, got, want)
+		}
+	})
+}
+
+// FuzzMemoryBody checks the decoder of the memory store's entry bodies:
+// any bytes decode or are refused without panicking, and what encode
+// makes of the fields it decoded is the body again.
+func FuzzMemoryBody(f *testing.F) {
+	e := Entry{Time: time.Unix(0, 42), Trace: "t", Agent: "a", Kind: KindDecision, Args: []byte(`{"a":1}`),
+		Effect: agentos.Deny, Severity: 2, Duration: 7, Detail: "é\x00"}
+	fs := fieldsOf(&e)
+	f.Add([]byte(bodyOf(&fs)))
+	f.Add([]byte{})
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		me := memEntry{body: string(b)}
+		got, ok := me.fields()
+		if !ok {
+			return
+		}
+		if again := bodyOf(&got); again != me.body {
+			t.Fatalf("body %q decodes to fields that encode to %q", me.body, again)
 		}
 	})
 }

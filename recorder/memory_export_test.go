@@ -62,7 +62,8 @@ func index(all []memEntry, seq uint64) (int, error) {
 }
 
 func stored(e Entry) memEntry {
-	return memEntry{f: fieldsOf(&e), seq: e.Seq, prev: e.PrevHash, hash: e.Hash}
+	f := fieldsOf(&e)
+	return memEntry{body: bodyOf(&f), seq: e.Seq, prev: e.PrevHash, hash: e.Hash}
 }
 
 // Replace overwrites every stored field of the entry at e.Seq with e's.
