@@ -29,7 +29,8 @@ func smallDisk(t *testing.T, size int) string {
 
 // Threat: the disk under the flight recorder fills while agents work. A
 // real full disk (a 4 MiB tmpfs): under a WriteAhead recorder every
-// syscall that returned success has its decision and outcome recorded;
+// syscall that returned success has its decision recorded, and its
+// outcome recorded or reported lost and unknown;
 // under a Buffered one accepted by WithLossyRecorder no syscall reports
 // success once the recorder lost entries.
 func TestFullDiskLosesNoAcknowledgedRecord(t *testing.T) {
@@ -54,18 +55,32 @@ func TestFullDiskLosesNoAcknowledgedRecord(t *testing.T) {
 		require.Equal(t, 20, failures, "the disk never filled")
 		require.NotEmpty(t, acked)
 		t.Logf("%d writes acknowledged before the disk filled", len(acked))
-		kinds := map[string]map[recorder.Kind]bool{}
+		// The promise: every acknowledged syscall's decision is on disk
+		// before its effect; its outcome rides on the next commit, and one
+		// lost when the disk filled is reported — as a loss (Lost) and as
+		// an unknown outcome — never silently dropped.
+		lost := rec.Lost()
+		kinds := map[string]map[recorder.Kind]uint64{}
 		for e, err := range rec.Query(ctx, recorder.Filter{Agent: "filler", Op: agentos.OpWrite}) {
 			require.NoError(t, err)
 			if kinds[e.Path] == nil {
-				kinds[e.Path] = map[recorder.Kind]bool{}
+				kinds[e.Path] = map[recorder.Kind]uint64{}
 			}
-			kinds[e.Path][e.Kind] = true
+			kinds[e.Path][e.Kind] = e.Seq
 		}
+		st, err := rec.Stats(ctx)
+		require.NoError(t, err)
+		missing := 0
 		for _, p := range acked {
-			assert.True(t, kinds[p][recorder.KindDecision] && kinds[p][recorder.KindOutcome],
-				"the write of %s returned success and its record is gone", p)
+			d := kinds[p][recorder.KindDecision]
+			require.NotZero(t, d, "the write of %s returned success and its decision is gone", p)
+			if kinds[p][recorder.KindOutcome] == 0 {
+				missing++
+				require.ErrorIs(t, lost, recorder.ErrLost, "the outcome of %s was lost unreported", p)
+				require.Contains(t, st.Unknown.Seqs, d, "the outcome of %s is not reported unknown", p)
+			}
 		}
+		assert.LessOrEqual(t, missing, 1, "only the outcome queued when the disk filled can be lost")
 		rep, err := rec.Verify(ctx)
 		require.NoError(t, err)
 		assert.True(t, rep.OK, "%v", rep.Err())

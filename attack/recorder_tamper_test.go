@@ -52,12 +52,13 @@ const tamperSource = "attack-host:audit.db"
 // recordedRun is what a kernel left behind: its recorder's files, the
 // signed anchors it published and the verifier's public key.
 type recordedRun struct {
-	segs    []string
-	signed  []recorder.SignedAnchor
-	pub     ed25519.PublicKey
-	entries []recorder.Entry
-	denied  uint64 // seq of the denied decision
-	killed  uint64 // seq of the kill
+	segs     []string
+	signed   []recorder.SignedAnchor
+	pub      ed25519.PublicKey
+	entries  []recorder.Entry
+	segFirst []uint64 // first sequence of each file of segs (0: empty)
+	denied   uint64   // seq of the denied decision
+	killed   uint64   // seq of the kill
 }
 
 // runKernel runs a kernel on a recorder file with anchors published every
@@ -108,8 +109,12 @@ func runKernel(t *testing.T, dir string, opts *recorder.Options, sink recorder.A
 	for _, p := range run.segs {
 		ro, err := recorder.Open(p, &recorder.Options{ReadOnly: true})
 		require.NoError(t, err)
-		for e, err := range ro.Query(ctx, recorder.Filter{}) {
+		var first uint64
+		for e, err := range ro.Query(ctx, recorder.Filter{Order: recorder.Ascending}) {
 			require.NoError(t, err)
+			if first == 0 {
+				first = e.Seq
+			}
 			run.entries = append(run.entries, e)
 			if e.Agent == "mallory" && e.Kind == recorder.KindDecision && e.Effect == agentos.Deny && run.denied == 0 {
 				run.denied = e.Seq
@@ -118,6 +123,7 @@ func runKernel(t *testing.T, dir string, opts *recorder.Options, sink recorder.A
 				run.killed = e.Seq
 			}
 		}
+		run.segFirst = append(run.segFirst, first)
 		require.NoError(t, ro.Close())
 	}
 	require.NotZero(t, run.denied)
@@ -336,7 +342,7 @@ func TestRecorderRolloverTamperDetected(t *testing.T) {
 		{"DeleteFirstFile", func(run recordedRun) []string { return run.segs[1:] }, nil, 1},
 		{"DeleteFirstTwoFiles", func(run recordedRun) []string { return run.segs[2:] }, nil, 1},
 		{"DeleteSecondFile", func(run recordedRun) []string { return append([]string{run.segs[0]}, run.segs[2:]...) }, nil, 5},
-		{"DeleteLastFile", func(run recordedRun) []string { return run.segs[:len(run.segs)-1] }, nil, 0},
+		{"DeleteLastFile", func(run recordedRun) []string { return run.segs[:lastFull(run)] }, nil, 0},
 		{"SwapFirstTwo", func(run recordedRun) []string {
 			return append([]string{run.segs[1], run.segs[0]}, run.segs[2:]...)
 		}, nil, 1},
@@ -356,12 +362,38 @@ func TestRecorderRolloverTamperDetected(t *testing.T) {
 				c.attack(t, run)
 			}
 			first := c.first
-			if first == 0 { // the last file's first entry
-				first = uint64(4*(len(run.segs)-1)) + 1
+			if first == 0 { // the first entry of the last file that holds any
+				first = firstSeq(t, run.segs[lastFull(run)])
 			}
 			assertDetected(t, run, c.files(run), first)
 		})
 	}
+}
+
+// lastFull is the index of the last file of a rollover set that holds
+// entries: a rollover can leave an empty file last, and deleting it
+// deletes nothing.
+func lastFull(run recordedRun) int {
+	last := run.entries[len(run.entries)-1].Seq
+	for i := len(run.segs) - 1; i >= 0; i-- {
+		if run.segFirst[i] != 0 && run.segFirst[i] <= last {
+			return i
+		}
+	}
+	return len(run.segs) - 1
+}
+
+// firstSeq is the first sequence a recorder file holds (0 when empty).
+func firstSeq(t *testing.T, path string) uint64 {
+	t.Helper()
+	ro, err := recorder.Open(path, &recorder.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer ro.Close()
+	for e, err := range ro.Query(t.Context(), recorder.Filter{Order: recorder.Ascending}) {
+		require.NoError(t, err)
+		return e.Seq
+	}
+	return 0
 }
 
 // TestRecorderTamperDetectedAgainstJetStream keeps the anchors off the
