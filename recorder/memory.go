@@ -8,6 +8,7 @@ import (
 	"io"
 	"iter"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 	"unsafe"
@@ -312,6 +313,7 @@ func (e *memEntry) entry() (Entry, error) {
 // and Until compared in Unix nanoseconds.
 type matcher struct {
 	f            *Filter
+	needles      []string // the text the filter asks for: a body without one cannot match
 	since, until int64
 	hasSince     bool
 	hasUntil     bool
@@ -319,6 +321,11 @@ type matcher struct {
 
 func newMatcher(f *Filter) matcher {
 	m := matcher{f: f, hasSince: !f.Since.IsZero(), hasUntil: !f.Until.IsZero()}
+	for _, s := range []string{f.Trace, f.Tool, f.PayloadType, string(f.Agent), string(f.Op), string(f.Kind)} {
+		if s != "" {
+			m.needles = append(m.needles, s)
+		}
+	}
 	if m.hasSince {
 		m.since = f.Since.UnixNano()
 	}
@@ -326,6 +333,18 @@ func newMatcher(f *Filter) matcher {
 		m.until = f.Until.UnixNano()
 	}
 	return m
+}
+
+// mayMatch is a quick test before decoding: a body that does not contain
+// every string the filter asks for cannot match (a field's bytes are in
+// the body as they are).
+func (m *matcher) mayMatch(body string) bool {
+	for _, s := range m.needles {
+		if !strings.Contains(body, s) {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *matcher) match(e *fields[string]) bool {
@@ -393,6 +412,9 @@ func (m *memStore) query(ctx context.Context, f Filter) iter.Seq2[Entry, error] 
 				}
 			}
 			e := v.at(i)
+			if !mt.mayMatch(e.body) {
+				continue
+			}
 			ef, ok := e.fields()
 			if !ok {
 				yield(Entry{}, fmt.Errorf("recorder: query: %w: entry %d: stored fields do not decode", ErrCorrupt, e.seq))
