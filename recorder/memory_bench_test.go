@@ -106,6 +106,25 @@ func BenchmarkMemoryAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkMemoryAppendBounded appends pairs to a recorder bounded by
+// MaxEntries, in its steady state: every append evicts one entry, and the
+// heap reuses the memory of evicted ones instead of growing (a growing
+// heap's first touch of new pages is part of BenchmarkMemoryAppend's cost).
+func BenchmarkMemoryAppendBounded(b *testing.B) {
+	r, err := recorder.Open("", &recorder.Options{Durability: recorder.Buffered, MaxEntries: 100_000})
+	require.NoError(b, err)
+	defer r.Close()
+	for i := range 100_000 {
+		shapes[1].run(b, r, i)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		shapes[1].run(b, r, i)
+		i++
+	}
+}
+
 // appendPair appends a new decision and outcome pair, its strings made
 // afresh as the kernel makes them for each syscall.
 func appendPair(b *testing.B, r *recorder.Recorder, i int) {
