@@ -3,9 +3,11 @@ package recorder_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/recorder"
@@ -307,4 +309,62 @@ func FuzzImportMemory(f *testing.F) {
 			t.Fatalf("exports differ:\n%s\n%s", mx.Bytes(), sx.Bytes())
 		}
 	})
+}
+
+// A Publisher anchors the memory store as it anchors a file: the signed
+// anchors it publishes verify, and expose a rewritten entry.
+func TestMemoryPublisher(t *testing.T) {
+	ctx := context.Background()
+	r := mustOpen(t, "", &recorder.Options{MaxEntries: 40})
+	key := testKey(9)
+	sink := &recorder.MemoryAnchors{}
+	tick := make(chan time.Time)
+	p, err := recorder.NewPublisher(r, key, sink, &recorder.PublisherOptions{Source: "memory", Every: 1 << 30, Tick: tick})
+	require.NoError(t, err)
+	defer p.Close()
+	for i := range 100 {
+		_, err := r.Append(ctx, recordertest.Sample(i))
+		require.NoError(t, err)
+		if i%25 == 24 {
+			_, err := p.Publish(ctx)
+			require.NoError(t, err)
+		}
+	}
+	var anchors []recorder.Anchor
+	for _, sa := range sink.Anchors() {
+		require.NoError(t, sa.Verify(key.Public().(ed25519.PublicKey)))
+		anchors = append(anchors, sa.Anchor)
+	}
+	require.Len(t, anchors, 4)
+	rep, err := r.VerifyAnchors(ctx, anchors)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "%v", rep.Broken)
+	assert.Equal(t, uint64(60), rep.Evicted)
+
+	// Rewrite entry 80 and every hash after it: only the anchor at 100
+	// (published before) contradicts the recomputed chain.
+	var held []recorder.Entry
+	for e, err := range r.Query(ctx, recorder.Filter{After: 79}) {
+		require.NoError(t, err)
+		held = append(held, e)
+	}
+	tm := recorder.NewMemTamperer(r)
+	prev := held[0].PrevHash
+	for _, e := range held {
+		if e.Seq == 80 {
+			e.Detail = "rewritten"
+		}
+		e.PrevHash = prev
+		e.Hash = recorder.ComputeHash(prev, e)
+		prev = e.Hash
+		require.NoError(t, tm.Replace(e))
+	}
+	rep, err = r.Verify(ctx)
+	require.NoError(t, err)
+	require.True(t, rep.OK, "a recomputed chain links")
+	rep, err = r.VerifyAnchors(ctx, anchors)
+	require.NoError(t, err)
+	require.False(t, rep.OK)
+	assert.Equal(t, recorder.ReasonRewritten, rep.Broken.Reason)
+	assert.Equal(t, uint64(76), rep.Broken.Seq, "%v", rep.Broken)
 }
