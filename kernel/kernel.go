@@ -187,7 +187,7 @@ func New(opts ...Option) (*Kernel, error) {
 	}
 	k.policyMount = pm
 	if k.sink == nil {
-		rec, err := recorder.Open("", &recorder.Options{Durability: recorder.Buffered, Clock: c.clock})
+		rec, err := recorder.Open("", &recorder.Options{Durability: recorder.Buffered, Clock: c.clock, MaxEntries: DefaultRecorderEntries})
 		if err != nil {
 			return nil, fmt.Errorf("kernel: opening the in-memory recorder: %w", err)
 		}

@@ -42,6 +42,12 @@ const (
 	MaxAgentIDLen = 128
 	// MaxToolNameLen is the longest tool name Exec and WithTool accept.
 	MaxToolNameLen = 256
+	// DefaultRecorderEntries bounds the kernel's own in-memory recorder
+	// (the one New opens without WithRecorder): about 250 MiB. Past it the
+	// oldest entries are dropped and the chain stays verifiable from the
+	// cut (recorder.Options.MaxEntries, Report.Evicted). A host that must
+	// keep every entry gives WithRecorder a file recorder.
+	DefaultRecorderEntries = 1 << 20
 	// DefaultMaxAgents is the number of agents a kernel holds unless
 	// WithMaxAgents says otherwise.
 	DefaultMaxAgents = 4096
@@ -145,7 +151,8 @@ func (c *config) setDocs(docs []*policy.Document) error {
 // WithRecorder makes the kernel append its entries to s, usually a
 // *recorder.Recorder. The recorder belongs to the caller: [Kernel.Close]
 // flushes it but does not close it. Without this option the kernel opens an
-// in-memory recorder of its own and closes it on Close.
+// in-memory recorder of its own, bounded to [DefaultRecorderEntries]
+// entries (the oldest dropped past it), and closes it on Close.
 //
 // A recorder that writes a file in recorder.Buffered mode acknowledges
 // entries before they are on disk, so a syscall could return success and
