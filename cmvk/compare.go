@@ -1,0 +1,56 @@
+package cmvk
+
+import (
+	"context"
+
+	"github.com/agent-os/agentos"
+)
+
+// comparer compares prepared answers by one profile's metric. For an
+// embedding metric each text is embedded once, in prepare, so that N
+// answers cost N embeddings rather than N².
+type comparer struct {
+	metric Metric
+	embed  agentos.Embedder
+}
+
+// item is one prepared answer.
+type item struct {
+	text string
+	vec  []float32 // the embedding, for an embedding metric and a non-empty text
+}
+
+func newComparer(p Profile, embed agentos.Embedder) (comparer, error) {
+	if err := p.Validate(); err != nil {
+		return comparer{}, err
+	}
+	if p.Metric.Embedding() && embed == nil {
+		return comparer{}, ErrNoEmbedder
+	}
+	return comparer{metric: p.Metric, embed: embed}, nil
+}
+
+// prepare embeds text when the metric needs it; it returns the embedder's
+// error (wrapped) or ctx's.
+func (c comparer) prepare(ctx context.Context, text string) (item, error) {
+	it := item{text: text}
+	if !c.metric.Embedding() || text == "" {
+		return it, nil
+	}
+	v, err := embedText(ctx, c.embed, text)
+	if err != nil {
+		return item{}, err
+	}
+	it.vec = v
+	return it, nil
+}
+
+func (c comparer) compare(a, b item) (Score, error) {
+	if !c.metric.Embedding() {
+		return textMetrics[c.metric](a.text, b.text)
+	}
+	if s, ok := emptyCase(a.text == "", b.text == ""); ok {
+		return s, nil
+	}
+	return vectorMetrics[c.metric](a.vec, b.vec)
+}
