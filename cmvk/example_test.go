@@ -100,3 +100,31 @@ func ExampleCompare() {
 	// numeric: 0.00
 	// code: 0.00
 }
+
+// A generator's first strategy is rejected by the verifier and banned; the
+// second is approved.
+func ExampleRefine() {
+	gen := scripted.MustNew(scripted.Otherwise().ReplySequence(
+		"STRATEGY: mental arithmetic\n17 × 24 = 398",
+		"STRATEGY: long multiplication\n17 × 24 = 17 × 20 + 17 × 4 = 340 + 68 = 408",
+	))
+	ver := scripted.MustNew(
+		scripted.When(scripted.Contains("= 408")).Reply(`{"ok":true,"confidence":0.97}`),
+		scripted.Otherwise().Reply(`{"ok":false,"confidence":0.99,"issues":["17 × 24 is not 398"],"strategy":"long multiplication"}`),
+	)
+	res, err := cmvk.Refine(context.Background(), gen, ver, "What is 17 × 24?", cmvk.RefineOptions{})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	for _, r := range res.Rounds {
+		fmt.Printf("%s: %s\n", r.Strategy, r.Outcome)
+	}
+	fmt.Println("banned:", res.Banned)
+	fmt.Println("answer:", res.Answer)
+	// Output:
+	// mental arithmetic: rejected
+	// long multiplication: approved
+	// banned: [mental arithmetic]
+	// answer: 17 × 24 = 17 × 20 + 17 × 4 = 340 + 68 = 408
+}

@@ -47,7 +47,8 @@ type Pair struct {
 //   - Confidence: |Majority|/N × (1 − the mean drift from the
 //     Representative to the other members) × the mean Confidence of those
 //     comparisons (both factors 1 for a Majority of one); 0 with no
-//     successful answer. Unanimous identical answers have confidence 1.
+//     successful answer or N < 2. Unanimous identical answers have
+//     confidence 1.
 type Verdict struct {
 	Profile        Profile
 	Agree          bool
@@ -164,6 +165,7 @@ func Verify(ctx context.Context, answers Answers, p Profile, opts VerifyOptions)
 	v.Confidence = clamp01(float64(len(v.Majority)) / float64(n) * (1 - bestMean) * meanConf)
 	switch {
 	case n < 2:
+		v.Confidence = 0
 		v.Reason = "fewer than two answers: nothing to cross-verify"
 	case 2*len(v.Majority) > n:
 		v.Agree = true

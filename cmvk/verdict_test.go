@@ -32,7 +32,7 @@ func TestVerify(t *testing.T) {
 		confidence float64 // checked when >= 0
 	}{
 		{name: "none", profile: LexicalProfile, confidence: 0},
-		{name: "one", answers: Answers{ans("a", paris)}, profile: LexicalProfile, rep: "a", majority: []string{"a"}, confidence: 1},
+		{name: "one", answers: Answers{ans("a", paris)}, profile: LexicalProfile, rep: "a", majority: []string{"a"}, confidence: 0},
 		{name: "unanimous", answers: Answers{ans("a", paris), ans("b", paris), ans("c", paris)}, profile: LexicalProfile,
 			agree: true, rep: "a", majority: []string{"a", "b", "c"}, confidence: 1},
 		{name: "two of three", answers: Answers{ans("a", paris), ans("b", "Lyon, obviously!"), ans("c", paris)}, profile: LexicalProfile,
