@@ -1,0 +1,276 @@
+package mute
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/atr"
+	"github.com/agent-os/agentos/kernel"
+	"github.com/agent-os/agentos/policy"
+)
+
+// StepDecision is what policy would decide on one step.
+type StepDecision struct {
+	StepID string
+	// Action is the action as the kernel would build it for the step.
+	Action   agentos.Action
+	Decision agentos.Decision
+	// Permitted is true when the step would run: policy allows (or
+	// audits) it and the kernel would find the tool and accept its
+	// arguments.
+	Permitted bool
+	// Reason explains a step that would not run.
+	Reason string
+	// Err is the evaluator's error, when it could not decide (a deny).
+	Err error
+}
+
+// DryRun asks ev what it would decide on every step of plan, in execution
+// order, before anything runs; nothing is executed and nothing is
+// recorded, and an evaluator with an Explain method (*policy.Engine) is
+// asked through it, so that the dry run spends none of the rate-limit
+// tokens the execution will need (a rule whose bucket is empty now is
+// reported as the denial it would be). Each step's action is built as kernel.Agent.Exec builds it:
+// op exec, the tool name (a "name@constraint" split, the constraint and
+// the resolved version in Meta), the arguments, subject as the agent, and
+// reg's description of the tool as policy.Tool. As in the kernel, a tool
+// reference that does not parse or resolve is denied by
+// kernel.RuleToolName, arguments the tool's schema rejects by
+// kernel.RuleToolArgs, and an evaluator error is a deny
+// (kernel.RulePolicyError unless the decision names a rule). A step policy
+// permits whose tool reg does not hold would fail, so it is not permitted.
+// A step that needs approval is not permitted either: a dry run cannot ask
+// the approver, and fails closed.
+//
+// ev is usually the kernel's *policy.Engine, subject the executing agent's
+// identity (see [Subject]) and reg its kernel's Registry; a nil reg means
+// no tool is registered.
+//
+// Errors: [ErrInvalidPlan] for a plan that is not well formed; an
+// agentos.ErrInvalid for a nil evaluator; the context's error when ctx
+// ends. A denial is a value in the result, not an error.
+func DryRun(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, reg *atr.Registry, plan *Plan) ([]StepDecision, error) {
+	if ev == nil {
+		return nil, fmt.Errorf("mute: %w: nil evaluator", agentos.ErrInvalid)
+	}
+	order, err := plan.Order()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]StepDecision, 0, len(order))
+	for _, i := range order {
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("mute: dry run: %w", context.Cause(ctx))
+		}
+		out = append(out, dryStep(ctx, ev, subject, reg, &plan.Steps[i]))
+	}
+	return out, nil
+}
+
+func dryStep(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, reg *atr.Registry, s *Step) StepDecision {
+	sd := StepDecision{StepID: s.ID}
+	act := agentos.Action{Agent: agentos.AgentID(subject.ID), Op: agentos.OpExec, Tool: s.Action}
+	deny := func(rule, msg string) StepDecision {
+		sd.Action = act
+		sd.Decision = agentos.Decision{Effect: agentos.Deny, Rule: rule, Message: msg}
+		sd.Reason = msg
+		return sd
+	}
+	name, constraint := s.Action, ""
+	if actionName(s.Action) != s.Action {
+		var err error
+		if name, constraint, err = atr.ParseRef(s.Action); err != nil {
+			return deny(kernel.RuleToolName, err.Error())
+		}
+		act.Tool = name
+		act.Meta = map[string]string{kernel.MetaConstraint: constraint}
+	}
+	args, err := kernelArgs(s.Args)
+	if err != nil {
+		return deny(kernel.RuleArgs, err.Error())
+	}
+	act.Args = args
+	var tool *policy.Tool
+	registered := false
+	if reg != nil {
+		t, err := reg.Resolve(name, constraint)
+		switch {
+		case err == nil:
+			registered = true
+			if act.Meta == nil {
+				act.Meta = map[string]string{}
+			}
+			act.Meta[kernel.MetaVersion] = t.Meta.Version
+			tool = policyTool(t)
+			if _, err := t.Check(args); err != nil {
+				return deny(kernel.RuleToolArgs, fmt.Sprintf("tool %q: %v", name, err))
+			}
+		case !errors.Is(err, atr.ErrNotFound):
+			return deny(kernel.RuleToolName, fmt.Sprintf("tool %q: %v", name, err))
+		}
+	}
+	sd.Action = act
+	d, err := decide(ctx, ev, policy.Input{Action: act, Agent: subject, Tool: tool})
+	if err != nil {
+		d.Effect = agentos.Deny
+		if d.Rule == "" {
+			d.Rule = kernel.RulePolicyError
+		}
+		sd.Decision, sd.Err, sd.Reason = d, err, "policy could not decide: "+err.Error()
+		return sd
+	}
+	sd.Decision = d
+	switch {
+	case d.Effect == agentos.Approve:
+		sd.Reason = "needs approval, which a dry run cannot ask for"
+	case !d.Effect.Permits():
+		sd.Reason = fmt.Sprintf("denied by %s", d.Rule)
+		if d.Message != "" {
+			sd.Reason += ": " + d.Message
+		}
+	case !registered:
+		sd.Reason = fmt.Sprintf("tool %q is not registered", name)
+	default:
+		sd.Permitted = true
+	}
+	return sd
+}
+
+// explainer is an Evaluator that can decide without side effects
+// (*policy.Engine: Explain consumes no rate-limit tokens).
+type explainer interface {
+	Explain(ctx context.Context, in policy.Input) (policy.Explanation, error)
+}
+
+var _ explainer = (*policy.Engine)(nil)
+
+// decide asks ev without spending its rate limits when ev can.
+func decide(ctx context.Context, ev kernel.Evaluator, in policy.Input) (agentos.Decision, error) {
+	if x, ok := ev.(explainer); ok {
+		e, err := x.Explain(ctx, in)
+		return e.Decision, err
+	}
+	return ev.Decide(ctx, in)
+}
+
+// policyTool is the registry's description of a tool as policy sees it,
+// as the kernel builds it.
+func policyTool(t *atr.Tool) *policy.Tool {
+	return &policy.Tool{
+		Name:        t.Name,
+		Version:     t.Meta.Version,
+		SideEffect:  string(t.Meta.SideEffect),
+		Cost:        t.Meta.Cost,
+		Tags:        t.Meta.Tags,
+		Permissions: t.Meta.Permissions,
+		Deprecated:  t.Meta.Deprecated != "",
+	}
+}
+
+// kernelArgs returns args with values as the kernel passes them to policy
+// (integers as int64, floats as float64, string lists as []any): args
+// itself when it already is, else a converted copy. A nil map becomes an
+// empty one, as in the kernel.
+//
+// Errors: an agentos.ErrInvalid for a value the kernel would refuse.
+func kernelArgs(args map[string]any) (map[string]any, error) {
+	if args == nil {
+		return map[string]any{}, nil
+	}
+	v, _, err := canon(args, 0)
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]any), nil
+}
+
+func canon(v any, depth int) (any, bool, error) {
+	if depth > MaxArgsDepth {
+		return nil, false, fmt.Errorf("%w: arguments nested deeper than %d", agentos.ErrInvalid, MaxArgsDepth)
+	}
+	switch x := v.(type) {
+	case nil, bool, string, int64, float64:
+		return v, false, nil
+	case int:
+		return int64(x), true, nil
+	case int8:
+		return int64(x), true, nil
+	case int16:
+		return int64(x), true, nil
+	case int32:
+		return int64(x), true, nil
+	case uint8:
+		return int64(x), true, nil
+	case uint16:
+		return int64(x), true, nil
+	case uint32:
+		return int64(x), true, nil
+	case uint:
+		return canonUint(uint64(x))
+	case uint64:
+		return canonUint(x)
+	case float32:
+		return float64(x), true, nil
+	case []string:
+		out := make([]any, len(x))
+		for i, s := range x {
+			out[i] = s
+		}
+		return out, true, nil
+	case map[string]string:
+		out := make(map[string]any, len(x))
+		for k, s := range x {
+			out[k] = s
+		}
+		return out, true, nil
+	case []any:
+		var out []any
+		for i, e := range x {
+			c, changed, err := canon(e, depth+1)
+			if err != nil {
+				return nil, false, err
+			}
+			if changed && out == nil {
+				out = append(make([]any, 0, len(x)), x[:i]...)
+			}
+			if out != nil {
+				out = append(out, c)
+			}
+		}
+		if out != nil {
+			return out, true, nil
+		}
+		return x, false, nil
+	case map[string]any:
+		var out map[string]any
+		for k, e := range x {
+			c, changed, err := canon(e, depth+1)
+			if err != nil {
+				return nil, false, err
+			}
+			if changed && out == nil {
+				out = make(map[string]any, len(x))
+				for k2, e2 := range x {
+					out[k2] = e2
+				}
+			}
+			if out != nil {
+				out[k] = c
+			}
+		}
+		if out != nil {
+			return out, true, nil
+		}
+		return x, false, nil
+	}
+	return nil, false, fmt.Errorf("%w: argument of type %T is not JSON-like", agentos.ErrInvalid, v)
+}
+
+func canonUint(u uint64) (any, bool, error) {
+	if u > 1<<63-1 {
+		return nil, false, fmt.Errorf("%w: integer argument %d out of range", agentos.ErrInvalid, u)
+	}
+	return int64(u), true, nil
+}
