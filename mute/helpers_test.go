@@ -2,6 +2,7 @@ package mute_test
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"testing"
 
@@ -125,3 +126,5 @@ const restorePlan = `{
 }`
 
 func kernelRole(role string) kernel.AgentOption { return kernel.WithRole(role) }
+
+func errorsIsCycle(err error) bool { return errors.Is(err, mute.ErrCycle) }

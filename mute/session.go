@@ -281,3 +281,11 @@ func Execute(ctx context.Context, a *kernel.Agent, plan *Plan) ([]StepResult, er
 	}
 	return results, nil
 }
+
+// Reason says why the session was rejected ("validation" when its
+// violations rejected it), or "".
+func (s *Session) Reason() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reason
+}
