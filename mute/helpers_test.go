@@ -2,6 +2,7 @@ package mute_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"testing"
@@ -128,3 +129,5 @@ const restorePlan = `{
 func kernelRole(role string) kernel.AgentOption { return kernel.WithRole(role) }
 
 func errorsIsCycle(err error) bool { return errors.Is(err, mute.ErrCycle) }
+
+func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
