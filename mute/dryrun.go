@@ -126,7 +126,10 @@ func dryStep(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, r
 	case d.Effect == agentos.Approve:
 		sd.Reason = "needs approval, which a dry run cannot ask for"
 	case !d.Effect.Permits():
-		sd.Reason = fmt.Sprintf("denied by %s", d.Rule)
+		sd.Reason = "denied"
+		if d.Rule != "" {
+			sd.Reason += " by " + d.Rule
+		}
 		if d.Message != "" {
 			sd.Reason += ": " + d.Message
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -126,8 +127,11 @@ func (p *Plan) Order() ([]int, error) {
 	indeg := make([]int, n)
 	next := make([][]int, n)
 	for i, s := range p.Steps {
-		seen := make(map[string]bool, len(s.DependsOn))
-		for _, d := range s.DependsOn {
+		var seen map[string]bool // for long dependency lists only
+		if len(s.DependsOn) > 16 {
+			seen = make(map[string]bool, len(s.DependsOn))
+		}
+		for k, d := range s.DependsOn {
 			j, ok := index[d]
 			if !ok {
 				return nil, fmt.Errorf("%w: step %q depends on unknown step %q", ErrInvalidPlan, s.ID, d)
@@ -135,10 +139,16 @@ func (p *Plan) Order() ([]int, error) {
 			if j == i {
 				return nil, fmt.Errorf("%w: step %q depends on itself", ErrInvalidPlan, s.ID)
 			}
-			if seen[d] {
+			// A repeated dependency counts once. Its first occurrence is
+			// then the last edge added to next[j].
+			if seen != nil {
+				if seen[d] {
+					continue
+				}
+				seen[d] = true
+			} else if slices.Contains(s.DependsOn[:k], d) {
 				continue
 			}
-			seen[d] = true
 			indeg[i]++
 			next[j] = append(next[j], i)
 		}

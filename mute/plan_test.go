@@ -147,3 +147,17 @@ func FuzzDecodePlan(f *testing.F) {
 		}
 	})
 }
+
+func TestPlanLongDependencyList(t *testing.T) {
+	p := &mute.Plan{ID: "p"}
+	var deps []string
+	for i := range 100 {
+		id := fmt.Sprint("d", i)
+		p.Steps = append(p.Steps, mute.Step{ID: id, Action: "x"})
+		deps = append(deps, id, id)
+	}
+	p.Steps = append(p.Steps, mute.Step{ID: "last", Action: "x", DependsOn: deps})
+	order, err := p.Order()
+	require.NoError(t, err)
+	require.Equal(t, 100, order[len(order)-1])
+}
