@@ -9,6 +9,7 @@ import (
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/atr"
+	"github.com/agent-os/agentos/kernel"
 	"github.com/agent-os/agentos/mute"
 	"github.com/agent-os/agentos/policy"
 )
@@ -44,6 +45,18 @@ spec:
 // direct Engine.Decide calls on the same actions, in the same run, and
 // reports the ratio (target <= 1.2).
 func BenchmarkDryRunVsDecide(b *testing.B) {
+	b.Run("explain", func(b *testing.B) { benchDryRun(b, false) })
+	b.Run("decide-only", func(b *testing.B) { benchDryRun(b, true) })
+}
+
+// decideOnly hides the engine's Explain: the dry run then asks Decide.
+type decideOnly struct{ e *policy.Engine }
+
+func (d decideOnly) Decide(ctx context.Context, in policy.Input) (agentos.Decision, error) {
+	return d.e.Decide(ctx, in)
+}
+
+func benchDryRun(b *testing.B, plain bool) {
 	ctx := context.Background()
 	doc, err := policy.Parse("bench.yaml", []byte(benchPolicy()))
 	if err != nil {
@@ -60,6 +73,10 @@ func BenchmarkDryRunVsDecide(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	var ev kernel.Evaluator = eng
+	if plain {
+		ev = decideOnly{eng}
+	}
 	subject := policy.Subject{ID: "bench", Role: "analyst"}
 	plan := &mute.Plan{ID: "bench"}
 	for i := range 100 {
@@ -70,7 +87,7 @@ func BenchmarkDryRunVsDecide(b *testing.B) {
 		plan.Steps = append(plan.Steps, s)
 	}
 	// The direct calls get the inputs the dry run builds, ready made.
-	ds, err := mute.DryRun(ctx, eng, subject, reg, plan)
+	ds, err := mute.DryRun(ctx, ev, subject, reg, plan)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -87,7 +104,7 @@ func BenchmarkDryRunVsDecide(b *testing.B) {
 	var dry, direct time.Duration
 	for b.Loop() {
 		t0 := time.Now()
-		if _, err := mute.DryRun(ctx, eng, subject, reg, plan); err != nil {
+		if _, err := mute.DryRun(ctx, ev, subject, reg, plan); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()

@@ -15,6 +15,9 @@ import (
 type StepDecision struct {
 	StepID string
 	// Action is the action as the kernel would build it for the step.
+	// Steps calling the same tool share its Meta map and their Args are
+	// the plan's own maps when they needed no conversion: read them, do
+	// not modify them.
 	Action   agentos.Action
 	Decision agentos.Decision
 	// Permitted is true when the step would run: policy allows (or
@@ -60,16 +63,27 @@ func DryRun(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, re
 		return nil, err
 	}
 	out := make([]StepDecision, 0, len(order))
+	tools := make(map[string]resolved) // one resolution per tool reference
 	for _, i := range order {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("mute: dry run: %w", context.Cause(ctx))
 		}
-		out = append(out, dryStep(ctx, ev, subject, reg, &plan.Steps[i]))
+		out = append(out, dryStep(ctx, ev, subject, reg, tools, &plan.Steps[i]))
 	}
 	return out, nil
 }
 
-func dryStep(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, reg *atr.Registry, s *Step) StepDecision {
+// resolved is a tool reference resolved in the registry, with its
+// description as policy sees it; tool is nil and err set when it did not
+// resolve.
+type resolved struct {
+	tool *atr.Tool
+	desc *policy.Tool
+	meta map[string]string // the action's Meta, shared by the steps calling it
+	err  error
+}
+
+func dryStep(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, reg *atr.Registry, tools map[string]resolved, s *Step) StepDecision {
 	sd := StepDecision{StepID: s.ID}
 	act := agentos.Action{Agent: agentos.AgentID(subject.ID), Op: agentos.OpExec, Tool: s.Action}
 	deny := func(rule, msg string) StepDecision {
@@ -95,15 +109,24 @@ func dryStep(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, r
 	var tool *policy.Tool
 	registered := false
 	if reg != nil {
-		t, err := reg.Resolve(name, constraint)
+		r, ok := tools[s.Action]
+		if !ok {
+			r.tool, r.err = reg.Resolve(name, constraint)
+			if r.err == nil {
+				r.desc = policyTool(r.tool)
+				r.meta = map[string]string{kernel.MetaVersion: r.tool.Meta.Version}
+				if constraint != "" {
+					r.meta[kernel.MetaConstraint] = constraint
+				}
+			}
+			tools[s.Action] = r
+		}
+		t, err := r.tool, r.err
 		switch {
 		case err == nil:
 			registered = true
-			if act.Meta == nil {
-				act.Meta = map[string]string{}
-			}
-			act.Meta[kernel.MetaVersion] = t.Meta.Version
-			tool = policyTool(t)
+			act.Meta = r.meta
+			tool = r.desc
 			if _, err := t.Check(args); err != nil {
 				return deny(kernel.RuleToolArgs, fmt.Sprintf("tool %q: %v", name, err))
 			}
