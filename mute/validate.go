@@ -78,7 +78,9 @@ func actionName(a string) string {
 // Steps are taken in execution order ([Plan.Order]); each step sees the
 // facts plus what earlier steps produced, less what they consumed. For
 // each step: its action must be an action node; each requires edge must
-// reach a present node, or a precondition that holds; each consumes edge a
+// reach a present node, or a precondition that holds (preconditions are
+// read from facts only: what steps produce does not refresh a stale
+// fact); each consumes edge a
 // present node, which is then gone; each depends_on edge an action an
 // earlier step ran; no conflicts_with edge may reach another step's action
 // or a present node. The goal, when set, must be produced by some action
@@ -154,7 +156,7 @@ func Validate(ctx context.Context, plan *Plan, graph *Graph, facts Facts) []Viol
 				}
 			case EdgeConflictsWith:
 				if to.Kind == NodeAction {
-					if other, ok := inPlan[e.To]; ok {
+					if other, ok := inPlan[e.To]; ok && other != s.ID {
 						vs.add(Violation{Kind: ViolationConflict, Step: s.ID, Node: e.To,
 							Message: fmt.Sprintf("%s conflicts with %s (step %s)", name, quote(e.To), quote(other))})
 					}
