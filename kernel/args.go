@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/internal/jsonenc"
 )
 
 // Bounds on tool arguments. Arguments beyond them are denied by the kernel
@@ -206,7 +207,7 @@ func appendArgsJSON(b []byte, v any) ([]byte, bool) {
 	case bool:
 		return strconv.AppendBool(b, x), true
 	case string:
-		return appendJSONString(b, x), true
+		return jsonenc.AppendString(b, x, true), true
 	case int64:
 		return strconv.AppendInt(b, x, 10), true
 	case float64:
@@ -244,7 +245,7 @@ func appendArgsJSON(b []byte, v any) ([]byte, bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = jsonenc.AppendString(b, k, true)
 			b = append(b, ':')
 			var ok bool
 			if b, ok = appendArgsJSON(b, x[k]); !ok {
@@ -272,62 +273,6 @@ func appendJSONFloat(b []byte, f float64) []byte {
 		}
 	}
 	return b
-}
-
-// appendJSONString quotes s as encoding/json does with HTML escaping on:
-// '"' and '\\' escaped, \b \f \n \r \t short, other control characters,
-// '<', '>' and '&' as \u00XX, invalid UTF-8 as \ufffd, U+2028 and U+2029
-// as \u2028 and \u2029.
-func appendJSONString(b []byte, s string) []byte {
-	const hexDigits = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // marshalArgs is the JSON of a copyArgs copy, as json.Marshal gives it.

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/agent-os/agentos/internal/jsonenc"
 	"github.com/stretchr/testify/require"
 )
 
@@ -105,7 +106,7 @@ func TestArgsJSONMatchesMarshal(t *testing.T) {
 	// values only a hand-built map holds.
 	for range 20000 {
 		s, f := genString(rng), genFloat(rng)
-		require.Equal(t, mustMarshal(t, s), string(appendJSONString(nil, s)), "string %q", s)
+		require.Equal(t, mustMarshal(t, s), string(jsonenc.AppendString(nil, s, true)), "string %q", s)
 		if !math.IsNaN(f) && !math.IsInf(f, 0) {
 			require.Equal(t, mustMarshal(t, f), string(appendJSONFloat(nil, f)), "float %v", f)
 		}

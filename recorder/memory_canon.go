@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/internal/jsonenc"
 )
 
 // The fast paths of Append's checks. Every entry the kernel records goes
@@ -236,7 +237,7 @@ func isShortHexControl(u string) bool {
 
 // fastMetaJSON is metaJSON without encoding/json: the keys sorted on the
 // stack (up to MaxMetaEntries of them; ok is false beyond) and every
-// string escaped as appendJSONString does. The result is one allocation.
+// string escaped as jsonenc.AppendString does without HTML escaping. The result is one allocation.
 func fastMetaJSON(m map[string]string) (s string, ok bool) {
 	if len(m) > MaxMetaEntries {
 		return "", false
@@ -259,68 +260,10 @@ func fastMetaJSON(m map[string]string) (s string, ok bool) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendJSONString(b, k)
+		b = jsonenc.AppendString(b, k, false)
 		b = append(b, ':')
-		b = appendJSONString(b, m[k])
+		b = jsonenc.AppendString(b, m[k], false)
 	}
 	b = append(b, '}')
 	return string(b), true
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as a JSON string exactly as encoding/json
-// writes it without HTML escaping: '"' and '\\' escaped, \b \f \n \r \t
-// short, other control characters as \u00xx, invalid UTF-8 as \ufffd,
-// U+2028 and U+2029 as \u2028 and \u2029, everything else as is.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
