@@ -131,7 +131,9 @@ func (r *Registry) peerLocked(id string, e *entry, now time.Time) Peer {
 	m.Capabilities = slices.Clone(m.Capabilities)
 	m.Labels = cloneLabels(m.Labels)
 	s := e.score.withReputation(e.rep.valueAt(now, r.halfLife))
-	if e.revoked {
+	if e.revoked || !now.Before(m.Expires) {
+		// As Score fails closed for a revoked peer or an expired
+		// manifest, the score a Peer carries does too.
 		s.Total, s.Verdict = 0, Refuse
 	}
 	return Peer{ID: id, Name: m.Name, Key: m.PublicKey, Manifest: m, Score: s, Revoked: e.revoked, RotatedTo: e.rotatedTo}
@@ -179,10 +181,9 @@ func (r *Registry) Register(sm SignedManifest) error {
 }
 
 // Lookup returns what the Registry knows of id, with the score at the
-// Registry's clock. Revoked peers are included (Peer.Revoked, verdict
-// Refuse) and so are peers whose manifest has expired (compare
-// Peer.Manifest.Expires, or use Score, Opener and Handshaker, which refuse
-// them).
+// Registry's clock. Revoked peers are included (Peer.Revoked) and so are
+// peers whose manifest has expired; the score of either is zero with
+// verdict Refuse, as Score, Opener and Handshaker refuse them.
 func (r *Registry) Lookup(id string) (Peer, bool) {
 	now := r.now()
 	r.mu.RLock()

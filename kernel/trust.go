@@ -166,12 +166,7 @@ func (a *Agent) subjectNow() policy.Subject {
 		s.Trust = 0
 		return s
 	}
-	sc, err := a.k.trust.reg.Score(p.ID)
-	if err != nil {
-		s.Trust = 0
-	} else {
-		s.Trust = sc.Total / 10
-	}
+	s.Trust = p.Score.Total / 10 // zero for a revoked peer or an expired manifest
 	s.Labels = maps.Clone(s.Labels)
 	if s.Labels == nil {
 		s.Labels = map[string]string{}
