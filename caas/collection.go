@@ -28,8 +28,9 @@ import (
 )
 
 // The chromem-go collections of one caas collection's DB: the chunks with
-// their vectors, and the documents as ingested (with a one-dimensional
-// placeholder vector, since chromem needs one and they are never queried).
+// their vectors, and the documents as ingested. chromem-go requires a
+// vector on every document; documents are never searched, so each carries
+// the same one-dimensional vector, docVector.
 const (
 	chunksName = "chunks"
 	docsName   = "docs"
