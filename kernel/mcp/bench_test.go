@@ -133,25 +133,7 @@ func BenchmarkCallGateway(b *testing.B) {
 // ratio (gateway/direct).
 func BenchmarkCallRatio(b *testing.B) {
 	direct, gateway := benchPaths(b)
-	ctx := context.Background()
-	var dt, gt time.Duration
-	n := 0
-	for b.Loop() {
-		t0 := time.Now()
-		if err := direct(ctx); err != nil {
-			b.Fatal(err)
-		}
-		t1 := time.Now()
-		if err := gateway(ctx); err != nil {
-			b.Fatal(err)
-		}
-		gt += time.Since(t1)
-		dt += t1.Sub(t0)
-		n++
-	}
-	b.ReportMetric(float64(dt.Nanoseconds())/float64(n), "direct-ns/call")
-	b.ReportMetric(float64(gt.Nanoseconds())/float64(n), "gateway-ns/call")
-	b.ReportMetric(float64(gt)/float64(dt), "ratio")
+	alternate(b, direct, gateway, "gateway-ns/call")
 }
 
 // BenchmarkExecRatio alternates the direct path with an agent's Exec
@@ -159,8 +141,14 @@ func BenchmarkCallRatio(b *testing.B) {
 // the upstream, so the ratio is what governing the call costs.
 func BenchmarkExecRatio(b *testing.B) {
 	direct, _, exec := benchAll(b)
+	alternate(b, direct, exec, "exec-ns/call")
+}
+
+// alternate times direct and other one after the other in each iteration
+// and reports both per call and their ratio (other/direct).
+func alternate(b *testing.B, direct, other func(context.Context) error, unit string) {
 	ctx := context.Background()
-	var dt, et time.Duration
+	var dt, ot time.Duration
 	n := 0
 	for b.Loop() {
 		t0 := time.Now()
@@ -168,14 +156,14 @@ func BenchmarkExecRatio(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
-		if err := exec(ctx); err != nil {
+		if err := other(ctx); err != nil {
 			b.Fatal(err)
 		}
-		et += time.Since(t1)
+		ot += time.Since(t1)
 		dt += t1.Sub(t0)
 		n++
 	}
 	b.ReportMetric(float64(dt.Nanoseconds())/float64(n), "direct-ns/call")
-	b.ReportMetric(float64(et.Nanoseconds())/float64(n), "exec-ns/call")
-	b.ReportMetric(float64(et)/float64(dt), "ratio")
+	b.ReportMetric(float64(ot.Nanoseconds())/float64(n), unit)
+	b.ReportMetric(float64(ot)/float64(dt), "ratio")
 }
