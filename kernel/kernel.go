@@ -54,6 +54,7 @@ type Kernel struct {
 	approveTO time.Duration
 	strict    bool
 	shadow    bool
+	observers []Observer // WithObserver, in order
 	now       func() time.Time
 	// realClock: now is time.Now, whose readings carry the monotonic
 	// clock, so a syscall's end is its start plus a monotonic reading
@@ -152,6 +153,7 @@ func New(opts ...Option) (*Kernel, error) {
 		approveTO: c.approveTO,
 		strict:    c.strict,
 		shadow:    c.shadow,
+		observers: c.observers,
 		now:       c.clock,
 		realClock: reflect.ValueOf(c.clock).Pointer() == reflect.ValueOf(time.Now).Pointer(),
 		log:       c.logger,

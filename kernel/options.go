@@ -76,6 +76,7 @@ type config struct {
 	approveTO   time.Duration
 	strict      bool
 	shadow      bool
+	observers   []Observer // WithObserver
 	clock       func() time.Time
 	logger      *slog.Logger
 	maxAgents   int

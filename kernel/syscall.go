@@ -104,7 +104,7 @@ type request struct {
 
 // syscall is the one path every agent action takes; see the package doc for
 // the steps.
-func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
+func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error) {
 	k := a.k
 	if err := ctx.Err(); err != nil {
 		return nil, context.Cause(ctx)
@@ -149,6 +149,19 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 		act.Path = p
 	}
 
+	// Observers are told once the gate is left (this defer runs after the
+	// gate's): seen is set once a decision is recorded.
+	var seen *Syscall
+	if len(k.observers) > 0 {
+		defer func() {
+			if seen != nil {
+				seen.Result, seen.Err = ret, retErr
+				seen.Duration = k.now().Sub(act.At)
+				k.observe(rctx, seen)
+			}
+		}()
+	}
+
 	// The signal gate.
 	sctx, done, err := a.sig.Enter(ctx)
 	if err != nil {
@@ -165,6 +178,9 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 	status := recorder.StatusDenied
 	if permitted {
 		status = StatusPermitted
+	}
+	if len(k.observers) > 0 {
+		seen = &Syscall{Action: act, Decision: d, Permitted: permitted, Status: recorder.StatusDenied}
 	}
 	recErr := k.appendDecision(rctx, decisionEntry(&act, rq.argsJSON, k.argsLimit, d, status, detail, true))
 	if recErr != nil {
@@ -271,6 +287,9 @@ func (a *Agent) syscall(ctx context.Context, rq request) (any, error) {
 		oe.Detail = joinDetail(rq.note(), oe.Detail)
 	}
 	cutFields(&oe)
+	if seen != nil {
+		seen.Status = out
+	}
 	if err := k.appendOutcome(rctx, oe); err != nil {
 		err = fmt.Errorf("%w: outcome not recorded: %w", ErrRecorder, err)
 		k.log.Error("kernel: recording outcome", "agent", a.id, "trace", act.ID, "err", err)
