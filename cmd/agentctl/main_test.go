@@ -197,9 +197,9 @@ func run(path string, n int, rollover uint64, every time.Duration, t0 time.Time,
 		var err error
 		switch i % 5 {
 		case 0:
-			err = alice.Write(ctx, fmt.Sprintf("/mem/notes/%d.txt", i), []byte("note"))
+			err = alice.Write(ctx, fmt.Sprintf("/mem/working/note-%d.txt", i), []byte("note"))
 		case 1:
-			_, err = alice.Read(ctx, fmt.Sprintf("/mem/notes/%d.txt", i-1))
+			_, err = alice.Read(ctx, fmt.Sprintf("/mem/working/note-%d.txt", i-1))
 		case 2:
 			_, err = bob.Exec(ctx, "search", map[string]any{"q": fmt.Sprint("query ", i)})
 		case 3:
