@@ -215,6 +215,7 @@ type Recorder struct {
 	asyncErr error                     // buffered entries lost, reported once
 	lost     atomic.Pointer[LostError] // the first loss, kept (see Lost)
 	late     atomic.Int64              // WriteAhead entries of AppendLater not yet committed
+	hooks    commitHooks               // OnCommit (metrics.go)
 
 	dmu      sync.Mutex
 	durable  Anchor // head of committed entries
@@ -683,9 +684,11 @@ func (r *Recorder) commit(batch, rest []*item) (failed bool) {
 	r.dmu.Lock()
 	head := r.durable
 	r.dmu.Unlock()
+	t0 := r.hooks.start()
 	r.stMu.RLock()
 	err := r.st.writeBatch(context.Background(), head, batch)
 	r.stMu.RUnlock()
+	r.hooks.done(t0, len(batch), err)
 	if err == nil {
 		last := batch[len(batch)-1].e
 		r.dmu.Lock()

@@ -1,0 +1,114 @@
+package recorder
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/agent-os/agentos"
+)
+
+// CommitFunc is told of one commit of a file recorder: the number of
+// entries the batch held, how long writing it took (one SQLite transaction,
+// with its fsync in WriteAhead mode) and its error, nil on success. It is
+// called on the goroutine that committed (the flusher, or an Append that
+// led the group commit) while that goroutine holds the commit order, so it
+// must be fast, must not block and must not call the Recorder.
+type CommitFunc func(entries int, took time.Duration, err error)
+
+// MaxCommitFuncs bounds the commit functions one Recorder holds at once.
+const MaxCommitFuncs = 16
+
+// commitHooks holds the CommitFuncs of a Recorder. A commit reads them with
+// one atomic load; a commit with none registered reads no clock.
+type commitHooks struct {
+	mu  sync.Mutex                     // serialises changes to fns
+	fns atomic.Pointer[[]*commitFuncs] // copy on write; nil when empty
+}
+
+// commitFuncs boxes a CommitFunc so that its removal finds it by identity.
+type commitFuncs struct{ fn CommitFunc }
+
+// start returns the time a commit starts, or the zero time when no
+// function is registered.
+func (h *commitHooks) start() time.Time {
+	if h.fns.Load() == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
+// done tells the registered functions of a commit of n entries that
+// started at t0 (a reading of start).
+func (h *commitHooks) done(t0 time.Time, n int, err error) {
+	if t0.IsZero() {
+		return
+	}
+	fns := h.fns.Load()
+	if fns == nil {
+		return
+	}
+	took := time.Since(t0)
+	for _, f := range *fns {
+		f.fn(n, took, err)
+	}
+}
+
+// OnCommit registers fn to be told of every batch a file recorder commits
+// from now on (see [CommitFunc]); the returned function removes it and may
+// be called more than once. An in-memory recorder stores each entry as
+// Append puts it in the chain and has no commits to tell: fn is never
+// called. At most [MaxCommitFuncs] functions are registered at once; past
+// that, and for a nil fn, OnCommit fails with an error wrapping
+// agentos.ErrInvalid. Safe for concurrent use.
+func (r *Recorder) OnCommit(fn CommitFunc) (remove func(), err error) {
+	if fn == nil {
+		return nil, fmt.Errorf("recorder: %w: nil commit function", agentos.ErrInvalid)
+	}
+	h := &r.hooks
+	box := &commitFuncs{fn: fn}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var cur []*commitFuncs
+	if p := h.fns.Load(); p != nil {
+		cur = *p
+	}
+	if len(cur) >= MaxCommitFuncs {
+		return nil, fmt.Errorf("recorder: %w: %d commit functions registered already", agentos.ErrInvalid, MaxCommitFuncs)
+	}
+	next := append(slices.Clip(cur), box)
+	h.fns.Store(&next)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			p := h.fns.Load()
+			if p == nil {
+				return
+			}
+			next := slices.DeleteFunc(slices.Clone(*p), func(f *commitFuncs) bool { return f == box })
+			if len(next) == 0 {
+				h.fns.Store(nil)
+				return
+			}
+			h.fns.Store(&next)
+		})
+	}, nil
+}
+
+// QueueDepth returns the number of entries the recorder has accepted and
+// not yet committed (as [Stats].Pending, without reading the store): those
+// queued by Buffered appends and AppendLater, and those of the batch being
+// written. It is 0 for an in-memory recorder, which commits as it appends.
+// Safe for concurrent use; it takes the queue's lock for one read.
+func (r *Recorder) QueueDepth() int {
+	if r.mem != nil {
+		return 0
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.queued
+}

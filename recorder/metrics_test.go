@@ -1,0 +1,121 @@
+//go:build cgo
+
+package recorder_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/recorder"
+	"github.com/stretchr/testify/require"
+)
+
+// commitLog collects what a CommitFunc is told.
+type commitLog struct {
+	mu      sync.Mutex
+	entries int
+	calls   int
+	errs    int
+}
+
+func (c *commitLog) fn(n int, took time.Duration, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls++
+	c.entries += n
+	if err != nil {
+		c.errs++
+	}
+	if took < 0 {
+		panic("negative commit time")
+	}
+}
+
+func (c *commitLog) counts() (calls, entries int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls, c.entries
+}
+
+func TestRecorderOnCommitMetrics(t *testing.T) {
+	ctx := context.Background()
+	for _, mode := range []recorder.Durability{recorder.WriteAhead, recorder.Buffered} {
+		t.Run(mode.String(), func(t *testing.T) {
+			r := mustOpen(t, tempPath(t, "r.db"), &recorder.Options{Durability: mode})
+			var a, b commitLog
+			removeA, err := r.OnCommit(a.fn)
+			require.NoError(t, err)
+			removeB, err := r.OnCommit(b.fn)
+			require.NoError(t, err)
+
+			for range 5 {
+				_, err := r.Append(ctx, recorder.Entry{Kind: recorder.KindLifecycle, Message: "m"})
+				require.NoError(t, err)
+			}
+			require.NoError(t, r.Flush(ctx))
+			require.Zero(t, r.QueueDepth(), "everything is committed after Flush")
+			calls, entries := a.counts()
+			require.Positive(t, calls)
+			require.Equal(t, 5, entries, "every committed entry is counted once")
+			_, bEntries := b.counts()
+			require.Equal(t, 5, bEntries)
+
+			removeA()
+			removeA() // idempotent
+			_, err = r.Append(ctx, recorder.Entry{Kind: recorder.KindLifecycle, Message: "after"})
+			require.NoError(t, err)
+			require.NoError(t, r.Flush(ctx))
+			_, entries = a.counts()
+			require.Equal(t, 5, entries, "a removed function is not called")
+			_, bEntries = b.counts()
+			require.Equal(t, 6, bEntries)
+			removeB()
+		})
+	}
+}
+
+func TestRecorderQueueDepthMetrics(t *testing.T) {
+	ctx := context.Background()
+	// A long flush interval and a large batch keep Buffered entries queued
+	// until Flush.
+	r := mustOpen(t, tempPath(t, "q.db"), &recorder.Options{
+		Durability: recorder.Buffered, FlushInterval: time.Hour, BatchSize: 1000, QueueSize: 1000,
+	})
+	for range 3 {
+		_, err := r.Append(ctx, recorder.Entry{Kind: recorder.KindLifecycle, Message: "queued"})
+		require.NoError(t, err)
+	}
+	require.Equal(t, 3, r.QueueDepth())
+	require.NoError(t, r.Flush(ctx))
+	require.Zero(t, r.QueueDepth())
+}
+
+func TestRecorderOnCommitMetricsBounds(t *testing.T) {
+	mem := mustOpen(t, "", nil)
+	_, err := mem.OnCommit(nil)
+	require.ErrorIs(t, err, agentos.ErrInvalid)
+
+	var log commitLog
+	var removes []func()
+	for range recorder.MaxCommitFuncs {
+		rm, err := mem.OnCommit(log.fn)
+		require.NoError(t, err)
+		removes = append(removes, rm)
+	}
+	_, err = mem.OnCommit(log.fn)
+	require.ErrorIs(t, err, agentos.ErrInvalid, "at most MaxCommitFuncs at once")
+	removes[0]()
+	rm, err := mem.OnCommit(log.fn)
+	require.NoError(t, err, "a removal makes room")
+	rm()
+
+	// In memory there are no commits to tell, and no queue.
+	_, err = mem.Append(context.Background(), recorder.Entry{Kind: recorder.KindLifecycle, Message: "m"})
+	require.NoError(t, err)
+	calls, _ := log.counts()
+	require.Zero(t, calls)
+	require.Zero(t, mem.QueueDepth())
+}
