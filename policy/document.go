@@ -194,8 +194,9 @@ func ParseFile(path string) ([]*Document, error) {
 }
 
 // ParseDir parses every *.yaml, *.yml and *.json file directly in dir (not
-// in subdirectories), in lexical order of file name. All files are read;
-// the errors of every bad file are reported together.
+// in subdirectories), in lexical order of file name, except policy test
+// files (see [IsTestFile]). All files are read; the errors of every bad
+// file are reported together.
 func ParseDir(dir string) ([]*Document, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -210,6 +211,9 @@ func ParseDir(dir string) ([]*Document, error) {
 		switch strings.ToLower(filepath.Ext(e.Name())) {
 		case ".yaml", ".yml", ".json":
 		default:
+			continue
+		}
+		if IsTestFile(e.Name()) {
 			continue
 		}
 		d, err := ParseFile(filepath.Join(dir, e.Name()))
