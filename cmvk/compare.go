@@ -2,6 +2,7 @@ package cmvk
 
 import (
 	"context"
+	"strings"
 
 	"github.com/agent-os/agentos"
 )
@@ -34,7 +35,7 @@ func newComparer(p Profile, embed agentos.Embedder) (comparer, error) {
 // error (wrapped) or ctx's.
 func (c comparer) prepare(ctx context.Context, text string) (item, error) {
 	it := item{text: text}
-	if !c.metric.Embedding() || text == "" {
+	if !c.metric.Embedding() || blank(text) {
 		return it, nil
 	}
 	v, err := embedText(ctx, c.embed, text)
@@ -49,8 +50,15 @@ func (c comparer) compare(a, b item) (Score, error) {
 	if !c.metric.Embedding() {
 		return textMetrics[c.metric](a.text, b.text)
 	}
-	if s, ok := emptyCase(a.text == "", b.text == ""); ok {
+	if s, ok := emptyCase(blank(a.text), blank(b.text)); ok {
 		return s, nil
 	}
 	return vectorMetrics[c.metric](a.vec, b.vec)
 }
+
+// blank reports whether an embedding metric treats text as empty: it has
+// nothing but white space, which there is nothing to embed (an embedder may
+// refuse it, as models/glove does), so it takes the empty-answer edge case
+// instead of failing the whole comparison: one model's blank answer must
+// not stop the others being verified.
+func blank(text string) bool { return strings.TrimSpace(text) == "" }

@@ -26,7 +26,9 @@
 //
 // Every metric returns a [Score]: a Drift in [0, 1] (0 the same, 1 nothing
 // in common) and a Confidence in [0, 1]. Shared edge cases: two empty
-// inputs drift 0, one empty input drifts 1; embeddings or distributions of
+// inputs drift 0, one empty input drifts 1 (for the embedding metrics a
+// text of white space alone is empty; the JSON metric has no empty case:
+// an empty text is not JSON); embeddings or distributions of
 // different lengths drift 1 with confidence 0.5; NaN and ±Inf are errors
 // ([ErrNotFinite]), never scores.
 //

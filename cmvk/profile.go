@@ -63,7 +63,8 @@ func (m Metric) Valid() bool {
 
 // Compare compares two texts by m. For an embedding metric each text is
 // embedded with embed first (an error from embed is returned wrapped, as is
-// ctx's error); for a text metric embed is not used and may be nil. It
+// ctx's error), and a text of white space alone counts as empty; for a text
+// metric embed is not used and may be nil. It
 // returns the errors of the metric's function, [ErrNoEmbedder], and one
 // wrapping [ErrUnknown] for a metric it does not know.
 func Compare(ctx context.Context, m Metric, a, b string, embed agentos.Embedder) (Score, error) {
@@ -77,7 +78,7 @@ func Compare(ctx context.Context, m Metric, a, b string, embed agentos.Embedder)
 	if embed == nil {
 		return Score{}, ErrNoEmbedder
 	}
-	if s, ok := emptyCase(a == "", b == ""); ok {
+	if s, ok := emptyCase(blank(a), blank(b)); ok {
 		return s, nil
 	}
 	va, err := embedText(ctx, embed, a)

@@ -3,6 +3,7 @@ package cmvk
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -105,4 +106,44 @@ func TestVerifyEmbedding(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	_, err = Verify(context.Background(), make(Answers, MaxModels+1), LexicalProfile, VerifyOptions{})
 	require.ErrorIs(t, err, agentos.ErrInvalid)
+}
+
+// A blank answer under an embedding profile is an empty answer, not an
+// embedder failure that stops the other answers being verified.
+func TestVerifyBlankAnswerEmbedding(t *testing.T) {
+	g, err := glove.New()
+	require.NoError(t, err)
+	ctx := context.Background()
+	as := Answers{
+		ans("a", "The car is fast and red."),
+		ans("b", "The automobile is quick and red."),
+		ans("c", " \n\t"),
+	}
+	v, err := Verify(ctx, as, General, VerifyOptions{Embedder: g.Embed})
+	require.NoError(t, err)
+	require.True(t, v.Agree, v.Reason)
+	require.Equal(t, []string{"a", "b"}, v.Majority)
+	require.Equal(t, []string{"c"}, v.Dissenters)
+	require.Equal(t, 1.0, v.Pairs[1].Drift, "a vs the blank answer")
+
+	refuse := func(_ context.Context, s string) ([]float32, error) {
+		if strings.TrimSpace(s) == "" {
+			return nil, errors.New("nothing to embed")
+		}
+		return []float32{1, 0}, nil
+	}
+	for _, tc := range []struct {
+		a, b string
+		want Score
+	}{
+		{"  ", "", identical},
+		{"\n", " \t", identical},
+		{" ", "Paris", disjoint},
+		{"Paris", "\n", disjoint},
+		{"Paris", "Paris", identical},
+	} {
+		s, err := Compare(ctx, Cosine, tc.a, tc.b, refuse)
+		require.NoError(t, err, "%q vs %q", tc.a, tc.b)
+		require.Equal(t, tc.want, s, "%q vs %q", tc.a, tc.b)
+	}
 }
