@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/agent-os/agentos/recorder"
+)
+
+// openRecorder opens the flight recorder at path for reading. It never
+// creates a file: a missing path is an error, and the recorder is opened
+// read-only (SQLite may still create the -wal and -shm companions of a
+// file in WAL mode next to it, as any reader does; the database itself is
+// not written). Errors are usage errors (exit 2) in one line: see
+// readError.
+func openRecorder(path string) (*recorder.Recorder, error) {
+	if err := checkFile(path); err != nil {
+		return nil, err
+	}
+	r, err := recorder.Open(path, &recorder.Options{ReadOnly: true, ReadConns: 2})
+	if err != nil {
+		return nil, readError(path, err)
+	}
+	return r, nil
+}
+
+// checkFile refuses a path that is missing, a directory or empty before
+// SQLite sees it (SQLite would create a missing file, and reads an empty
+// one as a new database).
+func checkFile(path string) error {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return usageError("%s: no such file", path)
+	case err != nil:
+		return usageError("%s: %v", path, unwrapPathError(err))
+	case st.IsDir():
+		return usageError("%s: is a directory, not a flight recorder", path)
+	case st.Size() == 0:
+		return usageError("%s: empty file, not a flight recorder", path)
+	}
+	return nil
+}
+
+// readError turns an error of reading a recorder into one line naming the
+// file and the problem, with exit code 2 (input that cannot be read), or 1
+// for a chain that does not verify. Context cancellation (an interrupt)
+// passes through.
+func readError(path string, err error) error {
+	var se *recorder.SchemaError
+	var ce *recorder.ChainError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	case errors.As(err, &se):
+		return usageError("%s: written by a newer agentos (recorder schema %d; this agentctl reads up to %d)", path, se.Found, se.Want)
+	case errors.As(err, &ce):
+		if ce.File != "" {
+			path = ce.File
+		}
+		return checkFailed("%s: %s", path, chainProblem(ce))
+	case errors.Is(err, recorder.ErrCorrupt):
+		return usageError("%s: not a flight recorder, or damaged (%s)", path, lastCause(err))
+	case errors.Is(err, errors.ErrUnsupported):
+		return usageError("%s: %v", path, err)
+	}
+	return usageError("%s: %s", path, strings.TrimPrefix(err.Error(), "recorder: "))
+}
+
+// chainProblem says in words where and how a chain breaks.
+func chainProblem(ce *recorder.ChainError) string {
+	s := fmt.Sprintf("chain broken at seq %d: %s", ce.Seq, ce.Reason)
+	if what := reasonWords[ce.Reason]; what != "" {
+		s += " (" + what + ")"
+	}
+	if d := strings.TrimSuffix(ce.Detail, " in "+ce.File); d != "" {
+		s += ": " + d
+	}
+	return s
+}
+
+// reasonWords explains each kind of tampering.
+var reasonWords = map[recorder.Reason]string{
+	recorder.ReasonEdited:    "an entry was changed after it was recorded",
+	recorder.ReasonDeleted:   "entries were removed",
+	recorder.ReasonInserted:  "entries were added that were never recorded",
+	recorder.ReasonReordered: "entries were moved",
+	recorder.ReasonTruncated: "entries were cut from the end",
+	recorder.ReasonGenesis:   "the chain does not start where it must",
+	recorder.ReasonRewritten: "the chain was rewritten from some entry on",
+}
+
+// lastCause returns the innermost message of a wrapped error chain, the
+// part that names what SQLite found, without the recorder's prefixes.
+func lastCause(err error) string {
+	msg := err.Error()
+	if i := strings.LastIndex(msg, ": "); i >= 0 {
+		return msg[i+2:]
+	}
+	return msg
+}
+
+// unwrapPathError drops the operation and path of an *fs.PathError (the
+// caller names the path already).
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// segments returns the files of the rollover set that starts at path, in
+// chain order: path itself, then "NAME.000002.EXT", "NAME.000003.EXT", …
+// as long as they exist (the names recorder.Options.Rollover gives).
+func segments(path string) []string {
+	out := []string{path}
+	ext := filepath.Ext(path)
+	stem := strings.TrimSuffix(path, ext)
+	for n := 2; ; n++ {
+		p := fmt.Sprintf("%s.%06d%s", stem, n, ext)
+		if _, err := os.Stat(p); err != nil {
+			return out
+		}
+		out = append(out, p)
+	}
+}
+
+// interruptible returns a context that ends on SIGINT, for commands that
+// run until interrupted (log --follow, run).
+func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(ctx, os.Interrupt)
+}
