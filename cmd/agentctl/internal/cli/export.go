@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-
 )
 
 func init() { register("export", newExportCmd) }
@@ -96,4 +95,3 @@ func writeAtomically(path string, fill func(io.Writer) error) (err error) {
 	}
 	return nil
 }
-
