@@ -1,0 +1,730 @@
+package scak
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/atr"
+	"github.com/agent-os/agentos/kernel"
+	"github.com/agent-os/agentos/policy"
+	"github.com/agent-os/agentos/recorder"
+)
+
+// Bounds of a shadow evaluation.
+const (
+	// DefaultTrailSize and MaxTrailSize bound the decisions ReadTrail
+	// reads (the most recent ones).
+	DefaultTrailSize = 1000
+	MaxTrailSize     = 10000
+	// maxSpawnScan bounds the lifecycle entries read per agent to find
+	// its spawn.
+	maxSpawnScan = 256
+)
+
+// RuleProposal is the rule named in the decision an approver is shown for
+// a policy proposal.
+const RuleProposal = "scak.policy-proposal"
+
+// TrailSource is where recorded decisions come from; *recorder.Recorder
+// is one.
+type TrailSource interface {
+	Query(ctx context.Context, f recorder.Filter) iter.Seq2[recorder.Entry, error]
+}
+
+var _ TrailSource = (*recorder.Recorder)(nil)
+
+// Trail is the recent decisions a proposal is replayed over, and the
+// agents as policy saw them.
+type Trail struct {
+	// Decisions are decision entries, oldest first.
+	Decisions []recorder.Entry
+	// Subjects are the agents as policy sees them, keyed by id. ReadTrail
+	// fills them from each agent's spawn entry (its role, initial trust
+	// and labels); the caller may correct them (a trust score that has
+	// changed since).
+	Subjects map[agentos.AgentID]policy.Subject
+}
+
+// ReadTrail reads the most recent decisions matching f (its Kind is set to
+// decision; its Limit, when 0 or over MaxTrailSize, to DefaultTrailSize or
+// MaxTrailSize) and the spawn entry of each agent they name. Errors: those
+// of the source, agentos.ErrInvalid for a nil source.
+func ReadTrail(ctx context.Context, src TrailSource, f recorder.Filter) (Trail, error) {
+	if src == nil {
+		return Trail{}, fmt.Errorf("scak: %w: nil trail source", agentos.ErrInvalid)
+	}
+	f.Kind = recorder.KindDecision
+	f.Order = recorder.Descending
+	switch {
+	case f.Limit <= 0:
+		f.Limit = DefaultTrailSize
+	case f.Limit > MaxTrailSize:
+		f.Limit = MaxTrailSize
+	}
+	t := Trail{Subjects: map[agentos.AgentID]policy.Subject{}}
+	for e, err := range src.Query(ctx, f) {
+		if err != nil {
+			return Trail{}, fmt.Errorf("scak: reading the trail: %w", err)
+		}
+		t.Decisions = append(t.Decisions, e)
+	}
+	slices.Reverse(t.Decisions)
+	for _, e := range t.Decisions {
+		for _, id := range []agentos.AgentID{e.Agent, e.Target} {
+			if id == "" {
+				continue
+			}
+			if _, done := t.Subjects[id]; done {
+				continue
+			}
+			s, ok, err := spawnSubject(ctx, src, id)
+			if err != nil {
+				return Trail{}, err
+			}
+			if ok {
+				t.Subjects[id] = s
+			}
+		}
+	}
+	return t, nil
+}
+
+// spawnSubject finds the most recent spawn entry of id.
+func spawnSubject(ctx context.Context, src TrailSource, id agentos.AgentID) (policy.Subject, bool, error) {
+	f := recorder.Filter{Agent: id, Kind: recorder.KindLifecycle, Order: recorder.Descending, Limit: maxSpawnScan}
+	for e, err := range src.Query(ctx, f) {
+		if err != nil {
+			return policy.Subject{}, false, fmt.Errorf("scak: reading the spawn of %s: %w", id, err)
+		}
+		if e.Message != "spawned" {
+			continue
+		}
+		s, err := ParseSpawnDetail(e.Detail)
+		if err != nil {
+			return policy.Subject{}, false, fmt.Errorf("scak: the spawn entry of %s: %w", id, err)
+		}
+		s.ID = string(id)
+		return s, true, nil
+	}
+	return policy.Subject{}, false, nil
+}
+
+// maxSpawnDetail bounds the detail ParseSpawnDetail reads.
+const maxSpawnDetail = 64 << 10
+
+// ParseSpawnDetail reads the detail of the kernel's spawn entry
+// (role="analyst" trust=0.5 team="blue" …: role and trust first, then the
+// labels with their values quoted) into a subject without its ID. Errors
+// wrap agentos.ErrInvalid.
+func ParseSpawnDetail(detail string) (policy.Subject, error) {
+	var s policy.Subject
+	if len(detail) > maxSpawnDetail {
+		return s, fmt.Errorf("%w: spawn detail is %d bytes, over %d", agentos.ErrInvalid, len(detail), maxSpawnDetail)
+	}
+	rest := detail
+	for rest != "" {
+		eq := strings.IndexByte(rest, '=')
+		if eq <= 0 {
+			return policy.Subject{}, fmt.Errorf("%w: spawn detail %q: expected key=value", agentos.ErrInvalid, truncate(rest, 64))
+		}
+		key := rest[:eq]
+		if strings.ContainsAny(key, " \"") {
+			return policy.Subject{}, fmt.Errorf("%w: spawn detail: malformed key %q", agentos.ErrInvalid, truncate(key, 64))
+		}
+		rest = rest[eq+1:]
+		var val string
+		if strings.HasPrefix(rest, `"`) {
+			q, err := strconv.QuotedPrefix(rest)
+			if err != nil {
+				return policy.Subject{}, fmt.Errorf("%w: spawn detail: value of %q: %v", agentos.ErrInvalid, key, err)
+			}
+			if val, err = strconv.Unquote(q); err != nil {
+				return policy.Subject{}, fmt.Errorf("%w: spawn detail: value of %q: %v", agentos.ErrInvalid, key, err)
+			}
+			rest = rest[len(q):]
+		} else {
+			end := strings.IndexByte(rest, ' ')
+			if end < 0 {
+				end = len(rest)
+			}
+			val, rest = rest[:end], rest[end:]
+		}
+		switch {
+		case rest == "":
+		case rest[0] == ' ':
+			rest = rest[1:]
+			if rest == "" {
+				return policy.Subject{}, fmt.Errorf("%w: spawn detail ends with a space", agentos.ErrInvalid)
+			}
+		default:
+			return policy.Subject{}, fmt.Errorf("%w: spawn detail: no space after %q", agentos.ErrInvalid, key)
+		}
+		switch key {
+		case "role":
+			s.Role = val
+		case "trust":
+			v, err := strconv.ParseFloat(val, 64)
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+				return policy.Subject{}, fmt.Errorf("%w: spawn detail: trust %q", agentos.ErrInvalid, truncate(val, 64))
+			}
+			s.Trust = v
+		default:
+			if s.Labels == nil {
+				s.Labels = map[string]string{}
+			}
+			if _, dup := s.Labels[key]; dup {
+				return policy.Subject{}, fmt.Errorf("%w: spawn detail: label %q twice", agentos.ErrInvalid, key)
+			}
+			s.Labels[key] = val
+		}
+	}
+	return s, nil
+}
+
+// ReplayConfig says how recorded decisions are turned back into policy
+// inputs. The zero value is usable.
+type ReplayConfig struct {
+	// Tools describes the tool of an exec as the tool registry did (nil:
+	// every tool is decided as unregistered, and the report says so).
+	// RegistryTools makes one from the kernel's registry.
+	Tools func(name, version string) *policy.Tool
+	// Options are given to both engines (a policy.WithResolver for egress
+	// hostnames, cost bounds). A clock option is overridden: the replay
+	// decides each entry at its recorded time.
+	Options []policy.Option
+}
+
+// RegistryTools describes tools as reg does, at the version the entry
+// recorded (its "version" meta) or the latest.
+func RegistryTools(reg *atr.Registry) func(name, version string) *policy.Tool {
+	return func(name, version string) *policy.Tool {
+		if reg == nil {
+			return nil
+		}
+		c := ""
+		if version != "" {
+			c = "=" + version
+		}
+		t, err := reg.Resolve(name, c)
+		if err != nil {
+			return nil
+		}
+		return &policy.Tool{
+			Name: t.Name, Version: t.Meta.Version, SideEffect: string(t.Meta.SideEffect), Cost: t.Meta.Cost,
+			Tags: t.Meta.Tags, Permissions: t.Meta.Permissions, Deprecated: t.Meta.Deprecated != "",
+		}
+	}
+}
+
+// Verdict of one replayed decision.
+type ReplayedDecision struct {
+	Effect agentos.Effect
+	Rule   string
+}
+
+func (r ReplayedDecision) String() string {
+	if r.Rule == "" {
+		return r.Effect.String() + " (default)"
+	}
+	return r.Effect.String() + " by " + r.Rule
+}
+
+// DecisionChange is a past decision the proposal would change.
+type DecisionChange struct {
+	Trace string
+	Agent agentos.AgentID
+	Op    agentos.Op
+	Tool  string
+	Path  string
+	At    time.Time
+	// Old is the current policy's decision, replayed; New the proposal's.
+	Old, New ReplayedDecision
+}
+
+func (c DecisionChange) String() string {
+	what := string(c.Op)
+	switch {
+	case c.Tool != "":
+		what += " " + c.Tool
+	case c.Path != "":
+		what += " " + c.Path
+	}
+	return fmt.Sprintf("%s %s %s: %s -> %s", c.Trace, c.Agent, what, c.Old, c.New)
+}
+
+// RuleChanges are the changes a rule of the proposal makes (the rule of
+// the new decision; "(default)" when the new decision is the default).
+type RuleChanges struct {
+	Rule    string
+	Changes []DecisionChange
+}
+
+// ShadowReport is what a policy proposal would have changed over a trail.
+type ShadowReport struct {
+	// Proposal is the patch id; Document the proposed document's name.
+	Proposal string
+	Document string
+	// ActiveVersion and ShadowVersion name the policy versions compared.
+	ActiveVersion, ShadowVersion string
+	// Replayed counts the decisions re-decided; Skipped those the kernel
+	// refused before policy (rules kernel.*), which no policy changes.
+	Replayed, Skipped int
+	// Drifted counts replayed decisions of the current policy that differ
+	// from the recorded ones: the policy changed since, or an input was
+	// approximated (see Approximations).
+	Drifted int
+	// Changes are the decisions the proposal would change, oldest first;
+	// ByRule groups them by rule, most changes first.
+	Changes []DecisionChange
+	ByRule  []RuleChanges
+	// Approximations say what of the inputs could not be rebuilt exactly.
+	Approximations []string
+}
+
+// Summary is a one-line account of the report.
+func (r *ShadowReport) Summary() string {
+	s := fmt.Sprintf("proposal %s (%s) would change %d of %d past decisions", r.Proposal, r.Document, len(r.Changes), r.Replayed)
+	if len(r.ByRule) > 0 {
+		parts := make([]string, 0, len(r.ByRule))
+		for _, g := range r.ByRule {
+			parts = append(parts, fmt.Sprintf("%s: %d", g.Rule, len(g.Changes)))
+		}
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return s
+}
+
+// EvaluateProposal replays trail under the current documents, with the
+// proposal's document (replacing the current document of the same name,
+// or added to them) as a shadow policy ([policy.WithShadow]), and reports
+// which past decisions it would change. Nothing is applied. Errors:
+// agentos.ErrInvalid for a patch that is not a valid policy proposal, or a
+// document that does not parse or compile (the policy package's *Error,
+// naming the rule and position); agentos.ErrInvalid for a trail over
+// MaxTrailSize; ctx's error.
+func EvaluateProposal(ctx context.Context, current []*policy.Document, proposal Patch, trail Trail, cfg ReplayConfig) (ShadowReport, error) {
+	r, _, err := evaluateProposal(ctx, current, &proposal, trail, cfg)
+	return r, err
+}
+
+// parseProposal parses a proposal's document.
+func parseProposal(p *Patch) (*policy.Document, error) {
+	if p.Type != PolicyProposal {
+		return nil, fmt.Errorf("scak: %w: patch %s is a %s, not a policy proposal", agentos.ErrInvalid, p.ID, p.Type)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	doc, err := policy.Parse("proposal "+p.ID, []byte(p.Content))
+	if err != nil {
+		return nil, fmt.Errorf("scak: policy proposal %s does not parse: %w", p.ID, err)
+	}
+	return doc, nil
+}
+
+// withDocument returns current with doc replacing the document of its
+// name, or appended.
+func withDocument(current []*policy.Document, doc *policy.Document) []*policy.Document {
+	out := make([]*policy.Document, 0, len(current)+1)
+	replaced := false
+	for _, d := range current {
+		if d.Name == doc.Name {
+			out = append(out, doc)
+			replaced = true
+			continue
+		}
+		out = append(out, d)
+	}
+	if !replaced {
+		out = append(out, doc)
+	}
+	return out
+}
+
+func evaluateProposal(ctx context.Context, current []*policy.Document, p *Patch, trail Trail, cfg ReplayConfig) (ShadowReport, []*policy.Document, error) {
+	if len(trail.Decisions) > MaxTrailSize {
+		return ShadowReport{}, nil, fmt.Errorf("scak: %w: a trail of %d decisions, over %d", agentos.ErrInvalid, len(trail.Decisions), MaxTrailSize)
+	}
+	doc, err := parseProposal(p)
+	if err != nil {
+		return ShadowReport{}, nil, err
+	}
+	candidate := withDocument(current, doc)
+	var at time.Time // the recorded time of the entry being replayed
+	clock := policy.WithClock(func() time.Time { return at })
+	opts := append(slices.Clip(cfg.Options), clock)
+	shadow, err := policy.NewEngineContext(ctx, candidate, opts...)
+	if err != nil {
+		return ShadowReport{}, nil, fmt.Errorf("scak: policy proposal %s does not compile: %w", p.ID, err)
+	}
+	active, err := policy.NewEngineContext(ctx, current, append(opts, policy.WithShadow(shadow))...)
+	if err != nil {
+		return ShadowReport{}, nil, fmt.Errorf("scak: the current policy does not compile: %w", err)
+	}
+	rep := ShadowReport{
+		Proposal: p.ID, Document: doc.Name,
+		ActiveVersion: active.Version(), ShadowVersion: shadow.Version(),
+	}
+	var notes approximations
+	groups := map[string]int{}
+	for i := range trail.Decisions {
+		e := &trail.Decisions[i]
+		if err := ctx.Err(); err != nil {
+			return ShadowReport{}, nil, err
+		}
+		if e.Kind != recorder.KindDecision {
+			continue
+		}
+		if strings.HasPrefix(e.Rule, "kernel.") {
+			rep.Skipped++
+			continue
+		}
+		in, err := inputOf(e, trail.Subjects, cfg.Tools, &notes)
+		if err != nil {
+			return ShadowReport{}, nil, fmt.Errorf("scak: replaying %s: %w", e.Trace, err)
+		}
+		at = e.Time
+		d, err := active.Decide(ctx, in)
+		if err != nil && ctx.Err() != nil {
+			return ShadowReport{}, nil, ctx.Err()
+		}
+		rep.Replayed++
+		old := ReplayedDecision{Effect: d.Effect, Rule: d.Rule}
+		if old.Effect != e.Effect || old.Rule != e.Rule {
+			rep.Drifted++
+		}
+		if d.Shadow == nil {
+			return ShadowReport{}, nil, fmt.Errorf("scak: replaying %s: the shadow policy gave no decision", e.Trace)
+		}
+		nd := ReplayedDecision{Effect: d.Shadow.Effect, Rule: d.Shadow.Rule}
+		if nd == old {
+			continue
+		}
+		c := DecisionChange{Trace: e.Trace, Agent: e.Agent, Op: e.Op, Tool: e.Tool, Path: e.Path, At: e.Time, Old: old, New: nd}
+		rep.Changes = append(rep.Changes, c)
+		key := nd.Rule
+		if key == "" {
+			key = "(default)"
+		}
+		g, ok := groups[key]
+		if !ok {
+			g = len(rep.ByRule)
+			groups[key] = g
+			rep.ByRule = append(rep.ByRule, RuleChanges{Rule: key})
+		}
+		rep.ByRule[g].Changes = append(rep.ByRule[g].Changes, c)
+	}
+	slices.SortStableFunc(rep.ByRule, func(a, b RuleChanges) int {
+		return cmp.Or(cmp.Compare(len(b.Changes), len(a.Changes)), cmp.Compare(a.Rule, b.Rule))
+	})
+	rep.Approximations = notes.list(rep.Replayed > 0)
+	return rep, candidate, nil
+}
+
+// approximations collects what inputOf could not rebuild exactly.
+type approximations struct {
+	noSpawn   []agentos.AgentID
+	noTools   bool
+	peerless  bool
+	unmatched []string // tools the registry no longer describes
+}
+
+func (a *approximations) list(any bool) []string {
+	if !any {
+		return nil
+	}
+	out := []string{
+		"agents are decided with the role, trust and labels of their spawn entry (trust changes since, as an iatp registry reports them, are not replayed)",
+		"rate limits start with full buckets at the first decision replayed",
+	}
+	if len(a.noSpawn) > 0 {
+		names := make([]string, len(a.noSpawn))
+		for i, id := range a.noSpawn {
+			names[i] = string(id)
+		}
+		out = append(out, "no spawn entry for "+strings.Join(names, ", ")+": decided with no role, trust 0 and no labels")
+	}
+	if a.noTools {
+		out = append(out, "no tool registry given: tool calls are decided as unregistered (tool.registered false)")
+	}
+	if len(a.unmatched) > 0 {
+		out = append(out, "the registry no longer describes "+strings.Join(a.unmatched, ", ")+": decided as unregistered")
+	}
+	if a.peerless {
+		out = append(out, "a peer that was not a spawned agent of the trail (a bus topic, a signed sender) is decided as absent")
+	}
+	return out
+}
+
+// inputOf rebuilds the policy input of a decision entry.
+func inputOf(e *recorder.Entry, subjects map[agentos.AgentID]policy.Subject, tools func(string, string) *policy.Tool, notes *approximations) (policy.Input, error) {
+	act := agentos.Action{
+		ID: e.Trace, Agent: e.Agent, Op: e.Op, Path: e.Path, Tool: e.Tool, Target: e.Target,
+		PayloadType: e.PayloadType, Meta: e.Meta, At: e.Time,
+	}
+	if len(e.Args) > 0 {
+		args, err := decodeArgs(e.Args)
+		if err != nil {
+			return policy.Input{}, err
+		}
+		act.Args = args
+	}
+	in := policy.Input{Action: act, Now: e.Time}
+	if s, ok := subjects[e.Agent]; ok {
+		in.Agent = s
+	} else {
+		in.Agent = policy.Subject{ID: string(e.Agent)}
+		if !slices.Contains(notes.noSpawn, e.Agent) && len(notes.noSpawn) < 16 {
+			notes.noSpawn = append(notes.noSpawn, e.Agent)
+		}
+	}
+	in.Agent.ID = string(e.Agent)
+	if e.Target != "" {
+		if s, ok := subjects[e.Target]; ok {
+			s.ID = string(e.Target)
+			in.Peer = &s
+		} else {
+			notes.peerless = true
+		}
+	}
+	if e.Op == agentos.OpExec && e.Tool != "" {
+		if tools == nil {
+			notes.noTools = true
+		} else if in.Tool = tools(e.Tool, e.Meta[kernel.MetaVersion]); in.Tool == nil {
+			if !slices.Contains(notes.unmatched, e.Tool) && len(notes.unmatched) < 16 {
+				notes.unmatched = append(notes.unmatched, e.Tool)
+			}
+		}
+	}
+	return in, nil
+}
+
+// decodeArgs reads recorded arguments back into the JSON-like values the
+// kernel gave policy: integers as int64, other numbers as float64.
+func decodeArgs(raw json.RawMessage) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: recorded arguments: %v", agentos.ErrInvalid, err)
+	}
+	return numbers(m).(map[string]any), nil
+}
+
+func numbers(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+		if x == nil {
+			return map[string]any{}
+		}
+		return x
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	}
+	return v
+}
+
+// ProposerConfig configures a Proposer.
+type ProposerConfig struct {
+	// Kernel is the kernel whose policy proposals change (required).
+	Kernel *kernel.Kernel
+	// Documents are the kernel's current policy documents (required:
+	// the kernel does not hand its documents out). The Proposer keeps
+	// them up to date with the proposals it applies; it assumes that it
+	// is the only one reloading the kernel's policy.
+	Documents []*policy.Document
+	// Approver decides each proposal (required): the function given to
+	// the kernel's WithApprover serves. It is shown an OpWrite of
+	// /policy/<document>.yaml by the proposal's agent, with the proposal's
+	// id, document and shadow report in its arguments, and an Approve
+	// decision by RuleProposal whose message is the report's summary.
+	Approver kernel.Approver
+	// ApproverName names the approver in the patch's provenance
+	// ("approver" when empty).
+	ApproverName string
+	// Timeout bounds each approval (kernel.DefaultApprovalTimeout when 0).
+	Timeout time.Duration
+	// Replay says how the trail is replayed.
+	Replay ReplayConfig
+	// Clock stamps the approval request (time.Now when nil).
+	Clock func() time.Time
+}
+
+// Proposer takes policy proposals to a kernel: a proposal is evaluated as
+// a shadow policy over the recent trail, shown to the approver with what
+// it would change, and applied (kernel.ReloadPolicy) only when the
+// approver says yes. Every step is recorded in the kernel's flight
+// recorder (kernel.RecordEvent). A *Proposer is safe for concurrent use;
+// proposals are taken one at a time.
+type Proposer struct {
+	cfg  ProposerConfig
+	mu   sync.Mutex
+	docs []*policy.Document
+}
+
+// NewProposer returns a Proposer. Errors wrap agentos.ErrInvalid (a
+// missing kernel, documents or approver, a negative timeout).
+func NewProposer(cfg ProposerConfig) (*Proposer, error) {
+	switch {
+	case cfg.Kernel == nil:
+		return nil, fmt.Errorf("scak: %w: a proposer needs its kernel", agentos.ErrInvalid)
+	case len(cfg.Documents) == 0:
+		return nil, fmt.Errorf("scak: %w: a proposer needs the kernel's current policy documents", agentos.ErrInvalid)
+	case cfg.Approver == nil:
+		return nil, fmt.Errorf("scak: %w: a proposer needs an approver: a policy change never applies itself", agentos.ErrInvalid)
+	case cfg.Timeout < 0:
+		return nil, fmt.Errorf("scak: %w: negative approval timeout", agentos.ErrInvalid)
+	}
+	if err := checkName("approver name", cfg.ApproverName, false); err != nil {
+		return nil, err
+	}
+	if cfg.ApproverName == "" {
+		cfg.ApproverName = "approver"
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = kernel.DefaultApprovalTimeout
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	return &Proposer{cfg: cfg, docs: slices.Clone(cfg.Documents)}, nil
+}
+
+// Documents returns the policy documents the Proposer believes active.
+func (p *Proposer) Documents() []*policy.Document {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.docs)
+}
+
+// Evaluate is EvaluateProposal against the Proposer's current documents.
+func (p *Proposer) Evaluate(ctx context.Context, proposal Patch, trail Trail) (ShadowReport, error) {
+	p.mu.Lock()
+	docs := p.docs
+	p.mu.Unlock()
+	return EvaluateProposal(ctx, docs, proposal, trail, p.cfg.Replay)
+}
+
+// Propose takes the proposed policy patch id of store through its shadow
+// evaluation over trail, then to the approver, and applies it only when
+// the approver says yes: the kernel reloads its policy with the proposal's
+// document, and the patch becomes active with the approver in its
+// provenance. It returns the shadow report in every case where one was
+// made. Errors:
+//   - agentos.ErrNotFound: no such patch;
+//   - ErrState: the patch is not proposed; agentos.ErrInvalid: it is not a
+//     policy proposal;
+//   - agentos.ErrInvalid: its document does not parse or compile (the patch
+//     is rejected);
+//   - ErrNotApproved: the approver said no (the patch is rejected), or
+//     failed or timed out (the patch stays proposed; the approver's error
+//     is wrapped too);
+//   - the kernel's error when the reload fails (the patch stays proposed);
+//   - the recorder's error when an event could not be recorded.
+//
+// Nothing is applied on any error but the last.
+func (p *Proposer) Propose(ctx context.Context, store *Store, id string, trail Trail) (ShadowReport, error) {
+	if store == nil {
+		return ShadowReport{}, fmt.Errorf("scak: %w: nil store", agentos.ErrInvalid)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := p.cfg.Kernel
+	patch, err := store.Get(id)
+	if err != nil {
+		return ShadowReport{}, err
+	}
+	if patch.Type != PolicyProposal {
+		return ShadowReport{}, fmt.Errorf("scak: %w: patch %s is a %s, not a policy proposal", agentos.ErrInvalid, id, patch.Type)
+	}
+	if patch.State != Proposed {
+		return ShadowReport{}, fmt.Errorf("scak: %w: patch %s is %s, not proposed", ErrState, id, patch.State)
+	}
+	rep, candidate, err := evaluateProposal(ctx, p.docs, &patch, trail, p.cfg.Replay)
+	if err != nil {
+		if !errors.Is(err, agentos.ErrInvalid) {
+			return ShadowReport{}, err // the context, say: the proposal may be fine
+		}
+		reason := "does not parse or compile: " + err.Error()
+		_, rerr := store.Reject(id, reason)
+		return ShadowReport{}, errors.Join(err, rerr,
+			k.RecordEvent(ctx, "scak: policy proposal "+id+" rejected", reason, agentos.SeverityMedium))
+	}
+	if err := k.RecordEvent(ctx, "scak: policy proposal "+id+" evaluated", rep.Summary(), agentos.SeverityInfo); err != nil {
+		return rep, err
+	}
+	ok, aerr := p.ask(ctx, &patch, &rep)
+	switch {
+	case aerr != nil:
+		reason := "approval failed: " + aerr.Error()
+		return rep, errors.Join(fmt.Errorf("%w: %s: %w", ErrNotApproved, id, aerr),
+			k.RecordEvent(ctx, "scak: policy proposal "+id+" not approved", reason, agentos.SeverityMedium))
+	case !ok:
+		reason := "the approver said no"
+		_, rerr := store.Reject(id, reason)
+		return rep, errors.Join(fmt.Errorf("%w: %s: %s", ErrNotApproved, id, reason), rerr,
+			k.RecordEvent(ctx, "scak: policy proposal "+id+" not approved", reason, agentos.SeverityMedium))
+	}
+	if err := k.ReloadPolicy(ctx, candidate); err != nil {
+		return rep, errors.Join(fmt.Errorf("scak: applying policy proposal %s: %w", id, err),
+			k.RecordEvent(ctx, "scak: policy proposal "+id+" failed to apply", err.Error(), agentos.SeverityHigh))
+	}
+	p.docs = candidate
+	_, serr := store.markProposalApplied(ctx, id, p.cfg.ApproverName)
+	return rep, errors.Join(serr, k.RecordEvent(ctx, "scak: policy proposal "+id+" applied",
+		"approved by "+p.cfg.ApproverName+"; "+rep.Summary(), agentos.SeverityHigh))
+}
+
+// ask shows the proposal to the approver.
+func (p *Proposer) ask(ctx context.Context, patch *Patch, rep *ShadowReport) (bool, error) {
+	changes := make([]any, 0, min(len(rep.Changes), 64))
+	for i, c := range rep.Changes {
+		if i == 64 {
+			break
+		}
+		changes = append(changes, c.String())
+	}
+	act := agentos.Action{
+		ID:    "scak-" + patch.ID,
+		Agent: patch.Scope.Agent,
+		Op:    agentos.OpWrite,
+		Path:  "/policy/" + rep.Document + ".yaml",
+		Args: map[string]any{
+			"proposal": patch.ID, "document": patch.Content, "replayed": rep.Replayed,
+			"changed": len(rep.Changes), "changes": changes, "cause": patch.Provenance.Cause,
+		},
+		Meta: map[string]string{"scak.patch": patch.ID, "scak.trace": patch.Provenance.Trace},
+		At:   p.cfg.Clock().UTC(),
+	}
+	d := agentos.Decision{Effect: agentos.Approve, Rule: RuleProposal, Message: rep.Summary(), Severity: agentos.SeverityHigh}
+	actx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	ok, err := p.cfg.Approver(actx, act, d)
+	if err == nil && actx.Err() != nil {
+		err = actx.Err() // an answer after the deadline is no answer
+	}
+	return ok && err == nil, err
+}
