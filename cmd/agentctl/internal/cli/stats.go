@@ -206,4 +206,3 @@ func countFile(ctx context.Context, path string, q recorder.Filter, res *statsRe
 	}
 	return nil
 }
-
