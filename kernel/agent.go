@@ -528,6 +528,9 @@ func (a *Agent) observe(ev signals.Event) {
 		a.k.log.Info("kernel: agent terminated", "agent", a.id, "signal", ev.Signal, "reason", ev.Reason)
 	}
 	a.syncBox(ev) // freeze, thaw or kill its command tools' cgroup
+	if t := a.k.tel; t != nil {
+		t.signal(ev)
+	}
 }
 
 // snapshotHook answers SIGUSR1: a one-line diagnostic of the agent, which

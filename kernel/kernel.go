@@ -76,6 +76,8 @@ type Kernel struct {
 
 	trust *trustState // WithIATP; nil without
 
+	tel *telemetry // WithTracerProvider, WithMeterProvider; nil without
+
 	policyMount *vfs.StaticMount // /policy/ of every agent, replaced on reload
 	quota       *vfs.Quota
 	budget      *vfs.Budget // shared by every agent's namespace
@@ -212,6 +214,15 @@ func New(opts ...Option) (*Kernel, error) {
 	if k.budget, err = vfs.NewBudget(budget); err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
+	if k.tel, err = newTelemetry(&c.otel); err == nil {
+		err = k.tel.attach(&c.otel, k.sink)
+	}
+	if err != nil {
+		if k.ownSink != nil {
+			_ = k.ownSink.Close()
+		}
+		return nil, err
+	}
 	if _, err := k.appendEntry(context.Background(), recorder.Entry{
 		Kind:          recorder.KindLifecycle,
 		Message:       "kernel started",
@@ -223,6 +234,7 @@ func New(opts ...Option) (*Kernel, error) {
 		return nil, fmt.Errorf("kernel: recording start: %w: %w", ErrRecorder, err)
 	}
 	if err := k.startSandbox(c.sandbox); err != nil {
+		k.tel.detach()
 		if k.ownSink != nil {
 			_ = k.ownSink.Close()
 		}
@@ -599,6 +611,7 @@ func (k *Kernel) close() error {
 			errs = append(errs, fmt.Errorf("kernel: flushing recorder: %w", err))
 		}
 	}
+	k.tel.detach() // after the flush, whose commits it measures
 	if k.ownSink != nil {
 		if err := k.ownSink.Close(); err != nil {
 			errs = append(errs, fmt.Errorf("kernel: closing recorder: %w", err))

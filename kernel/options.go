@@ -77,6 +77,7 @@ type config struct {
 	strict      bool
 	shadow      bool
 	observers   []Observer // WithObserver
+	otel        otelConfig // WithTracerProvider, WithMeterProvider
 	clock       func() time.Time
 	logger      *slog.Logger
 	maxAgents   int

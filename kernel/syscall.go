@@ -114,16 +114,23 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 	}
 	defer k.inflight.Done()
 
+	act := rq.act
+	act.ID = k.newTrace()
+	act.Agent = a.id
+	act.At = k.now()
+	// Telemetry (otel.go): the span, when there is one, parents everything
+	// below, the tool included.
+	var tc telCall
+	if k.tel != nil {
+		ctx = k.tel.begin(ctx, &tc, &act)
+		defer func() { k.tel.end(ctx, k, &tc, &act, retErr) }()
+	}
 	// Entries are recorded even when the caller's context ends meanwhile
 	// (a context whose Done is nil never ends).
 	rctx := ctx
 	if ctx.Done() != nil {
 		rctx = context.WithoutCancel(ctx)
 	}
-	act := rq.act
-	act.ID = k.newTrace()
-	act.Agent = a.id
-	act.At = k.now()
 
 	// Refusals the kernel makes before the gate, each recorded.
 	switch {
@@ -179,6 +186,9 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 	if permitted {
 		status = StatusPermitted
 	}
+	if k.tel != nil {
+		tc.decide(&d, permitted, detail)
+	}
 	if len(k.observers) > 0 {
 		seen = &Syscall{Action: act, Decision: d, Permitted: permitted, Status: recorder.StatusDenied}
 	}
@@ -202,6 +212,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 			}()
 		}
 		if kill {
+			tc.killed = true
 			a.kill(rctx, signals.SIGPOLICY, d)
 		}
 		if recErr != nil {
@@ -290,6 +301,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 	if seen != nil {
 		seen.Status = out
 	}
+	tc.status = out
 	if err := k.appendOutcome(rctx, oe); err != nil {
 		err = fmt.Errorf("%w: outcome not recorded: %w", ErrRecorder, err)
 		k.log.Error("kernel: recording outcome", "agent", a.id, "trace", act.ID, "err", err)

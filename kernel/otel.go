@@ -1,0 +1,520 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/recorder"
+	"github.com/agent-os/agentos/signals"
+)
+
+// ScopeName is the instrumentation scope of the kernel's tracer and meter.
+const ScopeName = "github.com/agent-os/agentos/kernel"
+
+// SpanPrefix starts the name of every syscall span: "agentos.syscall/exec",
+// "agentos.syscall/write"… (an op the kernel does not know gives
+// "agentos.syscall/unknown").
+const SpanPrefix = "agentos.syscall/"
+
+// The kernel's metrics (see [WithMeterProvider]).
+const (
+	// MetricDecisions counts policy decisions, with attributes
+	// [AttrEffect] and [AttrRule]: every syscall that reached a decision,
+	// including the kernel's own refusals before policy (rule
+	// kernel.path…). Unit {decision}.
+	MetricDecisions = "agentos.decisions"
+	// MetricSyscallDuration is a histogram of syscall durations in
+	// seconds, from the call to the outcome (as the outcome entry's
+	// Duration), with attributes [AttrOp] and [AttrEffect] ("none" for a
+	// syscall that ended before a decision).
+	MetricSyscallDuration = "agentos.syscall.duration"
+	// MetricSignals counts signal events, with attributes [AttrSignal] and
+	// [AttrSignalAction]. Unit {signal}.
+	MetricSignals = "agentos.signals"
+	// MetricRecorderQueueDepth is an observable gauge of the entries the
+	// recorder has accepted and not yet committed, for a recorder that
+	// reports it (*recorder.Recorder does: Recorder.QueueDepth; always 0 in
+	// memory). Unit {entry}.
+	MetricRecorderQueueDepth = "agentos.recorder.queue.depth"
+	// MetricRecorderCommitDuration is a histogram of the time a file
+	// recorder takes to commit one batch (one transaction, its fsync
+	// included in WriteAhead mode), in seconds, with attribute
+	// [AttrCommitError]. Only a recorder with commits to time reports it
+	// (*recorder.Recorder writing a file: Recorder.OnCommit).
+	MetricRecorderCommitDuration = "agentos.recorder.commit.duration"
+	// MetricRecorderCommitEntries is a histogram of the entries each
+	// commit of MetricRecorderCommitDuration wrote: how well the group
+	// commit groups. Unit {entry}.
+	MetricRecorderCommitEntries = "agentos.recorder.commit.entries"
+)
+
+// Attribute keys of the kernel's spans and metrics.
+const (
+	AttrAgent  = attribute.Key("agentos.agent")  // span: the agent's id
+	AttrOp     = attribute.Key("agentos.op")     // span, duration: the operation
+	AttrTool   = attribute.Key("agentos.tool")   // span: the tool of an exec (registry name)
+	AttrPath   = attribute.Key("agentos.path")   // span only, never a metric: the cleaned path
+	AttrTarget = attribute.Key("agentos.target") // span: the other agent or topic
+	AttrTrace  = attribute.Key("agentos.trace")  // span: the recorder entries' Trace (Action.ID)
+	AttrEffect = attribute.Key("agentos.effect") // span, decisions, duration: allow, deny, approve, audit
+	AttrRule   = attribute.Key("agentos.rule")   // span, decisions: the deciding rule ("" for the default effect)
+	AttrStatus = attribute.Key("agentos.status") // span: the outcome entry's status, or "denied"
+	// AttrSignal and AttrSignalAction label MetricSignals and the span
+	// event of a kill.
+	AttrSignal       = attribute.Key("agentos.signal")
+	AttrSignalAction = attribute.Key("agentos.signal.action")
+	// AttrApproved and AttrApproval describe the approval event of a
+	// syscall whose decision was approve.
+	AttrApproved = attribute.Key("agentos.approval.granted")
+	AttrApproval = attribute.Key("agentos.approval.detail")
+	// AttrCommitError labels MetricRecorderCommitDuration: whether the
+	// commit failed.
+	AttrCommitError = attribute.Key("agentos.recorder.error")
+)
+
+// Span events.
+const (
+	// EventApproval is added to the span of a syscall whose decision was
+	// approve, when the approver answered (or was not asked).
+	EventApproval = "agentos.approval"
+	// EventKill is added to the span of a syscall whose denial killed the
+	// agent (SIGPOLICY).
+	EventKill = "agentos.kill"
+)
+
+// MaxMetricRules bounds the distinct (effect, rule) pairs of
+// [MetricDecisions]: rules are policy-defined and so bounded already, but an
+// Evaluator other than the policy engine may name rules freely, and policy
+// reloads add names. Past the bound a decision is counted under the rule
+// [RuleOther].
+const MaxMetricRules = 1024
+
+// RuleOther is the rule attribute of decisions past [MaxMetricRules].
+const RuleOther = "(other)"
+
+// maxTelString bounds a string attribute the kernel sets on a span or a
+// metric; longer or non-UTF-8 values are cut and repaired.
+const maxTelString = 256
+
+// WithTracerProvider makes the kernel start a span for every syscall with
+// tp's tracer (scope [ScopeName]): "agentos.syscall/<op>", a child of the
+// span in the caller's context (an agent's own span parents it), ended when
+// the syscall returns. The tool of an exec, and the effect of a Do, run with
+// the span in their context, so their own spans nest under it.
+//
+// Attributes: [AttrAgent], [AttrOp], [AttrTrace] (the trace id of the
+// syscall's recorder entries, to find them with recorder.Filter.Trace),
+// [AttrTool], [AttrPath] and [AttrTarget] when set, and [AttrEffect],
+// [AttrRule] and [AttrStatus] once decided. A denial, a tool error and any
+// other error the syscall returns set the span's status to Error (a denial
+// with "denied by rule R"; an error with its text, cut to 256 bytes, as
+// the outcome entry records it). An approve decision adds an
+// [EventApproval] event, a denial that kills the agent an [EventKill]
+// event.
+//
+// Privacy: argument values, message payloads, results and meta values are
+// never put on a span — they stay in the flight recorder, whose digest and
+// access the host controls. Without this option no span is started and the
+// syscall path pays one nil check. A nil tp is refused with
+// agentos.ErrInvalid.
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) error {
+		if tp == nil {
+			return fmt.Errorf("kernel: %w: nil tracer provider", agentos.ErrInvalid)
+		}
+		c.otel.tp = tp
+		return nil
+	}
+}
+
+// WithMeterProvider makes the kernel report its metrics through mp's meter
+// (scope [ScopeName]): [MetricDecisions], [MetricSyscallDuration],
+// [MetricSignals], and for a recorder that supports them
+// [MetricRecorderQueueDepth], [MetricRecorderCommitDuration] and
+// [MetricRecorderCommitEntries]. Attribute values are bounded: ops, effects
+// and signals are fixed sets, rules are bounded by [MaxMetricRules], and
+// paths, tools, agents and trace ids are never metric attributes.
+// [Kernel.Close] unregisters the kernel's callbacks from mp and from the
+// recorder. Without this option nothing is measured. A nil mp is refused
+// with agentos.ErrInvalid.
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) error {
+		if mp == nil {
+			return fmt.Errorf("kernel: %w: nil meter provider", agentos.ErrInvalid)
+		}
+		c.otel.mp = mp
+		return nil
+	}
+}
+
+// otelConfig holds the providers given to New.
+type otelConfig struct {
+	tp trace.TracerProvider
+	mp metric.MeterProvider
+}
+
+// Optional capabilities of a Sink for metrics; *recorder.Recorder has both.
+type (
+	queueDepther interface {
+		QueueDepth() int
+	}
+	commitNotifier interface {
+		OnCommit(fn recorder.CommitFunc) (remove func(), err error)
+	}
+)
+
+// numOpSlots indexes ops: agentos.Ops() in order, then one slot for an op
+// the kernel does not know. numEffectSlots: the four effects, then "none".
+const (
+	numEffectSlots = int(agentos.Audit) + 2
+	effectNone     = numEffectSlots - 1
+	numSigSlots    = 13 // signals 1..12; slot 0 for anything else
+	numSigActions  = 7  // actions 1..6; slot 0 for anything else
+)
+
+// telemetry is the kernel's tracer and instruments; nil when New was given
+// neither provider. Its fields are immutable after newTelemetry, apart from
+// the rule cache; safe for concurrent use.
+type telemetry struct {
+	tracer trace.Tracer // nil without a tracer provider
+
+	meter     bool // the instruments below are set
+	decisions metric.Int64Counter
+	duration  metric.Float64Histogram
+	signals   metric.Int64Counter
+	commitDur metric.Float64Histogram
+	commitN   metric.Int64Histogram
+
+	ops       map[agentos.Op]int // op → slot
+	spanNames []string           // by op slot
+	opEffect  [][numEffectSlots]metric.MeasurementOption
+	sigOpts   [numSigSlots][numSigActions]metric.MeasurementOption
+	commitOK  [2]metric.MeasurementOption // [0] ok, [1] error
+	rules     ruleSeries
+
+	detachOnce sync.Once
+	detachFns  []func() // run by detach
+}
+
+// telCall is the telemetry of one syscall, on the syscall's stack.
+type telCall struct {
+	span    trace.Span // nil without a tracer
+	decided bool
+	effect  agentos.Effect
+	rule    string
+	status  recorder.Status
+	killed  bool // the denial killed the agent
+}
+
+func newTelemetry(c *otelConfig) (*telemetry, error) {
+	if c.tp == nil && c.mp == nil {
+		return nil, nil
+	}
+	t := &telemetry{ops: map[agentos.Op]int{}}
+	ops := agentos.Ops()
+	for i, op := range ops {
+		t.ops[op] = i
+		t.spanNames = append(t.spanNames, SpanPrefix+string(op))
+	}
+	t.spanNames = append(t.spanNames, SpanPrefix+"unknown")
+	if c.tp != nil {
+		t.tracer = c.tp.Tracer(ScopeName)
+	}
+	if c.mp == nil {
+		return t, nil
+	}
+	m := c.mp.Meter(ScopeName)
+	var err error
+	if t.decisions, err = m.Int64Counter(MetricDecisions, metric.WithUnit("{decision}"),
+		metric.WithDescription("Policy decisions of syscalls, by effect and rule.")); err != nil {
+		return nil, fmt.Errorf("kernel: metric %s: %w", MetricDecisions, err)
+	}
+	if t.duration, err = m.Float64Histogram(MetricSyscallDuration, metric.WithUnit("s"),
+		metric.WithDescription("Duration of syscalls from the call to the outcome, by op and effect."),
+		metric.WithExplicitBucketBoundaries(syscallBuckets...)); err != nil {
+		return nil, fmt.Errorf("kernel: metric %s: %w", MetricSyscallDuration, err)
+	}
+	if t.signals, err = m.Int64Counter(MetricSignals, metric.WithUnit("{signal}"),
+		metric.WithDescription("Signal events of agents, by signal and action taken.")); err != nil {
+		return nil, fmt.Errorf("kernel: metric %s: %w", MetricSignals, err)
+	}
+	if t.commitDur, err = m.Float64Histogram(MetricRecorderCommitDuration, metric.WithUnit("s"),
+		metric.WithDescription("Time the flight recorder took to commit one batch."),
+		metric.WithExplicitBucketBoundaries(commitBuckets...)); err != nil {
+		return nil, fmt.Errorf("kernel: metric %s: %w", MetricRecorderCommitDuration, err)
+	}
+	if t.commitN, err = m.Int64Histogram(MetricRecorderCommitEntries, metric.WithUnit("{entry}"),
+		metric.WithDescription("Entries per flight recorder commit."),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)); err != nil {
+		return nil, fmt.Errorf("kernel: metric %s: %w", MetricRecorderCommitEntries, err)
+	}
+	t.meter = true
+
+	// Attribute sets of the fixed sets, built once: recording with a
+	// prepared set allocates nothing.
+	effectNames := [numEffectSlots]string{}
+	for e := range effectNone {
+		effectNames[e] = agentos.Effect(e).String()
+	}
+	effectNames[effectNone] = "none"
+	opNames := append(ops, "unknown")
+	t.opEffect = make([][numEffectSlots]metric.MeasurementOption, len(opNames))
+	for i, op := range opNames {
+		for e, name := range effectNames {
+			t.opEffect[i][e] = metric.WithAttributeSet(attribute.NewSet(AttrOp.String(string(op)), AttrEffect.String(name)))
+		}
+	}
+	for s := range numSigSlots {
+		sig := "other"
+		if signals.Signal(s).Valid() {
+			sig = signals.Signal(s).String()
+		}
+		for a := range numSigActions {
+			act := "other"
+			if a > 0 {
+				act = signals.Action(a).String()
+			}
+			t.sigOpts[s][a] = metric.WithAttributeSet(attribute.NewSet(AttrSignal.String(sig), AttrSignalAction.String(act)))
+		}
+	}
+	t.commitOK[0] = metric.WithAttributeSet(attribute.NewSet(AttrCommitError.Bool(false)))
+	t.commitOK[1] = metric.WithAttributeSet(attribute.NewSet(AttrCommitError.Bool(true)))
+	for e := range effectNone {
+		t.rules.other[e] = metric.WithAttributeSet(attribute.NewSet(AttrEffect.String(effectNames[e]), AttrRule.String(RuleOther)))
+	}
+	t.rules.other[effectNone] = metric.WithAttributeSet(attribute.NewSet(AttrEffect.String("other"), AttrRule.String(RuleOther)))
+	return t, nil
+}
+
+// Histogram bounds, in seconds: a syscall takes microseconds in the kernel
+// and up to the tool's own time; a commit takes microseconds in memory and
+// milliseconds with an fsync.
+var (
+	syscallBuckets = []float64{5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3,
+		1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60}
+	commitBuckets = []float64{1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3,
+		1e-2, 2.5e-2, 5e-2, 0.1, 0.25, 0.5, 1}
+)
+
+// attach registers the kernel's callbacks with the meter provider (the
+// recorder's queue depth) and with the recorder (its commits); detach
+// removes them.
+func (t *telemetry) attach(c *otelConfig, sink Sink) error {
+	if t == nil || !t.meter {
+		return nil
+	}
+	if qd, ok := sink.(queueDepther); ok {
+		m := c.mp.Meter(ScopeName)
+		g, err := m.Int64ObservableGauge(MetricRecorderQueueDepth, metric.WithUnit("{entry}"),
+			metric.WithDescription("Entries the flight recorder accepted and has not yet committed."))
+		if err != nil {
+			return fmt.Errorf("kernel: metric %s: %w", MetricRecorderQueueDepth, err)
+		}
+		reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+			o.ObserveInt64(g, int64(qd.QueueDepth()))
+			return nil
+		}, g)
+		if err != nil {
+			return fmt.Errorf("kernel: metric %s: %w", MetricRecorderQueueDepth, err)
+		}
+		t.detachFns = append(t.detachFns, func() { _ = reg.Unregister() })
+	}
+	if cn, ok := sink.(commitNotifier); ok {
+		remove, err := cn.OnCommit(t.commit)
+		if err != nil {
+			t.detach()
+			return fmt.Errorf("kernel: recorder commit metrics: %w", err)
+		}
+		t.detachFns = append(t.detachFns, remove)
+	}
+	return nil
+}
+
+// detach undoes attach; nil-safe and idempotent.
+func (t *telemetry) detach() {
+	if t == nil {
+		return
+	}
+	t.detachOnce.Do(func() {
+		for _, fn := range t.detachFns {
+			fn()
+		}
+	})
+}
+
+// commit is the recorder's CommitFunc.
+func (t *telemetry) commit(n int, took time.Duration, err error) {
+	opt := t.commitOK[0]
+	if err != nil {
+		opt = t.commitOK[1]
+	}
+	ctx := context.Background()
+	t.commitDur.Record(ctx, took.Seconds(), opt)
+	t.commitN.Record(ctx, int64(n), opt)
+}
+
+// begin starts the span of a syscall whose action act has its trace id,
+// agent and time, and returns the context the syscall goes on with.
+func (t *telemetry) begin(ctx context.Context, tc *telCall, act *agentos.Action) context.Context {
+	if t.tracer == nil {
+		return ctx
+	}
+	attrs := make([]attribute.KeyValue, 0, 6)
+	attrs = append(attrs, AttrAgent.String(string(act.Agent)), AttrOp.String(telString(string(act.Op))), AttrTrace.String(act.ID))
+	if act.Tool != "" {
+		attrs = append(attrs, AttrTool.String(telString(act.Tool)))
+	}
+	if act.Target != "" {
+		attrs = append(attrs, AttrTarget.String(telString(string(act.Target))))
+	}
+	ctx, tc.span = t.tracer.Start(ctx, t.spanNames[t.opSlot(act.Op)], trace.WithAttributes(attrs...))
+	return ctx
+}
+
+// decide notes the decision of a syscall; detail explains an approval.
+func (tc *telCall) decide(d *agentos.Decision, permitted bool, detail string) {
+	tc.decided, tc.effect, tc.rule = true, d.Effect, d.Rule
+	tc.status = StatusPermitted
+	if !permitted {
+		tc.status = recorder.StatusDenied
+	}
+	if tc.span != nil && d.Effect == agentos.Approve {
+		tc.span.AddEvent(EventApproval, trace.WithAttributes(AttrApproved.Bool(permitted), AttrApproval.String(telString(detail))))
+	}
+}
+
+// end records the metrics of a syscall and ends its span; err is what the
+// syscall returns.
+func (t *telemetry) end(ctx context.Context, k *Kernel, tc *telCall, act *agentos.Action, err error) {
+	if !tc.decided {
+		// A refusal before the gate (Agent.refuse) returns its violation;
+		// any other error here means nothing was decided.
+		if v, ok := errors.AsType[*agentos.PolicyViolation](err); ok {
+			tc.decided, tc.effect, tc.rule = true, v.Decision.Effect, v.Decision.Rule
+			tc.status, tc.killed = recorder.StatusDenied, k.strict
+		}
+	}
+	if t.meter {
+		e := effectNone
+		if tc.decided {
+			e = min(int(tc.effect), effectNone)
+			t.decisions.Add(ctx, 1, t.rules.get(tc.effect, tc.rule))
+		}
+		t.duration.Record(ctx, k.syscallEnd(act.At).Sub(act.At).Seconds(), t.opEffect[t.opSlot(act.Op)][e])
+	}
+	sp := tc.span
+	if sp == nil {
+		return
+	}
+	attrs := make([]attribute.KeyValue, 0, 4)
+	if act.Path != "" && tc.rule != RulePath {
+		attrs = append(attrs, AttrPath.String(telString(act.Path)))
+	}
+	if tc.decided {
+		attrs = append(attrs, AttrEffect.String(tc.effect.String()), AttrRule.String(telString(tc.rule)), AttrStatus.String(string(tc.status)))
+	}
+	sp.SetAttributes(attrs...)
+	switch {
+	case tc.decided && tc.status == recorder.StatusDenied:
+		if tc.killed {
+			sp.AddEvent(EventKill, trace.WithAttributes(AttrSignal.String(signals.SIGPOLICY.String())))
+		}
+		msg := "denied by the default effect"
+		if tc.rule != "" {
+			msg = "denied by rule " + telString(tc.rule)
+		}
+		sp.SetStatus(codes.Error, msg)
+	case err != nil:
+		sp.SetStatus(codes.Error, telString(err.Error()))
+	}
+	sp.End()
+}
+
+// signal counts a signal event.
+func (t *telemetry) signal(ev signals.Event) {
+	if !t.meter {
+		return
+	}
+	s, a := int(ev.Signal), int(ev.Action)
+	if s >= numSigSlots || !ev.Signal.Valid() {
+		s = 0
+	}
+	if a >= numSigActions {
+		a = 0
+	}
+	t.signals.Add(context.Background(), 1, t.sigOpts[s][a])
+}
+
+// opSlot is op's index in the prepared tables.
+func (t *telemetry) opSlot(op agentos.Op) int {
+	if i, ok := t.ops[op]; ok {
+		return i
+	}
+	return len(t.spanNames) - 1
+}
+
+// ruleSeries caches the attribute sets of MetricDecisions, at most
+// MaxMetricRules of them. Lookups are lock-free (an immutable map behind an
+// atomic pointer); a new pair copies the map, which happens at most
+// MaxMetricRules times in the kernel's life.
+type ruleSeries struct {
+	m     atomic.Pointer[map[ruleKey]metric.MeasurementOption]
+	mu    sync.Mutex // serialises additions
+	other [numEffectSlots]metric.MeasurementOption
+}
+
+type ruleKey struct {
+	effect agentos.Effect
+	rule   string
+}
+
+func (r *ruleSeries) get(e agentos.Effect, rule string) metric.MeasurementOption {
+	key := ruleKey{e, rule}
+	if m := r.m.Load(); m != nil {
+		if opt, ok := (*m)[key]; ok {
+			return opt
+		}
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var cur map[ruleKey]metric.MeasurementOption
+	if m := r.m.Load(); m != nil {
+		cur = *m
+		if opt, ok := cur[key]; ok {
+			return opt
+		}
+	}
+	if len(cur) >= MaxMetricRules || int(e) >= effectNone {
+		return r.other[min(int(e), effectNone)]
+	}
+	next := make(map[ruleKey]metric.MeasurementOption, len(cur)+1)
+	for k, v := range cur {
+		next[k] = v
+	}
+	// The key keeps the rule as given; the attribute is bounded.
+	opt := metric.WithAttributeSet(attribute.NewSet(AttrEffect.String(e.String()), AttrRule.String(telString(rule))))
+	next[key] = opt
+	r.m.Store(&next)
+	return opt
+}
+
+// telString bounds a string attribute value: at most maxTelString bytes of
+// valid UTF-8.
+func telString(s string) string {
+	if len(s) <= maxTelString && utf8.ValidString(s) {
+		return s
+	}
+	return truncateString(strings.ToValidUTF8(s, "\uFFFD"), maxTelString)
+}
