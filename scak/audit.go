@@ -150,8 +150,9 @@ func WithTeacherName(name string) AuditOption {
 // concurrent use if its teacher is (agentos.Model requires it); it calls
 // the teacher on the caller's goroutine.
 type Auditor struct {
-	teacher                                           agentos.Model
-	cfg                                               auditConfig
+	teacher agentos.Model
+	cfg     auditConfig
+
 	seen, audited, rejected, errs, falsePos, proposed atomic.Int64
 }
 
