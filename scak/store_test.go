@@ -102,8 +102,8 @@ func TestPatchActivateAndApply(t *testing.T) {
 	require.NoError(t, err)
 	tool, err := s.Propose(scak.Patch{
 		Type: scak.ToolRule, Scope: scak.Scope{Agent: "a1", Task: "report"}, Level: scak.Syntax,
-		Content: "sql.query needs its limit; fall back to the archive",
-		Tool:    &scak.ToolUse{Tool: "sql.query", RequireArgs: []string{"limit"}, Fallback: "archive.search"},
+		Content:    "sql.query needs its limit; fall back to the archive",
+		Tool:       &scak.ToolUse{Tool: "sql.query", RequireArgs: []string{"limit"}, Fallback: "archive.search"},
 		Provenance: scak.Provenance{Failure: scak.KindToolError, Trace: "t-2"},
 	})
 	require.NoError(t, err)
