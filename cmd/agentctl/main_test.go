@@ -92,6 +92,7 @@ var fixtureStart = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 //	              the signed anchor to A and the public key (hex) to A.pub
 //	-tamper SEQ   after closing, edit entry SEQ's tool directly in SQLite
 //	-delete SEQ   after closing, delete entry SEQ directly in SQLite
+//	-cut SEQ      after closing, delete every entry after SEQ (the tail)
 //	-schema V     after closing, set the schema version to V
 //	-trunc B      after closing, truncate the file to B bytes
 //
@@ -106,6 +107,7 @@ func mkrecorder(args []string) int {
 	anchor := fs.String("anchor", "", "write a signed anchor of the head here")
 	tamper := fs.Uint64("tamper", 0, "edit this entry after closing")
 	del := fs.Uint64("delete", 0, "delete this entry after closing")
+	cut := fs.Uint64("cut", 0, "delete every entry after this one after closing")
 	schema := fs.Int("schema", 0, "set this schema version after closing")
 	trunc := fs.Int64("trunc", -1, "truncate the file to this size after closing")
 	if err := fs.Parse(args); err != nil {
@@ -130,7 +132,7 @@ func mkrecorder(args []string) int {
 		if err := run(path, *n, *rollover, *every, t0, *anchor); err != nil {
 			return err
 		}
-		return damage(path, *tamper, *del, *schema, *trunc)
+		return damage(path, *tamper, *del, *cut, *schema, *trunc)
 	}()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "mkrecorder:", err)
@@ -249,15 +251,15 @@ func run(path string, n int, rollover uint64, every time.Duration, t0 time.Time,
 // damage changes a closed recorder file as someone with write access to it
 // could: edit or delete an entry (dropping the append-only triggers first),
 // raise the schema version, or cut the file short.
-func damage(path string, tamper, del uint64, schema int, trunc int64) error {
-	if tamper > 0 || del > 0 || schema > 0 {
+func damage(path string, tamper, del, cut uint64, schema int, trunc int64) error {
+	if tamper > 0 || del > 0 || cut > 0 || schema > 0 {
 		db, err := sql.Open("sqlite3", path)
 		if err != nil {
 			return err
 		}
 		defer db.Close()
 		var stmts []string
-		if tamper > 0 || del > 0 {
+		if tamper > 0 || del > 0 || cut > 0 {
 			stmts = append(stmts, "DROP TRIGGER entries_no_update", "DROP TRIGGER entries_no_delete")
 		}
 		if tamper > 0 {
@@ -265,6 +267,9 @@ func damage(path string, tamper, del uint64, schema int, trunc int64) error {
 		}
 		if del > 0 {
 			stmts = append(stmts, fmt.Sprintf("DELETE FROM entries WHERE seq = %d", del))
+		}
+		if cut > 0 {
+			stmts = append(stmts, fmt.Sprintf("DELETE FROM entries WHERE seq > %d", cut))
 		}
 		if schema > 0 {
 			stmts = append(stmts, fmt.Sprintf("PRAGMA user_version = %d", schema))
@@ -274,7 +279,7 @@ func damage(path string, tamper, del uint64, schema int, trunc int64) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", s, err)
 			}
-			if strings.HasPrefix(s, "UPDATE") || strings.HasPrefix(s, "DELETE") {
+			if strings.HasPrefix(s, "UPDATE") || strings.HasPrefix(s, "DELETE FROM entries WHERE seq =") {
 				if n, _ := res.RowsAffected(); n != 1 {
 					return fmt.Errorf("%s: no such entry", s)
 				}

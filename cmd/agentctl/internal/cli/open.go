@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/agent-os/agentos/recorder"
@@ -119,23 +120,32 @@ func unwrapPathError(err error) error {
 }
 
 // segments returns the files of the rollover set that starts at path, in
-// chain order: path itself, then "NAME.000002.EXT", "NAME.000003.EXT", …
-// as long as they exist (the names recorder.Options.Rollover gives).
+// chain order: path itself, then every "NAME.NNNNNN.EXT" beside it (the
+// names recorder.Options.Rollover gives), by number. A file missing from
+// the middle of the set thus shows as a gap that verify reports, instead
+// of ending the set early.
 func segments(path string) []string {
-	out := []string{path}
 	ext := filepath.Ext(path)
 	stem := strings.TrimSuffix(path, ext)
-	for n := 2; ; n++ {
-		p := fmt.Sprintf("%s.%06d%s", stem, n, ext)
-		if _, err := os.Stat(p); err != nil {
-			return out
-		}
-		out = append(out, p)
-	}
+	matches, _ := filepath.Glob(globEscaper.Replace(stem) + ".[0-9][0-9][0-9][0-9][0-9][0-9]" + globEscaper.Replace(ext))
+	slices.Sort(matches) // fixed-width numbers sort as text
+	return append([]string{path}, matches...)
 }
+
+// globEscaper quotes the metacharacters of filepath.Match.
+var globEscaper = strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
 
 // interruptible returns a context that ends on SIGINT, for commands that
 // run until interrupted (log --follow, run).
 func interruptible(ctx context.Context) (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(ctx, os.Interrupt)
 }
+
+// plain returns err's message without the package prefixes of the
+// library's wrapped errors ("recorder: ", "kernel: "), which say nothing to
+// an operator.
+func plain(err error) string {
+	return prefixDropper.Replace(err.Error())
+}
+
+var prefixDropper = strings.NewReplacer("recorder: ", "", "kernel: ", "")

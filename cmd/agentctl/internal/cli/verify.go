@@ -168,7 +168,7 @@ func loadAnchors(f *verifyFlags) ([]recorder.Anchor, error) {
 	}
 	signed, err := recorder.ReadAnchorFile(f.anchor)
 	if err != nil {
-		return nil, usageError("%s", strings.TrimPrefix(err.Error(), "recorder: "))
+		return nil, usageError("%s", plain(err))
 	}
 	if len(signed) == 0 {
 		return nil, usageError("%s: no anchors", f.anchor)
@@ -184,10 +184,10 @@ func loadAnchors(f *verifyFlags) ([]recorder.Anchor, error) {
 	}
 	anchors, err := recorder.VerifySignatures(pub, source, signed)
 	if errors.Is(err, recorder.ErrSignature) {
-		return nil, checkFailed("%s: %s", f.anchor, strings.TrimPrefix(err.Error(), "recorder: "))
+		return nil, checkFailed("%s: %s", f.anchor, plain(err))
 	}
 	if err != nil {
-		return nil, usageError("%s: %s", f.anchor, strings.TrimPrefix(err.Error(), "recorder: "))
+		return nil, usageError("%s: %s", f.anchor, plain(err))
 	}
 	return anchors, nil
 }
