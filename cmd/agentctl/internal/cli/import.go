@@ -99,11 +99,12 @@ func importError(name string, err error) error {
 	switch {
 	case errors.As(err, &ce):
 		return checkFailed("%s: refused: %s", name, chainProblem(ce))
-	case errors.Is(err, recorder.ErrSchemaVersion), errors.Is(err, agentos.ErrInvalid):
-		msg := err.Error()
-		msg = strings.ReplaceAll(msg, agentos.ErrInvalid.Error()+": ", "")
-		msg = strings.ReplaceAll(msg, "recorder: ", "")
-		return usageError("%s: not an agentos recorder export: %s", name, msg)
+	case errors.Is(err, recorder.ErrSchemaVersion):
+		msg := strings.ReplaceAll(err.Error(), recorder.ErrSchemaVersion.Error()+": ", "")
+		return usageError("%s: written by a newer agentos (%s)", name, prefixDropper.Replace(msg))
+	case errors.Is(err, agentos.ErrInvalid):
+		msg := strings.ReplaceAll(err.Error(), agentos.ErrInvalid.Error()+": ", "")
+		return usageError("%s: not an agentos recorder export: %s", name, prefixDropper.Replace(msg))
 	}
 	return readError(name, err)
 }

@@ -489,9 +489,9 @@ func play(ctx context.Context, opts []kernel.Option, sc *script) (_ []stepResult
 				r.Rule = "(default)"
 			}
 		case errors.Is(err, agentos.ErrKilled):
-			r.Result, r.Detail = "killed", err.Error()
+			r.Result, r.Detail = "killed", plain(err)
 		case err != nil:
-			r.Result, r.Detail = "error", err.Error()
+			r.Result, r.Detail = "error", plain(err)
 		default:
 			r.Result, r.Detail = "allowed", detail
 		}
