@@ -339,22 +339,7 @@ func TestReportEscapesRecordedText(t *testing.T) {
 		`]]></svg><script>alert(3)</script>`,
 		`javascript:alert(4)`,
 	}
-	dir := t.TempDir()
-	path := filepath.Join(dir, "hostile.db")
-	rec, err := recorder.Open(path, nil)
-	require.NoError(t, err)
-	ctx := t.Context()
-	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i, h := range hostile {
-		id := agentos.AgentID(h)
-		tm := t0.Add(time.Duration(i) * time.Second)
-		_, err := rec.Append(ctx, recorder.Entry{Time: tm, Trace: fmt.Sprint("t", i), Agent: id, Kind: recorder.KindDecision,
-			Op: agentos.OpRead, Path: "/mem/" + h, Rule: h, Effect: agentos.Deny, Message: h, Status: recorder.StatusDenied})
-		require.NoError(t, err)
-		_, err = rec.Append(ctx, recorder.Entry{Time: tm, Agent: id, Kind: recorder.KindSignal, Detail: h, Message: h})
-		require.NoError(t, err)
-	}
-	require.NoError(t, rec.Close())
+	path := reportHostileFile(t, t.TempDir(), hostile)
 
 	code, stdout, stderr := reportRun("report", path, "-o", "-")
 	require.Equal(t, ExitOK, code, stderr)
@@ -376,7 +361,9 @@ func TestReportEscapesRecordedText(t *testing.T) {
 	}
 	require.ElementsMatch(t, hostile, names)
 	require.ElementsMatch(t, hostile, rules)
-	tips := reportFind(doc, func(n *html.Node) bool { return n.Data == "title" && n.Parent != nil && reportHasClass(n.Parent, "m-deny") })
+	tips := reportFind(doc, func(n *html.Node) bool {
+		return n.Data == "title" && n.Parent != nil && reportHasClass(n.Parent, "m-deny")
+	})
 	require.Len(t, tips, len(hostile))
 	var said []string
 	for _, tip := range tips {
@@ -385,6 +372,29 @@ func TestReportEscapesRecordedText(t *testing.T) {
 	for _, h := range hostile {
 		require.True(t, slices.ContainsFunc(said, func(s string) bool { return strings.Contains(s, "/mem/"+h) }), "no tooltip names %q", h)
 	}
+}
+
+// reportHostileFile writes a recorder in dir with one agent per hostile
+// string, named by it, with a denied decision (its rule, path and message
+// the string too) and a signal (its detail and message).
+func reportHostileFile(t *testing.T, dir string, hostile []string) string {
+	t.Helper()
+	path := filepath.Join(dir, "hostile.db")
+	rec, err := recorder.Open(path, nil)
+	require.NoError(t, err)
+	ctx := t.Context()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i, h := range hostile {
+		id := agentos.AgentID(h)
+		tm := t0.Add(time.Duration(i) * time.Second)
+		_, err := rec.Append(ctx, recorder.Entry{Time: tm, Trace: fmt.Sprint("t", i), Agent: id, Kind: recorder.KindDecision,
+			Op: agentos.OpRead, Path: "/mem/" + h, Rule: h, Effect: agentos.Deny, Message: h, Status: recorder.StatusDenied})
+		require.NoError(t, err)
+		_, err = rec.Append(ctx, recorder.Entry{Time: tm, Agent: id, Kind: recorder.KindSignal, Detail: h, Message: h})
+		require.NoError(t, err)
+	}
+	require.NoError(t, rec.Close())
+	return path
 }
 
 func TestReportBadInput(t *testing.T) {
