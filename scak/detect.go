@@ -289,7 +289,7 @@ func (d *Detector) normalized(text string) *scratch {
 	if tail != "" {
 		// The cut is a sentence boundary: no phrase spans it.
 		sc.sent++
-		sc.quoteAt = -1
+		sc.quoteAt, sc.squoteAt = -1, -1
 		sc.pendSpace = true
 		sc.normalize(tail)
 	}

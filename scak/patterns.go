@@ -50,7 +50,7 @@ var macros = map[string]string{
 	"data": "data|dataset|datasets|result|results|record|records|information|info|match|matches|entry|entries|row|rows|" +
 		"document|documents|hit|hits|item|items|detail|details|figure|figures|number|numbers|statistics|stats|" +
 		"mention|mentions|source|sources|article|articles|reference|references|listing|listings|report|reports|" +
-		"value|values|metrics|transactions|orders|logs|content|filings|citation|citations",
+		"value|values|metrics|transactions|orders|logs|content|filings|citation|citations|documentation",
 	// Verbs of looking.
 	"find": "find|locate|retrieve|identify|obtain|access|determine|discover|pull|fetch|get|gather|confirm|verify",
 	// Forms of "to be".
@@ -75,24 +75,36 @@ var builtinFamilies = []Family{
 			"no @data [@be] [been] currently|presently available",
 			"no relevant|matching|applicable|useful|specific|such|usable|reliable|additional|further|public|published @data",
 			"< no @data >",
+			"no @data >",
 			"< no @data for|on|about|regarding|matching|under|in|with|from =0.8",
 			"nothing [@be] found|returned|matched|came|turned|showed",
 			"found|returned|yielded|produced|retrieved|shows|showed|show nothing",
 			"returned|yielded|produced|retrieved|gave|brought|has|had zero|no|0 @data",
 			"zero|0 @data [@be] found|returned|matched|matching|available",
-			"there [@be] no @data|record|mention|trace",
+			"there [@be] no [search|relevant|matching|such|useful] @data|record|mention|trace",
 			"there [@be] nothing [relevant|useful|available|matching] about|on|for|regarding|related|in|matching|that",
-			"^ none [found|available|returned] $ =0.65",
+			"^ none $ =0.6",
+			"< none found|available|returned|located|exist|exists >",
+			"none of the|these|those|my|our|its|your ~2 contain|contains|have|has|mention|mentions|include|includes|cover|covers|provide|provides|returned|mentioned|had",
 			"^ nothing [found] $",
 			"^ not found $",
 			"not found > =0.75",
-			"came|comes|turned|turn up empty|short|dry|nothing",
+			"came|comes|come|coming|turned|turn|turning up empty|short|dry|nothing",
+			"came|come|comes back empty",
+			"came|come|comes back with nothing|zilch|nada",
+			"found|returned|got zilch|nada",
+			"drew|drawn|draw a blank",
 			"search|searches|query|queries|lookup ~3 empty|nothing",
 			"could|can|did not find|locate|retrieve|identify|obtain ~4 @data|anything|mention|trace|record",
 			"@be not able to find|locate|retrieve|identify|obtain|access",
 			"unable to find|locate|retrieve|identify|obtain|access|pull|fetch",
 			"failed|fail to find|locate|retrieve|obtain|identify",
 			"could not find|locate|retrieve|identify|obtain =0.85",
+			"could|did not find any >",
+			"found none",
+			"can|could not be found|located|retrieved|identified|obtained =0.85",
+			"does|do|did not have anything|any|much on|about|regarding|for =0.8",
+			"not in any of the|my|these|those =0.75",
 			"did|does not return|yield|produce|surface|bring ~2 @data|anything",
 			"did|does not turn up ~2 @data|anything",
 			"no luck finding|locating|retrieving|with",
@@ -105,16 +117,21 @@ var builtinFamilies = []Family{
 		Phrases: []string{
 			"@data|figure|figures|number|numbers|breakdown|value|metric|statistic|statistics|data|information [@be] not available|accessible|present|included|provided|recorded|reported|published|disclosed|listed|specified|known|public|given",
 			"@data|figure|figures|number|breakdown|value|metric|statistic [@be] unavailable|missing|absent|unknown|undisclosed",
+			"@data ~4 @be missing|unavailable|absent > =0.8",
+			"< not available|unavailable >",
+			"@be not [currently|publicly|yet] available|accessible > =0.8",
 			"not [publicly|currently|readily] available in|from|within|to|at|for|anywhere =0.75",
 			"not currently|presently available",
 			"unavailable at this time|moment",
 			"not available at this|the time|moment|point",
 			"does|do|did not contain|include|mention|specify|list|provide|show|have|cover|report|state ~3 @data|anything|figures =0.6",
-			"no such @data|record|file|entry|information|thing|figure",
+			"does|do|did not mention|specify|cover|address|discuss =0.6",
+			"no such @data|record|file|entry|information|thing|figure|object|key|user|page|resource|account|customer",
 			"no mention of",
 			"no record|records|trace of",
 			"not publicly disclosed|available|reported|released",
-			"has|have not been published|released|disclosed|reported|made public",
+			"has|have not been published|released|disclosed|reported",
+			"has|have not been made public|available",
 		},
 	},
 	{
@@ -129,13 +146,15 @@ var builtinFamilies = []Family{
 			"without more|additional|further|sufficient|enough|the|any @data|context|details|information =0.7",
 			"need|needs|require|requires|would need more|additional|further @data|context|details|information =0.75",
 			"too little @data|information|context|detail",
-			"@data [@be] insufficient|incomplete|inconclusive|sparse",
+			"@data [@be] insufficient|inconclusive",
+			"@data [@be] incomplete|sparse >",
+			"not contain|include|have|provide|give sufficient|enough|adequate",
 			"not possible to determine|answer|say|tell|know|conclude|calculate|assess|confirm|verify",
 			"impossible to determine|answer|say|tell|know|conclude|calculate|assess|confirm|verify",
 			"no way to determine|know|tell|answer|verify|confirm|calculate",
 			"can not be determined|answered|verified|confirmed|calculated|established|concluded|assessed",
 			"unable to determine|answer|say|tell|conclude|calculate|assess|confirm|verify|establish",
-			"hard|difficult to say|tell|determine =0.6",
+			"hard|difficult to say|tell|determine =0.7",
 		},
 	},
 	{
@@ -145,14 +164,20 @@ var builtinFamilies = []Family{
 			"@i am|are not able to @tell|help|assist|respond|comment|advise",
 			"@i am|are unable to @tell|help|assist|respond|comment|advise|complete|fulfill|fulfil",
 			"@i do|did not know",
-			"@i do|did not have [an|the|a|any|that|this] answer|answers|@data|access|visibility|knowledge",
+			"@i do|did not [seem] [to] have ~2 answer|answers|@data|access|visibility|knowledge",
 			"@i have no [@data|knowledge|way|access|answer|idea]",
-			"no idea",
+			"no idea|clue",
+			"dunno",
+			"< can not say|tell >",
+			"@i can|could not access|open|read|reach =0.8",
+			"outside|beyond what @i can|am",
+			"not able to come up with",
+			"unable to come up with",
 			"@i am|are not sure =0.6",
 			"@i am|are not certain =0.6",
 			"beyond|outside [of] my|our knowledge|ability|abilities|capabilities",
 			"not able to answer|help|assist|provide|determine",
-			"can not answer",
+			"< can not answer",
 			"can not provide|give [an|any|a] answer",
 			"no answer|answers [@be] [available|possible|found]",
 			"@i could|can not come up with",
@@ -187,7 +212,7 @@ var builtinFamilies = []Family{
 		Phrases: []string{
 			"try again later|shortly|soon|tomorrow|in|after|at",
 			"please|kindly try again",
-			"try again =0.7",
+			"try again =0.6",
 			"check back later|soon|tomorrow|in",
 			"come back later|soon|tomorrow",
 			"get back to you",
@@ -196,8 +221,8 @@ var builtinFamilies = []Family{
 			"currently unavailable",
 			"service unavailable",
 			"please|kindly contact|consult|reach|ask|refer ~4 support|administrator|admin|team|expert|professional|department|provider|vendor|office|desk|helpdesk|specialist|advisor|adviser|manager",
-			"you may|might|should|could|can [want|need|wish] [to] consult|contact|check|visit|refer|reach ~5 official|website|site|source|documentation|docs|directly|provider|vendor|support|team|expert|professional|department|portal",
-			"recommend|suggest|advise|consider checking|consulting|contacting|visiting|referring ~4 official|website|site|source|documentation|directly|provider|vendor|support|expert|professional|portal =0.65",
+			"you may|might|should|could [want|need|wish] [to] consult|contact|check|visit|refer|reach ~5 official|website|site|source|documentation|docs|directly|provider|vendor|support|team|expert|professional|department|portal",
+			"recommend|suggest|advise|consider checking|consulting|contacting|visiting|referring ~4 official|website|site|source|documentation|directly|provider|vendor|support|expert|professional|portal =0.7",
 			"please consult|check|visit|refer|see ~4 official|website|site|documentation|directly|source|portal =0.7",
 			"please provide|share|clarify|specify|supply =0.6",
 			"could you please|kindly provide|share|clarify|specify|supply =0.6",
@@ -219,7 +244,8 @@ var builtinFamilies = []Family{
 			"^ no answer $",
 			"^ to be determined $",
 			"^ placeholder $",
-			"lorem ipsum",
+			"lorem ipsum dolor",
+			"< unknown|n/a|tbd > =0.75",
 			"insert|your answer|response|text here",
 			"answer|response|text goes here",
 			"^ error $ =0.8",
@@ -265,11 +291,12 @@ type scratch struct {
 	norm []byte
 	toks []token
 	// sent is the current sentence; pendSpace says whitespace was seen
-	// since the last byte written; quoteAt is the first token after an
-	// opening double quote, -1 outside quotes.
+	// since the last byte written; quoteAt and squoteAt are the first
+	// token after an opening double or single quote, -1 outside quotes.
 	sent      int32
 	pendSpace bool
 	quoteAt   int
+	squoteAt  int
 }
 
 func (sc *scratch) reset() {
@@ -277,7 +304,7 @@ func (sc *scratch) reset() {
 	sc.toks = sc.toks[:0]
 	sc.sent = 0
 	sc.pendSpace = false
-	sc.quoteAt = -1
+	sc.quoteAt, sc.squoteAt = -1, -1
 }
 
 // word returns the bytes of token t.
@@ -293,6 +320,10 @@ const (
 	cApos           // ' — in a word when between word characters
 	cQuote          // " — opens or closes a quoted span
 	cSlash          // / — in a word when between word characters (n/a)
+	// Classes given by context: a ' before a word that does not follow
+	// one opens a single-quoted span; one after a word closes it.
+	cSQuoteOpen
+	cSQuoteClose
 )
 
 var asciiClass = func() (t [utf8.RuneSelf]uint8) {
@@ -369,12 +400,22 @@ func (sc *scratch) normalize(s string) {
 		class, r, size := classOf(s, i)
 		switch class {
 		case cApos, cSlash:
-			if inWord && wordAt(s, i+size) {
+			next := wordAt(s, i+size)
+			if inWord && next {
 				sc.norm = append(sc.norm, byte(r))
 				i += size
 				continue
 			}
-			class = cPunct
+			switch {
+			case class == cSlash:
+				class = cPunct
+			case next:
+				class = cSQuoteOpen
+			case inWord:
+				class = cSQuoteClose
+			default:
+				class = cPunct
+			}
 		case cWord:
 			if !inWord {
 				sc.space()
@@ -411,7 +452,7 @@ func (sc *scratch) normalize(s string) {
 		case cNewline:
 			sc.pendSpace = true
 			sc.sent++
-			sc.quoteAt = -1
+			sc.quoteAt, sc.squoteAt = -1, -1
 		case cStop:
 			sc.pendSpace = false
 			sc.norm = utf8.AppendRune(sc.norm, r)
@@ -419,7 +460,18 @@ func (sc *scratch) normalize(s string) {
 		case cQuote:
 			sc.space()
 			sc.norm = append(sc.norm, '"')
-			sc.quote()
+			sc.quoteAt = sc.quote(sc.quoteAt)
+		case cSQuoteOpen:
+			sc.space()
+			sc.norm = append(sc.norm, '\'')
+			if sc.squoteAt < 0 {
+				sc.squoteAt = len(sc.toks)
+			}
+		case cSQuoteClose:
+			sc.norm = append(sc.norm, '\'')
+			if sc.squoteAt >= 0 {
+				sc.squoteAt = sc.quote(sc.squoteAt)
+			}
 		default:
 			sc.space()
 			sc.norm = utf8.AppendRune(sc.norm, r)
@@ -443,18 +495,19 @@ func (sc *scratch) space() {
 // taken as a quotation (a mention, not a claim).
 const maxQuoted = 16
 
-// quote opens or closes a quoted span.
-func (sc *scratch) quote() {
-	if sc.quoteAt < 0 {
-		sc.quoteAt = len(sc.toks)
-		return
+// quote opens a quoted span (at < 0) or closes the one opened before
+// token at, and returns the new start: len(sc.toks) for an opened span, -1
+// for a closed one.
+func (sc *scratch) quote(at int) int {
+	if at < 0 {
+		return len(sc.toks)
 	}
-	if n := len(sc.toks) - sc.quoteAt; n > 0 && n <= maxQuoted {
-		for i := sc.quoteAt; i < len(sc.toks); i++ {
+	if n := len(sc.toks) - at; n > 0 && n <= maxQuoted {
+		for i := at; i < len(sc.toks); i++ {
 			sc.toks[i].quoted = true
 		}
 	}
-	sc.quoteAt = -1
+	return -1
 }
 
 // Contractions expanded by the normaliser. A suffix "n't" not listed in
@@ -787,8 +840,13 @@ func (ix *phraseIndex) lookup(h uint64) []int32 {
 }
 
 // Words before a match that make it a condition, not a claim: "if no
-// results are found, widen the range".
-var conditionWords = [...]uint64{hashString("if"), hashString("unless"), hashString("whether")}
+// results are found, widen the range". The when-words count only right
+// before the match ("when no match is found"), for "when I searched, no
+// results came back" is a claim.
+var (
+	conditionWords = [...]uint64{hashString("if"), hashString("unless"), hashString("whether")}
+	whenWords      = [...]uint64{hashString("when"), hashString("whenever"), hashString("once"), hashString("until")}
+)
 
 // lookBack is how many words before a match are searched for a condition.
 const lookBack = 5
@@ -797,6 +855,13 @@ const lookBack = 5
 // condition.
 func conditional(sc *scratch, i int) bool {
 	sent := sc.toks[i].sent
+	if i > 0 && sc.toks[i-1].sent == sent {
+		for _, h := range whenWords {
+			if sc.toks[i-1].h == h {
+				return true
+			}
+		}
+	}
 	for k := i - 1; k >= 0 && k >= i-lookBack && sc.toks[k].sent == sent; k-- {
 		for _, h := range conditionWords {
 			if sc.toks[k].h == h {
