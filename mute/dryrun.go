@@ -62,15 +62,29 @@ func DryRun(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, re
 	if err != nil {
 		return nil, err
 	}
-	out := make([]StepDecision, 0, len(order))
-	tools := make(map[string]resolved) // one resolution per tool reference
-	for _, i := range order {
+	// Plans call a handful of tools over and over: size the map for the
+	// steps, up to a bound, so that it rarely grows.
+	d := dryRun{ev: ev, subject: subject, reg: reg, tools: make(map[string]*resolved, min(len(order), 32))}
+	d.explain, _ = ev.(explainer)
+	out := make([]StepDecision, len(order))
+	for k, i := range order {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("mute: dry run: %w", context.Cause(ctx))
 		}
-		out = append(out, dryStep(ctx, ev, subject, reg, tools, &plan.Steps[i]))
+		d.step(ctx, &plan.Steps[i], &out[k])
 	}
 	return out, nil
+}
+
+// dryRun is what every step of one dry run shares. The steps' decisions
+// are written in place, into the slice DryRun returns: a StepDecision is
+// some 300 bytes, and a hundred-step plan would otherwise copy each twice.
+type dryRun struct {
+	ev      kernel.Evaluator
+	explain explainer // ev's Explain, when it has one; found once per run
+	subject policy.Subject
+	reg     *atr.Registry
+	tools   map[string]*resolved // one resolution per tool reference
 }
 
 // resolved is a tool reference resolved in the registry, with its
@@ -78,71 +92,82 @@ func DryRun(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, re
 // resolve.
 type resolved struct {
 	tool *atr.Tool
-	desc *policy.Tool
-	meta map[string]string // the action's Meta, shared by the steps calling it
+	desc policy.Tool       // policy's Input.Tool is &desc, shared by the steps calling it
+	meta map[string]string // the action's Meta, shared likewise
 	err  error
 }
 
-func dryStep(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, reg *atr.Registry, tools map[string]resolved, s *Step) StepDecision {
-	sd := StepDecision{StepID: s.ID}
-	act := agentos.Action{Agent: agentos.AgentID(subject.ID), Op: agentos.OpExec, Tool: s.Action}
-	deny := func(rule, msg string) StepDecision {
-		sd.Action = act
+// step decides s into sd, which is zero.
+func (r *dryRun) step(ctx context.Context, s *Step, sd *StepDecision) {
+	sd.StepID = s.ID
+	act := &sd.Action
+	act.Agent, act.Op, act.Tool = agentos.AgentID(r.subject.ID), agentos.OpExec, s.Action
+	deny := func(rule, msg string) {
 		sd.Decision = agentos.Decision{Effect: agentos.Deny, Rule: rule, Message: msg}
 		sd.Reason = msg
-		return sd
 	}
 	name, constraint := s.Action, ""
 	if actionName(s.Action) != s.Action {
 		var err error
 		if name, constraint, err = atr.ParseRef(s.Action); err != nil {
-			return deny(kernel.RuleToolName, err.Error())
+			deny(kernel.RuleToolName, err.Error())
+			return
 		}
 		act.Tool = name
 		act.Meta = map[string]string{kernel.MetaConstraint: constraint}
 	}
 	args, err := kernelArgs(s.Args)
 	if err != nil {
-		return deny(kernel.RuleArgs, err.Error())
+		deny(kernel.RuleArgs, err.Error())
+		return
 	}
 	act.Args = args
 	var tool *policy.Tool
 	registered := false
-	if reg != nil {
-		r, ok := tools[s.Action]
-		if !ok {
-			r.tool, r.err = reg.Resolve(name, constraint)
-			if r.err == nil {
-				r.desc = policyTool(r.tool)
-				r.meta = map[string]string{kernel.MetaVersion: r.tool.Meta.Version}
+	if r.reg != nil {
+		res := r.tools[s.Action]
+		if res == nil {
+			res = &resolved{}
+			res.tool, res.err = r.reg.Resolve(name, constraint)
+			if res.err == nil {
+				res.desc = policyTool(res.tool)
+				res.meta = map[string]string{kernel.MetaVersion: res.tool.Meta.Version}
 				if constraint != "" {
-					r.meta[kernel.MetaConstraint] = constraint
+					res.meta[kernel.MetaConstraint] = constraint
 				}
 			}
-			tools[s.Action] = r
+			r.tools[s.Action] = res
 		}
-		t, err := r.tool, r.err
 		switch {
-		case err == nil:
+		case res.err == nil:
 			registered = true
-			act.Meta = r.meta
-			tool = r.desc
-			if _, err := t.Check(args); err != nil {
-				return deny(kernel.RuleToolArgs, fmt.Sprintf("tool %q: %v", name, err))
+			act.Meta = res.meta
+			tool = &res.desc
+			if _, err := res.tool.Check(args); err != nil {
+				deny(kernel.RuleToolArgs, fmt.Sprintf("tool %q: %v", name, err))
+				return
 			}
-		case !errors.Is(err, atr.ErrNotFound):
-			return deny(kernel.RuleToolName, fmt.Sprintf("tool %q: %v", name, err))
+		case !errors.Is(res.err, atr.ErrNotFound):
+			deny(kernel.RuleToolName, fmt.Sprintf("tool %q: %v", name, res.err))
+			return
 		}
 	}
-	sd.Action = act
-	d, err := decide(ctx, ev, policy.Input{Action: act, Agent: subject, Tool: tool})
+	in := policy.Input{Action: *act, Agent: r.subject, Tool: tool}
+	var d agentos.Decision
+	if r.explain != nil {
+		var x policy.Explanation
+		x, err = r.explain.Explain(ctx, in)
+		d = x.Decision
+	} else {
+		d, err = r.ev.Decide(ctx, in)
+	}
 	if err != nil {
 		d.Effect = agentos.Deny
 		if d.Rule == "" {
 			d.Rule = kernel.RulePolicyError
 		}
 		sd.Decision, sd.Err, sd.Reason = d, err, "policy could not decide: "+err.Error()
-		return sd
+		return
 	}
 	sd.Decision = d
 	switch {
@@ -161,7 +186,6 @@ func dryStep(ctx context.Context, ev kernel.Evaluator, subject policy.Subject, r
 	default:
 		sd.Permitted = true
 	}
-	return sd
 }
 
 // explainer is an Evaluator that can decide without side effects
@@ -172,19 +196,10 @@ type explainer interface {
 
 var _ explainer = (*policy.Engine)(nil)
 
-// decide asks ev without spending its rate limits when ev can.
-func decide(ctx context.Context, ev kernel.Evaluator, in policy.Input) (agentos.Decision, error) {
-	if x, ok := ev.(explainer); ok {
-		e, err := x.Explain(ctx, in)
-		return e.Decision, err
-	}
-	return ev.Decide(ctx, in)
-}
-
 // policyTool is the registry's description of a tool as policy sees it,
 // as the kernel builds it.
-func policyTool(t *atr.Tool) *policy.Tool {
-	return &policy.Tool{
+func policyTool(t *atr.Tool) policy.Tool {
+	return policy.Tool{
 		Name:        t.Name,
 		Version:     t.Meta.Version,
 		SideEffect:  string(t.Meta.SideEffect),

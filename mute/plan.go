@@ -111,17 +111,20 @@ func (p *Plan) Order() ([]int, error) {
 		return nil, fmt.Errorf("%w: %d steps, more than %d", ErrInvalidPlan, n, MaxSteps)
 	}
 	index := make(map[string]int, n)
-	for i, s := range p.Steps {
+	for i := range p.Steps {
+		s := &p.Steps[i]
 		if err := checkID("step id", s.ID); err != nil {
 			return nil, err
 		}
-		if err := checkID("step "+s.ID+" action", s.Action); err != nil {
+		if err := checkStepAction(s); err != nil {
 			return nil, err
 		}
-		if _, dup := index[s.ID]; dup {
+		// One map operation tests and inserts: the map grows by one
+		// unless s.ID was already in it.
+		index[s.ID] = i
+		if len(index) != i+1 {
 			return nil, fmt.Errorf("%w: duplicate step id %q", ErrInvalidPlan, s.ID)
 		}
-		index[s.ID] = i
 	}
 	// Every dependency must name another step. When each names an
 	// earlier one (a plan written in order, the common case) the order is
@@ -131,8 +134,15 @@ func (p *Plan) Order() ([]int, error) {
 	// differential test TestOrderFastPath checks this against a plain
 	// reference.
 	forward := true
-	for i, s := range p.Steps {
+	for i := range p.Steps {
+		s := &p.Steps[i]
 		for _, d := range s.DependsOn {
+			// A dependency on the step just before is the usual one; the
+			// ids are unique (checked above), so the step whose id equals
+			// d is that one, and the map need not be asked.
+			if i > 0 && d == p.Steps[i-1].ID {
+				continue
+			}
 			j, ok := index[d]
 			if !ok {
 				return nil, fmt.Errorf("%w: step %q depends on unknown step %q", ErrInvalidPlan, s.ID, d)
@@ -197,6 +207,15 @@ func (p *Plan) Order() ([]int, error) {
 		}
 	}
 	return order, nil
+}
+
+// checkStepAction is checkID for a step's action; it builds the name of
+// what it checks only when there is an error to report.
+func checkStepAction(s *Step) error {
+	if s.Action != "" && len(s.Action) <= MaxIDLen && utf8.ValidString(s.Action) {
+		return nil
+	}
+	return checkID("step "+s.ID+" action", s.Action)
 }
 
 func checkID(what, id string) error {
