@@ -357,6 +357,9 @@ var asciiClass = func() (t [utf8.RuneSelf]uint8) {
 // classes.
 func classOf(s string, i int) (class uint8, r rune, size int) {
 	if c := s[i]; c < utf8.RuneSelf {
+		if c == '`' {
+			return cApos, '\'', 1
+		}
 		return asciiClass[c], rune(c), 1
 	}
 	r, size = utf8.DecodeRuneInString(s[i:])
