@@ -390,11 +390,15 @@ func reportTrunc(s string, limit int) string {
 }
 
 // sortedAgents returns the agent rows, most events first (then most
-// entries, then by name), with the folded row last.
-func (d *reportData) sortedAgents() []*reportAgent {
+// entries, then by name). The folded row of the agents past the limit is
+// sorted with them, or put last when foldedLast.
+func (d *reportData) sortedAgents(foldedLast bool) []*reportAgent {
 	as := make([]*reportAgent, 0, len(d.agents)+1)
 	for _, a := range d.agents {
 		as = append(as, a)
+	}
+	if d.other != nil && !foldedLast {
+		as = append(as, d.other)
 	}
 	slices.SortFunc(as, func(x, y *reportAgent) int {
 		if c := cmp.Compare(y.events, x.events); c != 0 {
@@ -405,7 +409,7 @@ func (d *reportData) sortedAgents() []*reportAgent {
 		}
 		return strings.Compare(x.name, y.name)
 	})
-	if d.other != nil {
+	if d.other != nil && foldedLast {
 		as = append(as, d.other)
 	}
 	return as

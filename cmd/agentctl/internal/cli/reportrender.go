@@ -291,7 +291,7 @@ func reportTimelineOf(d *reportData) reportTimelineView {
 	} else if d.read > 0 {
 		tv.Ticks = []reportTick{{X: reportNum(reportTrackW / 2), Label: reportTickLabel(d.t0, 0), Anchor: "middle"}}
 	}
-	agents := d.sortedAgents()
+	agents := d.sortedAgents(false)
 	var events, drawn uint64
 	var aggregated int
 	for i, a := range agents {
@@ -463,7 +463,7 @@ func reportDenialsOf(d *reportData) reportDenialsView {
 
 func reportAgentTableOf(d *reportData) reportAgentTableView {
 	var v reportAgentTableView
-	agents := d.sortedAgents()
+	agents := d.sortedAgents(true)
 	for i, a := range agents {
 		if i >= d.lim.TableRows && !a.folded {
 			continue
