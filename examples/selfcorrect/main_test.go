@@ -2,14 +2,13 @@ package main
 
 import (
 	"context"
-
-	"github.com/agent-os/agentos"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/scak"
 )
 
