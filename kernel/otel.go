@@ -199,10 +199,12 @@ type telemetry struct {
 
 	ops       map[agentos.Op]int // op → slot
 	spanNames []string           // by op slot
-	opEffect  [][numEffectSlots]metric.MeasurementOption
-	sigOpts   [numSigSlots][numSigActions]metric.MeasurementOption
-	commitOK  [2]metric.MeasurementOption // [0] ok, [1] error
-	rules     ruleSeries
+	// Prepared attribute sets, each in the option slice its instrument
+	// takes: passing a slice that exists allocates nothing per call.
+	opEffect [][numEffectSlots][]metric.RecordOption
+	sigOpts  [numSigSlots][numSigActions][]metric.AddOption
+	commitOK [2][]metric.RecordOption // [0] ok, [1] error
+	rules    ruleSeries
 
 	detachOnce sync.Once
 	detachFns  []func() // run by detach
@@ -211,6 +213,7 @@ type telemetry struct {
 // telCall is the telemetry of one syscall, on the syscall's stack.
 type telCall struct {
 	span    trace.Span // nil without a tracer
+	op      int        // the op's slot in the prepared tables
 	decided bool
 	effect  agentos.Effect
 	rule    string
@@ -270,10 +273,10 @@ func newTelemetry(c *otelConfig) (*telemetry, error) {
 	}
 	effectNames[effectNone] = "none"
 	opNames := append(ops, "unknown")
-	t.opEffect = make([][numEffectSlots]metric.MeasurementOption, len(opNames))
+	t.opEffect = make([][numEffectSlots][]metric.RecordOption, len(opNames))
 	for i, op := range opNames {
 		for e, name := range effectNames {
-			t.opEffect[i][e] = metric.WithAttributeSet(attribute.NewSet(AttrOp.String(string(op)), AttrEffect.String(name)))
+			t.opEffect[i][e] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(AttrOp.String(string(op)), AttrEffect.String(name)))}
 		}
 	}
 	for s := range numSigSlots {
@@ -286,15 +289,15 @@ func newTelemetry(c *otelConfig) (*telemetry, error) {
 			if a > 0 {
 				act = signals.Action(a).String()
 			}
-			t.sigOpts[s][a] = metric.WithAttributeSet(attribute.NewSet(AttrSignal.String(sig), AttrSignalAction.String(act)))
+			t.sigOpts[s][a] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrSignal.String(sig), AttrSignalAction.String(act)))}
 		}
 	}
-	t.commitOK[0] = metric.WithAttributeSet(attribute.NewSet(AttrCommitError.Bool(false)))
-	t.commitOK[1] = metric.WithAttributeSet(attribute.NewSet(AttrCommitError.Bool(true)))
+	t.commitOK[0] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(AttrCommitError.Bool(false)))}
+	t.commitOK[1] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(AttrCommitError.Bool(true)))}
 	for e := range effectNone {
-		t.rules.other[e] = metric.WithAttributeSet(attribute.NewSet(AttrEffect.String(effectNames[e]), AttrRule.String(RuleOther)))
+		t.rules.other[e] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrEffect.String(effectNames[e]), AttrRule.String(RuleOther)))}
 	}
-	t.rules.other[effectNone] = metric.WithAttributeSet(attribute.NewSet(AttrEffect.String("other"), AttrRule.String(RuleOther)))
+	t.rules.other[effectNone] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrEffect.String("other"), AttrRule.String(RuleOther)))}
 	return t, nil
 }
 
@@ -361,27 +364,36 @@ func (t *telemetry) commit(n int, took time.Duration, err error) {
 		opt = t.commitOK[1]
 	}
 	ctx := context.Background()
-	t.commitDur.Record(ctx, took.Seconds(), opt)
-	t.commitN.Record(ctx, int64(n), opt)
+	t.commitDur.Record(ctx, took.Seconds(), opt...)
+	t.commitN.Record(ctx, int64(n), opt...)
 }
 
 // begin starts the span of a syscall whose action act has its trace id,
-// agent and time, and returns the context the syscall goes on with.
+// agent and time, as a child of ctx's span, and returns the span's context
+// (for end's measurements). The syscall enters the signal gate with its
+// caller's context, not this one, so that the gate's per-context state is
+// shared by the agent's syscalls as without telemetry; within puts the span
+// in the context past the gate. The span's attributes are all set by end,
+// in one call: the SDK then grows its attribute list once.
 func (t *telemetry) begin(ctx context.Context, tc *telCall, act *agentos.Action) context.Context {
+	tc.op = t.opSlot(act.Op)
 	if t.tracer == nil {
 		return ctx
 	}
-	attrs := make([]attribute.KeyValue, 0, 6)
-	attrs = append(attrs, AttrAgent.String(string(act.Agent)), AttrOp.String(telString(string(act.Op))), AttrTrace.String(act.ID))
-	if act.Tool != "" {
-		attrs = append(attrs, AttrTool.String(telString(act.Tool)))
-	}
-	if act.Target != "" {
-		attrs = append(attrs, AttrTarget.String(telString(string(act.Target))))
-	}
-	ctx, tc.span = t.tracer.Start(ctx, t.spanNames[t.opSlot(act.Op)], trace.WithAttributes(attrs...))
+	ctx, tc.span = t.tracer.Start(ctx, t.spanNames[tc.op])
 	return ctx
 }
+
+// within returns ctx carrying the syscall's span.
+func (tc *telCall) within(ctx context.Context) context.Context {
+	return trace.ContextWithSpan(ctx, tc.span)
+}
+
+// spanAttrs holds the attributes of one span while end sets them: the SDK
+// copies them, so the buffer is reused.
+var spanAttrs = sync.Pool{New: func() any { return new([maxSpanAttrs]attribute.KeyValue) }}
+
+const maxSpanAttrs = 10
 
 // decide notes the decision of a syscall; detail explains an approval.
 func (tc *telCall) decide(d *agentos.Decision, permitted bool, detail string) {
@@ -410,15 +422,22 @@ func (t *telemetry) end(ctx context.Context, k *Kernel, tc *telCall, act *agento
 		e := effectNone
 		if tc.decided {
 			e = min(int(tc.effect), effectNone)
-			t.decisions.Add(ctx, 1, t.rules.get(tc.effect, tc.rule))
+			t.decisions.Add(ctx, 1, t.rules.get(tc.effect, tc.rule)...)
 		}
-		t.duration.Record(ctx, k.syscallEnd(act.At).Sub(act.At).Seconds(), t.opEffect[t.opSlot(act.Op)][e])
+		t.duration.Record(ctx, k.syscallEnd(act.At).Sub(act.At).Seconds(), t.opEffect[tc.op][e]...)
 	}
 	sp := tc.span
 	if sp == nil {
 		return
 	}
-	attrs := make([]attribute.KeyValue, 0, 4)
+	buf := spanAttrs.Get().(*[maxSpanAttrs]attribute.KeyValue)
+	attrs := append(buf[:0], AttrAgent.String(string(act.Agent)), AttrOp.String(telString(string(act.Op))), AttrTrace.String(act.ID))
+	if act.Tool != "" {
+		attrs = append(attrs, AttrTool.String(telString(act.Tool)))
+	}
+	if act.Target != "" {
+		attrs = append(attrs, AttrTarget.String(telString(string(act.Target))))
+	}
 	if act.Path != "" && tc.rule != RulePath {
 		attrs = append(attrs, AttrPath.String(telString(act.Path)))
 	}
@@ -426,6 +445,8 @@ func (t *telemetry) end(ctx context.Context, k *Kernel, tc *telCall, act *agento
 		attrs = append(attrs, AttrEffect.String(tc.effect.String()), AttrRule.String(telString(tc.rule)), AttrStatus.String(string(tc.status)))
 	}
 	sp.SetAttributes(attrs...)
+	clear(attrs) // drop the strings before the buffer is reused
+	spanAttrs.Put(buf)
 	switch {
 	case tc.decided && tc.status == recorder.StatusDenied:
 		if tc.killed {
@@ -454,7 +475,7 @@ func (t *telemetry) signal(ev signals.Event) {
 	if a >= numSigActions {
 		a = 0
 	}
-	t.signals.Add(context.Background(), 1, t.sigOpts[s][a])
+	t.signals.Add(context.Background(), 1, t.sigOpts[s][a]...)
 }
 
 // opSlot is op's index in the prepared tables.
@@ -470,9 +491,9 @@ func (t *telemetry) opSlot(op agentos.Op) int {
 // atomic pointer); a new pair copies the map, which happens at most
 // MaxMetricRules times in the kernel's life.
 type ruleSeries struct {
-	m     atomic.Pointer[map[ruleKey]metric.MeasurementOption]
+	m     atomic.Pointer[map[ruleKey][]metric.AddOption]
 	mu    sync.Mutex // serialises additions
-	other [numEffectSlots]metric.MeasurementOption
+	other [numEffectSlots][]metric.AddOption
 }
 
 type ruleKey struct {
@@ -480,7 +501,7 @@ type ruleKey struct {
 	rule   string
 }
 
-func (r *ruleSeries) get(e agentos.Effect, rule string) metric.MeasurementOption {
+func (r *ruleSeries) get(e agentos.Effect, rule string) []metric.AddOption {
 	key := ruleKey{e, rule}
 	if m := r.m.Load(); m != nil {
 		if opt, ok := (*m)[key]; ok {
@@ -489,7 +510,7 @@ func (r *ruleSeries) get(e agentos.Effect, rule string) metric.MeasurementOption
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var cur map[ruleKey]metric.MeasurementOption
+	var cur map[ruleKey][]metric.AddOption
 	if m := r.m.Load(); m != nil {
 		cur = *m
 		if opt, ok := cur[key]; ok {
@@ -499,12 +520,12 @@ func (r *ruleSeries) get(e agentos.Effect, rule string) metric.MeasurementOption
 	if len(cur) >= MaxMetricRules || int(e) >= effectNone {
 		return r.other[min(int(e), effectNone)]
 	}
-	next := make(map[ruleKey]metric.MeasurementOption, len(cur)+1)
+	next := make(map[ruleKey][]metric.AddOption, len(cur)+1)
 	for k, v := range cur {
 		next[k] = v
 	}
 	// The key keeps the rule as given; the attribute is bounded.
-	opt := metric.WithAttributeSet(attribute.NewSet(AttrEffect.String(e.String()), AttrRule.String(telString(rule))))
+	opt := []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrEffect.String(e.String()), AttrRule.String(telString(rule))))}
 	next[key] = opt
 	r.m.Store(&next)
 	return opt

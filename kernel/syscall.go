@@ -118,12 +118,12 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 	act.ID = k.newTrace()
 	act.Agent = a.id
 	act.At = k.now()
-	// Telemetry (otel.go): the span, when there is one, parents everything
-	// below, the tool included.
+	// Telemetry (otel.go): the span, when there is one, is in the context
+	// policy, the approver and the tool see (sctx below).
 	var tc telCall
 	if k.tel != nil {
-		ctx = k.tel.begin(ctx, &tc, &act)
-		defer func() { k.tel.end(ctx, k, &tc, &act, retErr) }()
+		tctx := k.tel.begin(ctx, &tc, &act)
+		defer func() { k.tel.end(tctx, k, &tc, &act, retErr) }()
 	}
 	// Entries are recorded even when the caller's context ends meanwhile
 	// (a context whose Done is nil never ends).
@@ -175,6 +175,9 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 		return nil, err
 	}
 	defer func() { done() }()
+	if tc.span != nil {
+		sctx = tc.within(sctx)
+	}
 
 	d, permitted, detail, evalErr := a.decide(sctx, &act, &rq)
 	if evalErr != nil && sctx.Err() != nil {
