@@ -299,12 +299,21 @@ func resultText(r any) (string, bool) {
 	case []byte:
 		return string(x[:min(len(x), maxResultBytes)]), true
 	case fmt.Stringer:
-		if x == nil {
-			return "", false
-		}
-		return x.String(), true
+		return stringOf(x)
 	}
 	return "", false
+}
+
+// stringOf calls a result's String method, which is the tool's code: one
+// that panics (a nil pointer, say) makes the result not text, and does not
+// cut the monitor's work on the syscall short.
+func stringOf(x fmt.Stringer) (s string, ok bool) {
+	defer func() {
+		if recover() != nil {
+			s, ok = "", false
+		}
+	}()
+	return x.String(), true
 }
 
 // emit stamps f and puts it in the ring and, without blocking, the
