@@ -234,9 +234,9 @@ func TestMonitorObserverDirect(t *testing.T) {
 	require.NoError(t, err)
 	obs := m.Observer()
 	obs(ctx, call("ask", stringer("I don't know."), nil, recorder.StatusOK))
-	obs(ctx, call("other", "I don't know.", nil, recorder.StatusOK))             // not an answer tool
+	obs(ctx, call("other", "I don't know.", nil, recorder.StatusOK))               // not an answer tool
 	obs(ctx, call("ask2", map[string]any{"x": "no data"}, nil, recorder.StatusOK)) // not text
-	obs(ctx, call("ask", nil, context.Canceled, recorder.StatusCanceled))        // interrupted: no tool error
+	obs(ctx, call("ask", nil, context.Canceled, recorder.StatusCanceled))          // interrupted: no tool error
 	obs(ctx, call("ask", nil, errors.New("boom"), recorder.StatusError))
 	var nilStringer *strings.Builder
 	obs(ctx, call("ask2", nilStringer, nil, recorder.StatusOK))
