@@ -59,7 +59,7 @@ func runImport(ctx context.Context, e *env, in, out string) (err error) {
 	var src io.Reader = e.stdin
 	name := "standard input"
 	if in != "-" {
-		if err := checkFile(in); err != nil {
+		if err := checkInput(in, "a JSON Lines export"); err != nil {
 			return err
 		}
 		f, err := os.Open(in)

@@ -372,9 +372,10 @@ func (w *entryWriter) cells(en *recorder.Entry) {
 	w.row[8] = clip(w.row[8], 120)
 }
 
-// clip shortens s to at most n runes, marking the cut.
+// clip shortens s to at most n runes (n >= 1), the last one an ellipsis
+// when it cuts.
 func clip(s string, n int) string {
-	if len(s) <= n {
+	if len(s) <= n || utf8.RuneCountInString(s) <= n {
 		return s
 	}
 	i, count := 0, 0
@@ -384,9 +385,6 @@ func clip(s string, n int) string {
 			break
 		}
 		count++
-	}
-	if count < n-1 {
-		return s
 	}
 	return s[:i] + "…"
 }

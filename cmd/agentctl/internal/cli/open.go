@@ -35,6 +35,13 @@ func openRecorder(path string) (*recorder.Recorder, error) {
 // SQLite sees it (SQLite would create a missing file, and reads an empty
 // one as a new database).
 func checkFile(path string) error {
+	return checkInput(path, "a flight recorder")
+}
+
+// checkInput refuses a path that is missing or a directory, and, when
+// what is a flight recorder, an empty file; what names the expected
+// content in the error.
+func checkInput(path, what string) error {
 	st, err := os.Stat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -42,9 +49,9 @@ func checkFile(path string) error {
 	case err != nil:
 		return usageError("%s: %v", path, unwrapPathError(err))
 	case st.IsDir():
-		return usageError("%s: is a directory, not a flight recorder", path)
-	case st.Size() == 0:
-		return usageError("%s: empty file, not a flight recorder", path)
+		return usageError("%s: is a directory, not %s", path, what)
+	case st.Size() == 0 && what == "a flight recorder":
+		return usageError("%s: empty file, not %s", path, what)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -133,7 +134,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintf(stderr, "agentctl: %v\n", err)
+	// One line, whatever the error: cobra's suggestions ("Did you mean
+	// this?") span several.
+	fmt.Fprintf(stderr, "agentctl: %s\n", strings.Join(strings.Fields(err.Error()), " "))
 	var xe *exitError
 	if errors.As(err, &xe) {
 		return xe.code

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -275,7 +276,7 @@ func decodeYAMLFile(path string, stdin io.Reader, v any) error {
 	if path == "-" && stdin != nil {
 		src = stdin
 	} else {
-		if err := checkFile(path); err != nil {
+		if err := checkInput(path, "a YAML file"); err != nil {
 			return err
 		}
 		f, err := os.Open(path)
@@ -298,6 +299,10 @@ func decodeYAMLFile(path string, stdin io.Reader, v any) error {
 	return nil
 }
 
+// unknownField matches yaml's message for an unknown field, which names
+// a Go type the operator never sees.
+var unknownField = regexp.MustCompile(`field (\S+) not found in type \S+`)
+
 // decodeYAML decodes exactly one YAML document of known fields.
 func decodeYAML(b []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
@@ -305,6 +310,14 @@ func decodeYAML(b []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			return errors.New("empty document")
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msgs := make([]string, len(te.Errors))
+			for i, m := range te.Errors {
+				msgs[i] = unknownField.ReplaceAllString(m, "unknown field $1")
+			}
+			return errors.New(strings.Join(msgs, "; "))
 		}
 		return errors.New(strings.TrimPrefix(err.Error(), "yaml: "))
 	}
