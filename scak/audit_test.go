@@ -240,3 +240,12 @@ func FuzzAuditReply(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkAuditParseDiagnosis(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := scak.ParseDiagnosis(auditArchiveReply); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -217,7 +217,7 @@ func checkText(field, s string, limit int) error {
 }
 
 // Validate checks what a patch says, not where it is in its life: a known
-// type and level, bounded UTF-8 fields, a tool rule on ToolRule patches
+// type and level (a policy proposal is business-level), bounded UTF-8 fields, a tool rule on ToolRule patches
 // only, a failure kind in the provenance. A PolicyProposal's document is
 // checked by [Proposer] (it needs the policy compiler). Errors wrap
 // agentos.ErrInvalid.
@@ -227,6 +227,9 @@ func (p *Patch) Validate() error {
 	}
 	if !p.Level.Valid() {
 		return fmt.Errorf("scak: %w: unknown patch level %q (want syntax or business)", agentos.ErrInvalid, p.Level)
+	}
+	if p.Type == PolicyProposal && p.Level != Business {
+		return fmt.Errorf("scak: %w: a policy proposal is a business rule, not a %s lesson", agentos.ErrInvalid, p.Level)
 	}
 	if err := checkName("agent", string(p.Scope.Agent), false); err != nil {
 		return err

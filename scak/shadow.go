@@ -33,9 +33,12 @@ const (
 	maxSpawnScan = 256
 )
 
-// RuleProposal is the rule named in the decision an approver is shown for
-// a policy proposal.
-const RuleProposal = "scak.policy-proposal"
+// The rules named in the decisions an approver is shown: for a policy
+// proposal, and for the rollback of an applied one.
+const (
+	RuleProposal = "scak.policy-proposal"
+	RuleRollback = "scak.policy-rollback"
+)
 
 // TrailSource is where recorded decisions come from; *recorder.Recorder
 // is one.
@@ -580,9 +583,16 @@ type ProposerConfig struct {
 // recorder (kernel.RecordEvent). A *Proposer is safe for concurrent use;
 // proposals are taken one at a time.
 type Proposer struct {
-	cfg  ProposerConfig
-	mu   sync.Mutex
-	docs []*policy.Document
+	cfg     ProposerConfig
+	mu      sync.Mutex
+	docs    []*policy.Document
+	applied map[string]appliedProposal // by patch id, until rolled back
+}
+
+// appliedProposal is what Rollback needs of an applied proposal: the
+// document it put in place and the one it replaced (nil when it added one).
+type appliedProposal struct {
+	doc, prev *policy.Document
 }
 
 // NewProposer returns a Proposer. Errors wrap agentos.ErrInvalid (a
@@ -610,7 +620,7 @@ func NewProposer(cfg ProposerConfig) (*Proposer, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Proposer{cfg: cfg, docs: slices.Clone(cfg.Documents)}, nil
+	return &Proposer{cfg: cfg, docs: slices.Clone(cfg.Documents), applied: map[string]appliedProposal{}}, nil
 }
 
 // Documents returns the policy documents the Proposer believes active.
@@ -639,6 +649,8 @@ func (p *Proposer) Evaluate(ctx context.Context, proposal Patch, trail Trail) (S
 //     policy proposal;
 //   - agentos.ErrInvalid: its document does not parse or compile (the patch
 //     is rejected);
+//   - ErrConflict: its document is the one an earlier proposal applied by
+//     this Proposer put in place (roll that one back first);
 //   - ErrNotApproved: the approver said no (the patch is rejected), or
 //     failed or timed out (the patch stays proposed; the approver's error
 //     is wrapped too);
@@ -663,6 +675,14 @@ func (p *Proposer) Propose(ctx context.Context, store *Store, id string, trail T
 	if patch.State != Proposed {
 		return ShadowReport{}, fmt.Errorf("scak: %w: patch %s is %s, not proposed", ErrState, id, patch.State)
 	}
+	if doc, err := parseProposal(&patch); err == nil {
+		for other, ap := range p.applied {
+			if ap.doc.Name == doc.Name {
+				return ShadowReport{}, fmt.Errorf("%w: proposal %s replaces policy document %s, which applied proposal %s holds: roll that back first",
+					ErrConflict, id, doc.Name, other)
+			}
+		}
+	}
 	rep, candidate, err := evaluateProposal(ctx, p.docs, &patch, trail, p.cfg.Replay)
 	if err != nil {
 		if !errors.Is(err, agentos.ErrInvalid) {
@@ -676,7 +696,8 @@ func (p *Proposer) Propose(ctx context.Context, store *Store, id string, trail T
 	if err := k.RecordEvent(ctx, "scak: policy proposal "+id+" evaluated", rep.Summary(), agentos.SeverityInfo); err != nil {
 		return rep, err
 	}
-	ok, aerr := p.ask(ctx, &patch, &rep)
+	ok, aerr := p.ask(ctx, p.proposalAction(&patch, &rep),
+		agentos.Decision{Effect: agentos.Approve, Rule: RuleProposal, Message: rep.Summary(), Severity: agentos.SeverityHigh})
 	switch {
 	case aerr != nil:
 		reason := "approval failed: " + aerr.Error()
@@ -692,14 +713,16 @@ func (p *Proposer) Propose(ctx context.Context, store *Store, id string, trail T
 		return rep, errors.Join(fmt.Errorf("scak: applying policy proposal %s: %w", id, err),
 			k.RecordEvent(ctx, "scak: policy proposal "+id+" failed to apply", err.Error(), agentos.SeverityHigh))
 	}
+	ap := appliedProposal{doc: documentNamed(candidate, rep.Document), prev: documentNamed(p.docs, rep.Document)}
+	p.applied[id] = ap
 	p.docs = candidate
 	_, serr := store.markProposalApplied(ctx, id, p.cfg.ApproverName)
 	return rep, errors.Join(serr, k.RecordEvent(ctx, "scak: policy proposal "+id+" applied",
 		"approved by "+p.cfg.ApproverName+"; "+rep.Summary(), agentos.SeverityHigh))
 }
 
-// ask shows the proposal to the approver.
-func (p *Proposer) ask(ctx context.Context, patch *Patch, rep *ShadowReport) (bool, error) {
+// proposalAction is the action an approver is shown for a proposal.
+func (p *Proposer) proposalAction(patch *Patch, rep *ShadowReport) agentos.Action {
 	changes := make([]any, 0, min(len(rep.Changes), 64))
 	for i, c := range rep.Changes {
 		if i == 64 {
@@ -707,7 +730,7 @@ func (p *Proposer) ask(ctx context.Context, patch *Patch, rep *ShadowReport) (bo
 		}
 		changes = append(changes, c.String())
 	}
-	act := agentos.Action{
+	return agentos.Action{
 		ID:    "scak-" + patch.ID,
 		Agent: patch.Scope.Agent,
 		Op:    agentos.OpWrite,
@@ -719,7 +742,10 @@ func (p *Proposer) ask(ctx context.Context, patch *Patch, rep *ShadowReport) (bo
 		Meta: map[string]string{"scak.patch": patch.ID, "scak.trace": patch.Provenance.Trace},
 		At:   p.cfg.Clock().UTC(),
 	}
-	d := agentos.Decision{Effect: agentos.Approve, Rule: RuleProposal, Message: rep.Summary(), Severity: agentos.SeverityHigh}
+}
+
+// ask asks the approver, within the approval timeout.
+func (p *Proposer) ask(ctx context.Context, act agentos.Action, d agentos.Decision) (bool, error) {
 	actx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	ok, err := p.cfg.Approver(actx, act, d)
@@ -727,4 +753,88 @@ func (p *Proposer) ask(ctx context.Context, patch *Patch, rep *ShadowReport) (bo
 		err = actx.Err() // an answer after the deadline is no answer
 	}
 	return ok && err == nil, err
+}
+
+// documentNamed returns the document of docs named name, or nil.
+func documentNamed(docs []*policy.Document, name string) *policy.Document {
+	for _, d := range docs {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// Rollback undoes a policy proposal this Proposer applied, once the
+// approver agrees: the document it replaced comes back (or, when it added
+// a document, that document goes), the kernel reloads, and the patch is
+// rolled back for reason. Errors: agentos.ErrNotFound (no such patch, or
+// one this Proposer did not apply: a Proposer remembers only its own),
+// ErrState (the patch is not active, or a later proposal replaced its
+// document), agentos.ErrInvalid (a nil store; a rollback that would leave
+// the kernel with no policy document), ErrNotApproved (the approver did
+// not agree; nothing changes), the kernel's and the recorder's errors.
+func (p *Proposer) Rollback(ctx context.Context, store *Store, id, reason string) error {
+	if store == nil {
+		return fmt.Errorf("scak: %w: nil store", agentos.ErrInvalid)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	k := p.cfg.Kernel
+	patch, err := store.Get(id)
+	if err != nil {
+		return err
+	}
+	ap, ok := p.applied[id]
+	if !ok {
+		return fmt.Errorf("scak: policy proposal %s was not applied by this proposer: %w", id, agentos.ErrNotFound)
+	}
+	if patch.State != Active {
+		return fmt.Errorf("scak: %w: patch %s is %s, not active", ErrState, id, patch.State)
+	}
+	if documentNamed(p.docs, ap.doc.Name) != ap.doc {
+		return fmt.Errorf("scak: %w: policy document %s was replaced after proposal %s", ErrState, ap.doc.Name, id)
+	}
+	var docs []*policy.Document
+	for _, d := range p.docs {
+		switch {
+		case d != ap.doc:
+			docs = append(docs, d)
+		case ap.prev != nil:
+			docs = append(docs, ap.prev)
+		}
+	}
+	if len(docs) == 0 {
+		return fmt.Errorf("scak: %w: rolling back %s would leave the kernel with no policy document", agentos.ErrInvalid, id)
+	}
+	reason = truncate(strings.ToValidUTF8(reason, "?"), MaxReasonSize)
+	act := agentos.Action{
+		ID: "scak-rollback-" + id, Agent: patch.Scope.Agent, Op: agentos.OpWrite,
+		Path: "/policy/" + ap.doc.Name + ".yaml",
+		Args: map[string]any{"rollback": id, "reason": reason, "restores": ap.prev != nil},
+		Meta: map[string]string{"scak.patch": id},
+		At:   p.cfg.Clock().UTC(),
+	}
+	d := agentos.Decision{Effect: agentos.Approve, Rule: RuleRollback, Message: "roll back policy proposal " + id + ": " + reason, Severity: agentos.SeverityHigh}
+	ok, aerr := p.ask(ctx, act, d)
+	if !ok {
+		why := "the approver said no"
+		if aerr != nil {
+			why = "approval failed: " + aerr.Error()
+		}
+		nerr := fmt.Errorf("%w: rollback of %s: %s", ErrNotApproved, id, why)
+		if aerr != nil {
+			nerr = fmt.Errorf("%w: rollback of %s: %w", ErrNotApproved, id, aerr)
+		}
+		return errors.Join(nerr, k.RecordEvent(ctx, "scak: rollback of policy proposal "+id+" not approved", why, agentos.SeverityMedium))
+	}
+	if err := k.ReloadPolicy(ctx, docs); err != nil {
+		return errors.Join(fmt.Errorf("scak: rolling back policy proposal %s: %w", id, err),
+			k.RecordEvent(ctx, "scak: rollback of policy proposal "+id+" failed", err.Error(), agentos.SeverityHigh))
+	}
+	p.docs = docs
+	delete(p.applied, id)
+	_, serr := store.markProposalRolledBack(ctx, id, reason)
+	return errors.Join(serr, k.RecordEvent(ctx, "scak: policy proposal "+id+" rolled back",
+		"approved by "+p.cfg.ApproverName+": "+reason, agentos.SeverityHigh))
 }

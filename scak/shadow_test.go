@@ -418,3 +418,90 @@ func FuzzAuditSpawnDetail(f *testing.F) {
 		}
 	})
 }
+
+func TestShadowRollback(t *testing.T) {
+	ak := newAuditKernel(t)
+	ctx := context.Background()
+	s := newPatchStore(t, scak.WithMinRuns(1))
+	p := auditPolicyPatch(t, s, auditProposal)
+	tr, err := scak.ReadTrail(ctx, ak.rec, recorder.Filter{})
+	require.NoError(t, err)
+	answer := true
+	pr, err := scak.NewProposer(scak.ProposerConfig{
+		Kernel: ak.k, Documents: ak.docs,
+		Approver: func(_ context.Context, act agentos.Action, d agentos.Decision) (bool, error) { return answer, nil },
+	})
+	require.NoError(t, err)
+	_, err = pr.Propose(ctx, s, p.ID, tr)
+	require.NoError(t, err)
+
+	// The proposal did not help: Evaluate says so but leaves policy alone,
+	// and the store will not roll it back by itself.
+	require.NoError(t, s.RecordRun(scak.Run{Scope: scak.Scope{Agent: "intern-1", Task: "pay"}, Failures: []scak.Kind{scak.KindJudged}}))
+	evs, err := s.Evaluate(ctx)
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	require.Equal(t, scak.RollbackDue, evs[0].Verdict)
+	_, err = s.Rollback(ctx, p.ID, "did not help")
+	require.ErrorIs(t, err, agentos.ErrInvalid)
+	got, err := s.Get(p.ID)
+	require.NoError(t, err)
+	require.Equal(t, scak.Active, got.State)
+
+	// The approver refuses the rollback: the proposal stays in force.
+	answer = false
+	err = pr.Rollback(ctx, s, p.ID, evs[0].Reason)
+	require.ErrorIs(t, err, scak.ErrNotApproved)
+	_, err = ak.k.Agent("intern-1").Exec(ctx, "payments.send", map[string]any{"amount": 900})
+	require.ErrorIs(t, err, agentos.ErrDenied)
+
+	answer = true
+	require.NoError(t, pr.Rollback(ctx, s, p.ID, evs[0].Reason))
+	got, err = s.Get(p.ID)
+	require.NoError(t, err)
+	require.Equal(t, scak.RolledBack, got.State)
+	require.Equal(t, ak.docs, pr.Documents(), "the document it replaced is back")
+	_, err = ak.k.Agent("intern-1").Exec(ctx, "payments.send", map[string]any{"amount": 900})
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"policy proposal " + p.ID + " evaluated", "policy proposal " + p.ID + " applied",
+		"rollback of policy proposal " + p.ID + " not approved", "policy proposal " + p.ID + " rolled back",
+	}, auditEvents(t, ak.rec))
+
+	require.ErrorIs(t, pr.Rollback(ctx, s, p.ID, "again"), agentos.ErrNotFound, "a proposer rolls back what it applied, once")
+	require.ErrorIs(t, pr.Rollback(ctx, s, "p-none", "x"), agentos.ErrNotFound)
+	require.ErrorIs(t, pr.Rollback(ctx, nil, p.ID, "x"), agentos.ErrInvalid)
+}
+
+func TestShadowRollbackOfAddedDocument(t *testing.T) {
+	ak := newAuditKernel(t)
+	ctx := context.Background()
+	s := newPatchStore(t)
+	extra := strings.NewReplacer("name: payments", "name: interns", `version: "2"`, `version: "1"`).Replace(auditProposal)
+	first := auditPolicyPatch(t, s, extra)
+	second := auditPolicyPatch(t, s, strings.Replace(extra, "> 100", "> 10", 1))
+	pr, err := scak.NewProposer(scak.ProposerConfig{
+		Kernel: ak.k, Documents: ak.docs,
+		Approver: func(context.Context, agentos.Action, agentos.Decision) (bool, error) { return true, nil },
+	})
+	require.NoError(t, err)
+	_, err = pr.Propose(ctx, s, first.ID, scak.Trail{})
+	require.NoError(t, err)
+	require.Len(t, pr.Documents(), 2, "a document of a new name is added")
+	_, err = pr.Propose(ctx, s, second.ID, scak.Trail{})
+	require.ErrorIs(t, err, scak.ErrConflict, "one applied proposal per document")
+	got, err := s.Get(second.ID)
+	require.NoError(t, err)
+	require.Equal(t, scak.Proposed, got.State)
+	require.NoError(t, pr.Rollback(ctx, s, first.ID, "not needed"))
+	require.Equal(t, ak.docs, pr.Documents(), "the added document is gone")
+	_, err = pr.Propose(ctx, s, second.ID, scak.Trail{})
+	require.NoError(t, err)
+	require.Len(t, pr.Documents(), 2)
+}
+
+func TestShadowPolicyIsBusiness(t *testing.T) {
+	_, err := newPatchStore(t).Propose(scak.Patch{Type: scak.PolicyProposal, Level: scak.Syntax, Content: auditProposal,
+		Provenance: scak.Provenance{Failure: scak.KindDenied}})
+	require.ErrorIs(t, err, agentos.ErrInvalid)
+}

@@ -96,6 +96,10 @@ const (
 	Kept Verdict = "kept"
 	// RolledBackVerdict: it did not help and was rolled back.
 	RolledBackVerdict Verdict = "rolled_back"
+	// RollbackDue: an applied policy proposal did not help. Evaluate does
+	// not change policy: roll it back with [Proposer.Rollback], which
+	// asks the approver.
+	RollbackDue Verdict = "rollback_due"
 )
 
 // Evaluation is Evaluate's judgement of one active patch.
@@ -434,14 +438,19 @@ func (s *Store) Reject(id, reason string) (Patch, error) {
 }
 
 // Rollback takes an active patch out of use for reason; later runs no
-// longer get it. Errors: agentos.ErrNotFound, ErrState (not active), and
-// those of the episode store for a Memory patch.
+// longer get it. An applied policy proposal is rolled back by
+// [Proposer.Rollback], which reloads the kernel's policy. Errors:
+// agentos.ErrNotFound, agentos.ErrInvalid (a policy proposal), ErrState
+// (not active), and those of the episode store for a Memory patch.
 func (s *Store) Rollback(ctx context.Context, id, reason string) (Patch, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.get(id)
 	if err != nil {
 		return Patch{}, err
+	}
+	if p.Type == PolicyProposal && p.State == Active {
+		return Patch{}, fmt.Errorf("scak: %w: patch %s is an applied policy proposal: roll it back through its Proposer", agentos.ErrInvalid, id)
 	}
 	if err := s.retire(ctx, p, RolledBack, reason); err != nil {
 		return Patch{}, err
@@ -579,7 +588,8 @@ func (p *Patch) measure() Measurement {
 // Evaluate judges every active patch by [EvaluationRule]: a patch active
 // for fewer than the minimum runs is pending; one whose failure recurs
 // less often than before is kept; the others are rolled back, with the
-// measure as the reason. It returns a judgement per active patch, in the
+// measure as the reason — except applied policy proposals, which are
+// reported RollbackDue: only a [Proposer] changes policy, with approval. It returns a judgement per active patch, in the
 // order proposed. Errors are those of the episode store (the patches
 // judged before the error keep their verdicts).
 func (s *Store) Evaluate(ctx context.Context) ([]Evaluation, error) {
@@ -607,6 +617,10 @@ func (s *Store) Evaluate(ctx context.Context) ([]Evaluation, error) {
 		default:
 			ev.Verdict = RolledBackVerdict
 			ev.Reason = fmt.Sprintf("recurrence did not drop: %s before, %s after %d runs", before, m.After, m.After.Runs)
+			if p.Type == PolicyProposal {
+				ev.Verdict = RollbackDue
+				break
+			}
 			if err := s.retire(ctx, p, RolledBack, ev.Reason); err != nil {
 				return out, err
 			}
@@ -661,6 +675,20 @@ func (s *Store) markProposalApplied(ctx context.Context, id, approvedBy string) 
 		return Patch{}, err
 	}
 	return s.activate(ctx, p, approvedBy)
+}
+
+// markProposalRolledBack rolls back an applied policy proposal.
+func (s *Store) markProposalRolledBack(ctx context.Context, id, reason string) (Patch, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.get(id)
+	if err != nil {
+		return Patch{}, err
+	}
+	if err := s.retire(ctx, p, RolledBack, reason); err != nil {
+		return Patch{}, err
+	}
+	return p.clone(), nil
 }
 
 func cloneTool(t *ToolUse) *ToolUse {

@@ -581,3 +581,76 @@ func TestPatchStoreConcurrent(t *testing.T) {
 	require.Len(t, a.Patches, 100)
 	require.Len(t, a.PromptRules, 1, "the same rule is told once")
 }
+
+func FuzzPatchFile(f *testing.F) {
+	s, err := scak.NewStore(scak.WithStoreClock(patchClock()))
+	require.NoError(f, err)
+	p, err := s.Propose(promptRule("a1", "report", "archive", "search the archive"))
+	require.NoError(f, err)
+	_, err = s.Activate(context.Background(), p.ID, "reviewer")
+	require.NoError(f, err)
+	_, err = s.Propose(scak.Patch{Type: scak.ToolRule, Scope: scak.Scope{Agent: "a1"}, Level: scak.Syntax, Content: "limit",
+		Tool: &scak.ToolUse{Tool: "sql.query", RequireArgs: []string{"limit"}}, Provenance: scak.Provenance{Failure: scak.KindToolError}})
+	require.NoError(f, err)
+	path := filepath.Join(f.TempDir(), "p.json")
+	require.NoError(f, s.Save(path))
+	good, err := os.ReadFile(path)
+	require.NoError(f, err)
+	f.Add(good)
+	f.Add([]byte(`{"version":1,"patches":[]}`))
+	f.Add([]byte(`{"version":1,"patches":null}`))
+	f.Add([]byte(`{"version":1,"patches":[{}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ps, err := scak.DecodePatches(data)
+		if err != nil {
+			if !errors.Is(err, agentos.ErrInvalid) && !errors.Is(err, scak.ErrConflict) {
+				t.Fatalf("error %v wraps neither ErrInvalid nor ErrConflict", err)
+			}
+			return
+		}
+		// What is accepted is valid, and loads into a store that can apply it.
+		for i := range ps {
+			if err := ps[i].Validate(); err != nil {
+				t.Fatalf("accepted an invalid patch: %v", err)
+			}
+		}
+		dir := t.TempDir()
+		file := filepath.Join(dir, "p.json")
+		if err := os.WriteFile(file, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		l, err := scak.LoadStore(file)
+		if err != nil {
+			if errors.Is(err, agentos.ErrQuota) {
+				return
+			}
+			t.Fatalf("decoded but did not load: %v", err)
+		}
+		for _, p := range ps {
+			if _, err := l.Apply(p.Scope); err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+		}
+	})
+}
+
+func BenchmarkPatchApply(b *testing.B) {
+	s, err := scak.NewStore()
+	require.NoError(b, err)
+	ctx := context.Background()
+	for i := range 100 {
+		agent := agentos.AgentID(fmt.Sprintf("a%d", i%10))
+		p, err := s.Propose(promptRule(agent, "report", fmt.Sprintf("k%d", i), fmt.Sprintf("rule %d", i)))
+		require.NoError(b, err)
+		_, err = s.Activate(ctx, p.ID, "reviewer")
+		require.NoError(b, err)
+	}
+	scope := scak.Scope{Agent: "a3", Task: "report"}
+	b.ReportAllocs()
+	for b.Loop() {
+		a, err := s.Apply(scope)
+		if err != nil || len(a.Patches) != 10 {
+			b.Fatal(err, len(a.Patches))
+		}
+	}
+}
