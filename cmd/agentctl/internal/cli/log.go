@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -312,10 +311,11 @@ func (w *entryWriter) write(en *recorder.Entry) error {
 	w.n++
 	switch w.format {
 	case "jsonl", "json":
-		b, err := json.Marshal(en)
+		b, err := appendEntryJSON(w.buf[:0], en)
 		if err != nil {
 			return err
 		}
+		w.buf = b
 		if w.format == "json" {
 			if w.n == 1 {
 				w.w.WriteString("[\n  ")
