@@ -188,8 +188,13 @@ func errorDiagnostics(file string, err error) []diagnostic {
 		if f == "" {
 			f = file
 		}
+		msg := pe.Msg
+		if pe.Line > 0 {
+			// The YAML parser's "line N: " is in the position already.
+			msg = strings.Replace(msg, fmt.Sprintf("invalid YAML: line %d: ", pe.Line), "invalid YAML: ", 1)
+		}
 		out = append(out, diagnostic{File: f, Line: pe.Line, Column: pe.Column, Severity: "error",
-			Policy: pe.Policy, Rule: pe.Rule, Message: pe.Msg})
+			Policy: pe.Policy, Rule: pe.Rule, Message: msg})
 	}
 	return out
 }

@@ -165,6 +165,11 @@ that does not load, or a FILE that is not a readable flight recorder.`,
 			if err != nil {
 				return err
 			}
+			// A policy that does not compile is refused before the
+			// recorder is opened.
+			if _, err := newEngine(cmd.Context(), docs); err != nil {
+				return err
+			}
 			rec, err := openRecorder(args[0])
 			if err != nil {
 				return err
@@ -176,7 +181,11 @@ that does not load, or a FILE that is not a readable flight recorder.`,
 				each = func(c replayChange) error { return enc.Encode(c) }
 			}
 			sum, err := replay(cmd.Context(), rec, docs, f, each)
-			if err != nil {
+			var xe *exitError
+			switch {
+			case errors.As(err, &xe):
+				return err
+			case err != nil:
 				return readError(args[0], err)
 			}
 			sum.File = args[0]
