@@ -51,6 +51,10 @@ file every --interval for new ones (a live kernel's recorder, which may be
 written while agentctl reads) until interrupted (Ctrl-C), until
 --follow-for has passed, or until --limit entries were printed.
 
+FILE is one file: of a rollover set (audit.db, audit.000002.db, …) query
+the file that holds the period wanted. log does not verify the chain; run
+"agentctl verify" for that.
+
 The table is coloured on a terminal unless --no-color or NO_COLOR is set.`,
 		Example: `  agentctl log audit.db
   agentctl log audit.db --agent alice --since "1h ago"
