@@ -3,9 +3,12 @@ package kernel_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
@@ -19,7 +22,9 @@ import (
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/kernel"
 	"github.com/agent-os/agentos/kernel/kerneltest"
+	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/recorder"
+	"github.com/agent-os/agentos/signals"
 )
 
 // otelKernel is a test kernel whose spans go to a SpanRecorder and whose
@@ -424,4 +429,120 @@ func TestOtelTracerOnly(t *testing.T) {
 	require.NoError(t, a.Write(context.Background(), "/mem/working/notes", []byte("n")))
 	require.Len(t, spans.Ended(), 1)
 	require.Equal(t, kernel.SpanPrefix+"write", spans.Ended()[0].Name())
+}
+
+func TestOtelStrictRefusalKills(t *testing.T) {
+	ok := newOtelKernel(t, kernel.WithStrict())
+	a := ok.MustSpawn("alice")
+	_, err := a.Read(context.Background(), "/mem/../../etc")
+	kerneltest.DeniedBy(t, err, kernel.RulePath)
+	spans := ok.syscallSpans()
+	require.Len(t, spans, 1)
+	require.Len(t, spans[0].Events(), 1)
+	require.Equal(t, kernel.EventKill, spans[0].Events()[0].Name)
+}
+
+// A syscall that ends before a decision (here: its context ends while the
+// agent is stopped) has a span in error without effect or rule, and its
+// duration is counted under the effect "none".
+func TestOtelUndecidedSyscall(t *testing.T) {
+	ok := newOtelKernel(t)
+	a := ok.MustSpawn("alice")
+	require.NoError(t, ok.Signal(context.Background(), "alice", signals.SIGSTOP, "pause"))
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Exec(ctx, "sql.query", map[string]any{"query": "SELECT 1"})
+		errc <- err
+	}()
+	d := signalsOf(t, ok.Kernel, "alice")
+	require.Eventually(t, func() bool { return d.Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	cancel()
+	require.ErrorIs(t, <-errc, agentos.ErrStopped)
+
+	spans := ok.syscallSpans()
+	require.Len(t, spans, 1)
+	attrs := stringAttrs(attrsOf(spans[0]))
+	require.NotContains(t, attrs, kernel.AttrEffect)
+	require.NotContains(t, attrs, kernel.AttrRule)
+	require.Equal(t, codes.Error, spans[0].Status().Code)
+
+	h := ok.collect(t)[kernel.MetricSyscallDuration].(metricdata.Histogram[float64])
+	var none uint64
+	for _, dp := range h.DataPoints {
+		if v, _ := dp.Attributes.Value(kernel.AttrEffect); v.AsString() == "none" {
+			none += dp.Count
+		}
+	}
+	require.EqualValues(t, 1, none)
+	_, isSum := ok.collect(t)[kernel.MetricDecisions]
+	require.False(t, isSum, "nothing was decided")
+}
+
+// Hostile op and tool names are bounded on spans: at most 256 bytes of
+// valid UTF-8 (plus an ellipsis), and an unknown op names no span of its
+// own.
+func TestOtelAttributesBounded(t *testing.T) {
+	ok := newOtelKernel(t)
+	a := ok.MustSpawn("alice")
+	long := "bad\xff" + strings.Repeat("x", 2000)
+	_, err := a.Do(context.Background(), agentos.Action{Op: agentos.Op(long), Tool: long}, func(context.Context) (any, error) { return nil, nil })
+	kerneltest.DeniedBy(t, err, kernel.RuleUnknownOp)
+	spans := ok.syscallSpans()
+	require.Len(t, spans, 1)
+	require.Equal(t, kernel.SpanPrefix+"unknown", spans[0].Name())
+	for _, kv := range spans[0].Attributes() {
+		s := kv.Value.Emit()
+		require.True(t, utf8.ValidString(s), "%s is not valid UTF-8", kv.Key)
+		require.LessOrEqual(t, len(s), 256+len("…"), "%s is not bounded", kv.Key)
+	}
+}
+
+// ruleEvaluator allows everything, each decision by a rule of the name the
+// action's tool gives.
+type ruleEvaluator struct{}
+
+func (ruleEvaluator) Decide(_ context.Context, in policy.Input) (agentos.Decision, error) {
+	return agentos.Decision{Effect: agentos.Allow, Rule: in.Action.Tool}, nil
+}
+
+// Rules are metric attributes only up to MaxMetricRules distinct pairs;
+// past it decisions count under RuleOther.
+func TestOtelRuleCardinalityBounded(t *testing.T) {
+	var opts []kernel.Option
+	for i := range kernel.MaxMetricRules + 10 {
+		opts = append(opts, kernel.WithTool(fmt.Sprintf("t%d", i), func(context.Context, map[string]any) (any, error) { return nil, nil }))
+	}
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	t.Cleanup(func() { require.NoError(t, mp.Shutdown(context.Background())) })
+	k := kerneltest.New(t, append(opts, kernel.WithPolicy(ruleEvaluator{}), kernel.WithMeterProvider(mp))...)
+	a := k.MustSpawn("alice")
+	for i := range kernel.MaxMetricRules + 10 {
+		_, err := a.Exec(context.Background(), fmt.Sprintf("t%d", i), nil)
+		require.NoError(t, err)
+	}
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	var dec metricdata.Sum[int64]
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			if m.Name == kernel.MetricDecisions {
+				dec = m.Data.(metricdata.Sum[int64])
+			}
+		}
+	}
+	require.Len(t, dec.DataPoints, kernel.MaxMetricRules+1)
+	require.EqualValues(t, 10, sumOf(t, dec, kernel.AttrEffect.String("allow"), kernel.AttrRule.String(kernel.RuleOther)))
+}
+
+// Observers and telemetry see the same syscalls.
+func TestOtelWithObserver(t *testing.T) {
+	var seen atomic.Int64
+	ok := newOtelKernel(t, kernel.WithObserver(func(context.Context, kernel.Syscall) { seen.Add(1) }))
+	a := ok.MustSpawn("alice")
+	_, err := a.Exec(context.Background(), "sql.query", map[string]any{"query": "SELECT 1"})
+	require.NoError(t, err)
+	require.EqualValues(t, 1, seen.Load())
+	require.Len(t, ok.syscallSpans(), 1)
 }
