@@ -285,6 +285,9 @@ func (p *Patch) Validate() error {
 	if len(pv.Cause) > MaxReasonSize || !utf8.ValidString(pv.Cause) {
 		return fmt.Errorf("scak: %w: patch cause is over %d bytes or not UTF-8", agentos.ErrInvalid, MaxReasonSize)
 	}
+	if err := checkName("episode id", p.Episode, false); err != nil {
+		return err
+	}
 	if len(p.Reason) > MaxReasonSize || !utf8.ValidString(p.Reason) {
 		return fmt.Errorf("scak: %w: patch reason is over %d bytes or not UTF-8", agentos.ErrInvalid, MaxReasonSize)
 	}

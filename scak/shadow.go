@@ -231,7 +231,7 @@ func RegistryTools(reg *atr.Registry) func(name, version string) *policy.Tool {
 	}
 }
 
-// Verdict of one replayed decision.
+// ReplayedDecision is the effect and rule of one replayed decision.
 type ReplayedDecision struct {
 	Effect agentos.Effect
 	Rule   string
@@ -744,11 +744,19 @@ func (p *Proposer) proposalAction(patch *Patch, rep *ShadowReport) agentos.Actio
 	}
 }
 
-// ask asks the approver, within the approval timeout.
-func (p *Proposer) ask(ctx context.Context, act agentos.Action, d agentos.Decision) (bool, error) {
+// ask asks the approver, within the approval timeout. A panic in the
+// approver is a refusal, as in the kernel.
+func (p *Proposer) ask(ctx context.Context, act agentos.Action, d agentos.Decision) (ok bool, err error) {
 	actx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
-	ok, err := p.cfg.Approver(actx, act, d)
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				ok, err = false, fmt.Errorf("scak: approver panicked: %v", r)
+			}
+		}()
+		ok, err = p.cfg.Approver(actx, act, d)
+	}()
 	if err == nil && actx.Err() != nil {
 		err = actx.Err() // an answer after the deadline is no answer
 	}

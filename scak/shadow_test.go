@@ -273,6 +273,7 @@ func TestShadowProposeApprovalFails(t *testing.T) {
 	down := errors.New("approver unreachable")
 	for name, approver := range map[string]kernel.Approver{
 		"error": func(context.Context, agentos.Action, agentos.Decision) (bool, error) { return true, down },
+		"panic": func(context.Context, agentos.Action, agentos.Decision) (bool, error) { panic("approver bug") },
 		"timeout": func(ctx context.Context, _ agentos.Action, _ agentos.Decision) (bool, error) {
 			<-ctx.Done()
 			return true, nil // a yes after the deadline is no answer

@@ -175,8 +175,12 @@ func WithMaxScopes(n int) StoreOption {
 
 // WithEpisodes stores each activated Memory patch as an emk episode
 // (outcome fact, meta "scak.patch" naming the patch) so that an agent's
-// episodic retrieval finds the lesson, and marks it an anti-pattern when
-// the patch is rolled back or purged. The Store does not close es.
+// episodic retrieval finds the lesson — give the kernel the same store
+// (kernel.WithMemory) and the agent's kernel.Agent.Recall does — and marks
+// it an anti-pattern when the patch is rolled back or purged. The episode
+// belongs to the patch's agent; a patch for every agent is stored under
+// agent "*", which no agent's Recall reads (Apply still hands it out). The
+// Store does not close es.
 func WithEpisodes(es *emk.Store) StoreOption {
 	return func(c *storeConfig) error {
 		if es == nil {

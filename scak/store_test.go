@@ -15,6 +15,7 @@ import (
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/emk"
+	"github.com/agent-os/agentos/kernel"
 	"github.com/agent-os/agentos/scak"
 )
 
@@ -653,4 +654,34 @@ func BenchmarkPatchApply(b *testing.B) {
 			b.Fatal(err, len(a.Patches))
 		}
 	}
+}
+
+// A Memory patch is found by the agent's own governed recall.
+func TestPatchMemoryRecalledByAgent(t *testing.T) {
+	es, err := emk.Open("")
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skip("emk needs cgo")
+	}
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, es.Close()) })
+	ctx := context.Background()
+	k, err := kernel.New(kernel.WithMemory(kernel.Memory{Episodes: es}))
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, k.Close()) })
+	a, err := k.Spawn(ctx, "analyst")
+	require.NoError(t, err)
+
+	s := newPatchStore(t, scak.WithEpisodes(es))
+	p, err := s.Propose(scak.Patch{
+		Type: scak.Memory, Scope: scak.Scope{Agent: "analyst"}, Level: scak.Business,
+		Content: "closed quarters are kept in the archive", Provenance: scak.Provenance{Failure: scak.KindGiveUp},
+	})
+	require.NoError(t, err)
+	_, err = s.Activate(ctx, p.ID, "reviewer")
+	require.NoError(t, err)
+	hits, err := a.Recall(ctx, emk.Query{Text: "where are closed quarters kept", K: 3})
+	require.NoError(t, err)
+	require.Len(t, hits, 1)
+	require.Equal(t, "closed quarters are kept in the archive", hits[0].Episode.Reflection)
+	require.Equal(t, p.ID, hits[0].Episode.Meta["scak.patch"])
 }
