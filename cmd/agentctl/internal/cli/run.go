@@ -111,7 +111,6 @@ type step struct {
 type runFlags struct {
 	config, policy, policyDir, recorder, egress string
 	strict, shadow                              bool
-	keepGoing                                   bool
 }
 
 func newRunCmd(e *env) *cobra.Command {
@@ -177,7 +176,6 @@ Both files are decoded strictly: an unknown field is an error.`,
 	fl.StringVar(&f.egress, "egress", "", "egress enforcement: off, if-supported or required")
 	fl.BoolVar(&f.strict, "strict", false, "every denial kills the agent")
 	fl.BoolVar(&f.shadow, "shadow", false, "decide and record, but do not execute side effects")
-	fl.BoolVar(&f.keepGoing, "keep-going", true, "run every step even after an unexpected result")
 	return c
 }
 
