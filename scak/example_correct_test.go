@@ -2,11 +2,17 @@ package scak_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/kernel"
 	"github.com/agent-os/agentos/models/scripted"
+	"github.com/agent-os/agentos/policy"
+	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/scak"
 )
 
@@ -83,4 +89,71 @@ func ExampleTriage_Rules() {
 	// high-effort            fix-now   the user asked for high effort
 	// default                fix-later no other rule matched: the failure waits for the next batch
 	// fix-now critical-tool
+}
+
+// A policy proposal is replayed over the recent trail as a shadow policy,
+// and applies only if the approver says yes.
+func ExampleProposer_Propose() {
+	ctx := context.Background()
+	current := `apiVersion: agentos/v1
+kind: Policy
+metadata: {name: payments, version: "1"}
+spec:
+  rules:
+    - {name: pay, effect: allow, when: 'action.tool == "payments.send"'}
+`
+	doc, _ := policy.Parse("payments.yaml", []byte(current))
+	eng, _ := policy.NewEngine([]*policy.Document{doc})
+	rec, _ := recorder.Open("", nil)
+	defer rec.Close()
+	k, _ := kernel.New(kernel.WithPolicy(eng), kernel.WithRecorder(rec),
+		kernel.WithTool("payments.send", func(context.Context, map[string]any) (any, error) { return "sent", nil }))
+	defer k.Close()
+	intern, _ := k.Spawn(ctx, "intern-1", kernel.WithRole("intern"))
+	for _, amount := range []int{40, 400, 4000} {
+		_, _ = intern.Exec(ctx, "payments.send", map[string]any{"amount": amount})
+	}
+
+	store, _ := scak.NewStore()
+	p, _ := store.Propose(scak.Patch{
+		Type: scak.PolicyProposal, Scope: scak.Scope{Agent: "intern-1"}, Level: scak.Business,
+		Provenance: scak.Provenance{Trace: "tr-1", Failure: scak.KindJudged, Cause: "an intern paid 4000"},
+		Content: strings.Replace(current, `version: "1"`, `version: "2"`, 1) + `    - name: interns-pay-little
+      effect: deny
+      when: 'action.tool == "payments.send" && agent.role == "intern" && action.args.amount > 100'
+`,
+	})
+	trail, _ := scak.ReadTrail(ctx, rec, recorder.Filter{})
+	proposer, _ := scak.NewProposer(scak.ProposerConfig{
+		Kernel: k, Documents: []*policy.Document{doc},
+		Approver: func(_ context.Context, act agentos.Action, d agentos.Decision) (bool, error) {
+			fmt.Println("approver is asked:", d.Message)
+			return false, nil
+		},
+	})
+	rep, err := proposer.Propose(ctx, store, p.ID, trail)
+	for _, c := range rep.Changes {
+		fmt.Printf("  %s amount %s: %s -> %s\n", c.Op, amountOf(trail, c.Trace), c.Old, c.New)
+	}
+	fmt.Println(errors.Is(err, scak.ErrNotApproved))
+	_, err = intern.Exec(ctx, "payments.send", map[string]any{"amount": 500})
+	fmt.Println("policy unchanged:", err == nil)
+	// Output:
+	// approver is asked: proposal p-e74c17074f29325d (payments) would change 2 of 3 past decisions (interns-pay-little: 2)
+	//   exec amount 400: allow by pay -> deny by interns-pay-little
+	//   exec amount 4000: allow by pay -> deny by interns-pay-little
+	// true
+	// policy unchanged: true
+}
+
+// amountOf returns the amount argument of the decision with trace in t.
+func amountOf(t scak.Trail, trace string) string {
+	for _, e := range t.Decisions {
+		if e.Trace == trace {
+			var args struct{ Amount json.Number }
+			_ = json.Unmarshal(e.Args, &args)
+			return args.Amount.String()
+		}
+	}
+	return "?"
 }
