@@ -410,3 +410,104 @@ func FuzzDecodeArgs(f *testing.F) {
 		}
 	})
 }
+
+// replayBenchDecisions is the number of decisions the benchmarks replay.
+const replayBenchDecisions = 2000
+
+// replayBenchRecorder writes a recorder of replayBenchDecisions decisions
+// of two agents (exec with arguments, reads, shell) and returns it opened
+// read-only, with the decisions' entries.
+func replayBenchRecorder(b *testing.B) (*recorder.Recorder, []recorder.Entry) {
+	b.Helper()
+	path := filepath.Join(b.TempDir(), "bench.db")
+	w, err := recorder.Open(path, &recorder.Options{Durability: recorder.Buffered, Sync: recorder.SyncNormal})
+	require.NoError(b, err)
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err = w.Append(ctx, recorder.Entry{Kind: recorder.KindLifecycle, Message: "kernel started", Time: t0})
+	require.NoError(b, err)
+	for _, a := range []agentos.AgentID{"alice", "bob"} {
+		_, err = w.Append(ctx, recorder.Entry{Kind: recorder.KindLifecycle, Agent: a, Message: "spawned",
+			Detail: `role="analyst" trust=0.4 team="risk"`, Time: t0})
+		require.NoError(b, err)
+	}
+	for i := range replayBenchDecisions {
+		e := recorder.Entry{Kind: recorder.KindDecision, Trace: "t" + strings.Repeat("x", i%3), Time: t0.Add(time.Duration(i) * time.Second),
+			Agent: []agentos.AgentID{"alice", "bob"}[i%2], Effect: agentos.Allow}
+		switch i % 4 {
+		case 0:
+			e.Op, e.Path, e.Rule = agentos.OpRead, "/mem/working/a.txt", "own-memory"
+		case 1, 2:
+			e.Op, e.Tool, e.Rule = agentos.OpExec, "search", "search"
+			e.Args = json.RawMessage(`{"f":1.5,"n":3,"q":"query text"}`)
+		case 3:
+			e.Op, e.Tool, e.Rule, e.Effect = agentos.OpExec, "shell", "no-shell", agentos.Deny
+			e.Args = json.RawMessage(`{"cmd":"ls"}`)
+		}
+		_, err = w.Append(ctx, e)
+		require.NoError(b, err)
+	}
+	require.NoError(b, w.Close())
+	r, err := recorder.Open(path, &recorder.Options{ReadOnly: true})
+	require.NoError(b, err)
+	b.Cleanup(func() { r.Close() })
+	var decisions []recorder.Entry
+	for e, err := range r.Query(ctx, recorder.Filter{Kind: recorder.KindDecision}) {
+		require.NoError(b, err)
+		decisions = append(decisions, e)
+	}
+	require.Len(b, decisions, replayBenchDecisions)
+	return r, decisions
+}
+
+func replayBenchDocs(b *testing.B) []*policy.Document {
+	doc, err := policy.Parse("new.yaml", []byte(replayNewPolicy))
+	require.NoError(b, err)
+	return []*policy.Document{doc}
+}
+
+// BenchmarkReplay replays a recorder of replayBenchDecisions decisions:
+// read them from SQLite, rebuild each input, decide it (rate limits
+// included) and count the changes.
+func BenchmarkReplay(b *testing.B) {
+	rec, _ := replayBenchRecorder(b)
+	docs := replayBenchDocs(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		sum, err := replay(ctx, rec, docs, replayFilter{}, nil)
+		if err != nil || sum.Replayed != replayBenchDecisions {
+			b.Fatal(err, sum.Replayed)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*replayBenchDecisions), "ns/decision")
+}
+
+// BenchmarkReplayDecideOnly is the floor replay is measured against: the
+// same decisions as engine.Decide calls on inputs built beforehand.
+func BenchmarkReplayDecideOnly(b *testing.B) {
+	_, entries := replayBenchRecorder(b)
+	docs := replayBenchDocs(b)
+	ctx := context.Background()
+	agents := map[agentos.AgentID]policy.Subject{
+		"alice": spawnSubject("alice", `role="analyst" trust=0.4 team="risk"`),
+		"bob":   spawnSubject("bob", `role="analyst" trust=0.4 team="risk"`),
+	}
+	inputs := make([]policy.Input, len(entries))
+	for i := range entries {
+		inputs[i], _ = replayInput(&entries[i], agents, reads{})
+	}
+	var now time.Time
+	eng, err := newEngine(ctx, docs, policy.WithClock(func() time.Time { return now }))
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		for i := range inputs {
+			now = inputs[i].Now
+			if _, err := eng.Decide(ctx, inputs[i]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*replayBenchDecisions), "ns/decision")
+}
