@@ -350,10 +350,10 @@ func short(addr string) string {
 
 // usdc renders n with thousands separators.
 func usdc(n int64) string {
-	s := fmt.Sprint(n)
 	if n < 0 {
 		return "-" + usdc(-n)
 	}
+	s := fmt.Sprint(n)
 	for i := len(s) - 3; i > 0; i -= 3 {
 		s = s[:i] + "," + s[i:]
 	}

@@ -60,6 +60,12 @@ type Need struct {
 	MW    float64 `json:"mw"`
 }
 
+// signed is a bid as the balancer received it, with its verified signer.
+type signed struct {
+	by  string
+	bid Bid
+}
+
 // producer is one bidder: what it offers, and the share of an award it
 // actually delivers.
 type producer struct {
@@ -183,16 +189,14 @@ func balance(ctx context.Context, w io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	bids := make(chan Bid, 16)
-	signers := make(chan string, 16)
+	bids := make(chan signed, 16)
 	if _, err := balancer.Subscribe(ctx, "grid.bids", func(ctx context.Context, d amb.Delivery) error {
 		var b Bid
 		if err := json.Unmarshal(d.Payload, &b); err != nil {
 			return err
 		}
 		p, _ := kernel.Signer(ctx) // the verified signer, not what the payload says
-		bids <- b
-		signers <- p.Name
+		bids <- signed{p.Name, b}
 		return nil
 	}); err != nil {
 		return nil, err
@@ -225,7 +229,7 @@ func balance(ctx context.Context, w io.Writer) (*report, error) {
 	rep := &report{scores: map[string]float64{}}
 	for i, deficit := range deficits {
 		fmt.Fprintf(w, "\n== round %d: the balancer calls for %.0f MW\n", i+1, deficit)
-		r, err := negotiate(ctx, w, balancer, Need{Round: i + 1, MW: deficit}, decided, bids, signers)
+		r, err := negotiate(ctx, w, balancer, Need{Round: i + 1, MW: deficit}, decided, bids)
 		if err != nil {
 			return nil, err
 		}
@@ -292,7 +296,7 @@ func balance(ctx context.Context, w io.Writer) (*report, error) {
 // negotiate runs one round: the call for bids, the bids decided at the
 // balancer's gate, and the awards, cheapest first.
 func negotiate(ctx context.Context, w io.Writer, balancer *kernel.Agent, need Need,
-	decided <-chan kernel.Syscall, bids <-chan Bid, signers <-chan string) (round, error) {
+	decided <-chan kernel.Syscall, bids <-chan signed) (round, error) {
 	r := round{bids: map[string]Bid{}, rules: map[string]string{}, awards: map[string]float64{}}
 	payload, err := json.Marshal(need)
 	if err != nil {
@@ -328,11 +332,11 @@ func negotiate(ctx context.Context, w io.Writer, balancer *kernel.Agent, need Ne
 	}
 	// Every permitted bid's handler has returned: its bid is queued.
 	for len(bids) > 0 {
-		b, who := <-bids, <-signers
-		if b.Round != need.Round {
-			return r, fmt.Errorf("round %d: a bid for round %d", need.Round, b.Round)
+		b := <-bids
+		if b.bid.Round != need.Round {
+			return r, fmt.Errorf("round %d: a bid for round %d", need.Round, b.bid.Round)
 		}
-		r.bids[who] = b
+		r.bids[b.by] = b.bid
 	}
 	slices.Sort(r.refused)
 	names := slices.Sorted(func(yield func(string) bool) {

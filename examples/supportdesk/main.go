@@ -114,7 +114,6 @@ type report struct {
 	refunds  int64             // refunds the CRM executed
 	lookups  int64
 	inspect  map[string]string // billing's namespace as the operator saw it: path → content
-	heldDone bool              // a result for the held ticket arrived while billing was stopped
 	trail    []recorder.Entry
 	verified uint64
 }
@@ -191,11 +190,19 @@ func desk(ctx context.Context, w io.Writer, cfg config) (*report, error) {
 	triageModel := scripted.MustNew(scripted.Name("triage-model"),
 		scripted.When(scripted.Regexp(`(?i)refund|charged|invoice`)).Reply("billing"),
 		scripted.Otherwise().Reply("support"))
+	// The observer tells the host when a delivery's syscall is over, its
+	// outcome recorded (a handler reports its result before that).
+	delivered := make(chan struct{}, len(tickets))
 	k, err := kernel.New(
 		kernel.WithPolicySource("policy.yaml", policyYAML),
 		kernel.WithRecorder(rec),
 		kernel.WithClock(clock),
 		kernel.WithBus(bus),
+		kernel.WithObserver(func(_ context.Context, s kernel.Syscall) {
+			if s.Action.Meta[kernel.MetaDirection] == kernel.DirectionReceive {
+				delivered <- struct{}{}
+			}
+		}),
 		kernel.WithRegistry(reg),
 		kernel.WithMemory(kernel.Memory{Episodes: episodes, Context: docs, Shared: []string{"kb"}}),
 		kernel.WithTool("llm.classify", classify(triageModel)),
@@ -262,6 +269,8 @@ func desk(ctx context.Context, w io.Writer, cfg config) (*report, error) {
 	})); err != nil {
 		return nil, err
 	}
+	// await waits for the result of ticket id, then for its delivery's
+	// syscall to end.
 	await := func(id string) error {
 		select {
 		case r := <-results:
@@ -270,9 +279,14 @@ func desk(ctx context.Context, w io.Writer, cfg config) (*report, error) {
 			}
 			rep.results[r.ticket] = r.text
 			fmt.Fprintf(w, "  %s %s: %s\n", r.ticket, rep.routes[r.ticket], r.text)
-			return nil
 		case <-ctx.Done():
 			return fmt.Errorf("waiting for %s: %w", id, context.Cause(ctx))
+		}
+		select {
+		case <-delivered:
+			return nil
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s's delivery to end: %w", id, context.Cause(ctx))
 		}
 	}
 
@@ -321,7 +335,6 @@ func desk(ctx context.Context, w io.Writer, cfg config) (*report, error) {
 	}
 	select {
 	case r := <-results:
-		rep.heldDone = true
 		return nil, fmt.Errorf("%s was worked while billing was stopped", r.ticket)
 	default:
 	}
