@@ -657,7 +657,9 @@ func (p *Proposer) Evaluate(ctx context.Context, proposal Patch, trail Trail) (S
 //   - the kernel's error when the reload fails (the patch stays proposed);
 //   - the recorder's error when an event could not be recorded.
 //
-// Nothing is applied on any error but the last.
+// Nothing is applied on any error but the recorder's or the store's after
+// a successful reload: the policy is then in force, and the error says
+// what was not recorded.
 func (p *Proposer) Propose(ctx context.Context, store *Store, id string, trail Trail) (ShadowReport, error) {
 	if store == nil {
 		return ShadowReport{}, fmt.Errorf("scak: %w: nil store", agentos.ErrInvalid)

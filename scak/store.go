@@ -231,7 +231,7 @@ func (s *Store) now() time.Time { return s.cfg.clock().UTC() }
 // Propose stores p as a proposed patch and returns it with its ID, state
 // and creation time set. Its measure starts from the history of the runs
 // it covers. Proposing the same patch again (same content and trace)
-// returns the stored one. Errors: agentos.ErrInvalid for a patch that does
+// returns the stored one, in its state: a rejected lesson stays rejected. Errors: agentos.ErrInvalid for a patch that does
 // not validate or comes in a state other than Proposed (or empty),
 // agentos.ErrQuota when the store is full of live patches.
 func (s *Store) Propose(p Patch) (Patch, error) {
