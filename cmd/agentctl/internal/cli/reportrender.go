@@ -40,6 +40,9 @@ const (
 	reportTrackW = 960
 	reportTrackH = 28
 	reportPad    = 6
+	// reportBarTop is the highest a bucket's bar reaches in an aggregated
+	// timeline; signal diamonds sit above it.
+	reportBarTop = 9.0
 )
 
 // Colours the tests look for in a screenshot; report.css uses the same.
@@ -253,9 +256,7 @@ func reportShape(c reportCat, x, y float64, title string) reportMarkView {
 	var w, h float64
 	switch c {
 	case reportCatSignal:
-		m.Points = fmt.Sprintf("%s,%s %s,%s %s,%s %s,%s",
-			reportNum(x), reportNum(y-7), reportNum(x+6), reportNum(y),
-			reportNum(x), reportNum(y+7), reportNum(x-6), reportNum(y))
+		m.Points = reportDiamond(x, y, 6, 7)
 		return m
 	case reportCatDeny:
 		w, h = 4, 22
@@ -268,6 +269,13 @@ func reportShape(c reportCat, x, y float64, title string) reportMarkView {
 	}
 	m.X, m.Y, m.W, m.H = reportNum(x-w/2), reportNum(y-h/2), reportNum(w), reportNum(h)
 	return m
+}
+
+// reportDiamond returns the points of a diamond centred on x, y.
+func reportDiamond(x, y, rx, ry float64) string {
+	return fmt.Sprintf("%s,%s %s,%s %s,%s %s,%s",
+		reportNum(x), reportNum(y-ry), reportNum(x+rx), reportNum(y),
+		reportNum(x), reportNum(y+ry), reportNum(x-rx), reportNum(y))
 }
 
 // reportDrawOrder draws denials, signals and panics over the permitted
@@ -376,18 +384,20 @@ func reportBucketsOf(a *reportAgent, d *reportData) []reportBucketView {
 		}
 		bv := reportBucketView{Title: fmt.Sprintf("%s – %s: %s",
 			time.Unix(0, from).UTC().Format(time.RFC3339), time.Unix(0, to).UTC().Format(time.RFC3339), strings.Join(parts, ", "))}
+		// Bars stand on the track's floor and reach at most reportBarTop;
+		// signals are small diamonds above them, in the top band.
 		x := reportPad + float64(i)*bw
 		y := float64(reportTrackH - 2)
 		for _, c := range []reportCat{reportCatAllow, reportCatAudit, reportCatApprove, reportCatLifecycle, reportCatPanic, reportCatDeny} {
 			if b[c] == 0 || busiest == 0 {
 				continue
 			}
-			h := math.Max(float64(reportTrackH-6)*float64(b[c])/float64(busiest), 1.5)
+			h := math.Max((float64(reportTrackH-2)-reportBarTop)*float64(b[c])/float64(busiest), 1.5)
 			y -= h
 			bv.Marks = append(bv.Marks, reportMarkView{Cat: c.String(), X: reportNum(x + 0.5), Y: reportNum(y), W: reportNum(math.Max(bw-1, 1)), H: reportNum(h)})
 		}
 		if b[reportCatSignal] > 0 {
-			bv.Marks = append(bv.Marks, reportShape(reportCatSignal, x+bw/2, 7, ""))
+			bv.Marks = append(bv.Marks, reportMarkView{Cat: reportCatSignal.String(), Points: reportDiamond(x+bw/2, reportBarTop/2, math.Max(math.Min(bw/2, 4), 1.5), reportBarTop/2-0.5)})
 		}
 		out = append(out, bv)
 	}
