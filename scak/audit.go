@@ -237,7 +237,12 @@ func (a *Auditor) audit(ctx context.Context, f Failure, in AuditInput) (Diagnosi
 	if teacher == "" {
 		teacher = a.cfg.name
 	}
-	teacher = truncate(strings.ToValidUTF8(teacher, "?"), MaxNameSize)
+	teacher = truncate(strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(teacher, "?")), MaxNameSize)
 	d := Diagnosis{Failure: f, Confirmed: w.Verdict == verdictFailure, Cause: w.Cause, Teacher: teacher, Usage: c.Usage}
 	if !d.Confirmed {
 		a.falsePos.Add(1)

@@ -183,6 +183,17 @@ func TestAuditTeacherFailsAndIsBounded(t *testing.T) {
 	}
 	require.LessOrEqual(t, total, 4096)
 
+	// A teacher's odd name is made safe for provenance.
+	odd := agentos.ModelFunc(func(context.Context, agentos.Prompt) (agentos.Completion, error) {
+		return agentos.Completion{Model: "big\n\xffmodel", Text: `{"verdict":"failure","cause":"x","patches":[{"type":"memory","level":"business","content":"c"}]}`}, nil
+	})
+	oa, err := scak.NewAuditor(odd)
+	require.NoError(t, err)
+	d, err = oa.Audit(context.Background(), auditGiveUp, scak.AuditInput{})
+	require.NoError(t, err)
+	require.Equal(t, "big??model", d.Teacher)
+	require.Equal(t, "big??model", d.Patches[0].Provenance.Auditor)
+
 	_, err = a.Audit(context.Background(), scak.Failure{}, scak.AuditInput{})
 	require.ErrorIs(t, err, agentos.ErrInvalid)
 	_, err = scak.NewAuditor(nil)
