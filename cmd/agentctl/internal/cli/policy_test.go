@@ -548,3 +548,34 @@ func FuzzYAMLErrorLine(f *testing.F) {
 		}
 	})
 }
+
+func TestPolicyLintTestFilePolicies(t *testing.T) {
+	dir := policyWrite(t, map[string]string{
+		"p.yaml":      policyHeader + "metadata: {name: p}\nspec: {}\n",
+		"p_test.yaml": "# tests\npolicies: [p.yaml, gone.yaml]\ntests:\n  - {name: a, action: {op: stat, path: /}, expect: {effect: deny}}\n",
+	})
+	code, out, _ := policyRun("", "policy", "lint", dir)
+	require.Equal(t, ExitCheck, code)
+	assert.Equal(t, filepath.Join(dir, "p_test.yaml")+":2: error: policies: "+filepath.Join(dir, "gone.yaml")+": no such file or directory\n", out)
+}
+
+func TestPolicyTestCoverageAcrossFiles(t *testing.T) {
+	// One policy in two files: a rule of each is exercised.
+	dir := policyWrite(t, map[string]string{
+		"a.yaml": policyHeader + "metadata: {name: p}\nspec:\n  rules:\n    - {name: ra, effect: allow, when: 'action.tool == \"a\"'}\n",
+		"b.yaml": policyHeader + "metadata: {name: p}\nspec:\n  rules:\n    - {name: rb, effect: allow, when: 'action.tool == \"b\"'}\n    - {name: rc, effect: allow, when: 'action.tool == \"c\"'}\n",
+		"p_test.yaml": `tests:
+  - {name: a, action: {op: exec, tool: a}, expect: {effect: allow, rule: ra}}
+  - {name: b, action: {op: exec, tool: b}, expect: {effect: allow, rule: rb}}
+`,
+	})
+	code, out, errOut := policyRun("", "policy", "test", dir, "--format", "json")
+	require.Equal(t, ExitOK, code, errOut)
+	var rep testReport
+	require.NoError(t, json.Unmarshal([]byte(out), &rep))
+	assert.Equal(t, 3, rep.Rules)
+	assert.Equal(t, 2, rep.Exercised)
+	require.Len(t, rep.Uncovered, 1)
+	assert.Equal(t, "rc", rep.Uncovered[0].Rule)
+	assert.Equal(t, filepath.Join(dir, "b.yaml"), rep.Uncovered[0].File)
+}

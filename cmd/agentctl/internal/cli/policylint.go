@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -145,8 +146,19 @@ func lint(ctx context.Context, paths []string) ([]diagnostic, error) {
 		// Warnings about the files that load.
 		diags = append(diags, lintWarnings(unit)...)
 		for _, f := range tests {
-			if _, err := readTestFile(f); err != nil {
+			tf, err := readTestFile(f)
+			if err != nil {
 				diags = append(diags, testFileDiagnostics(f, err)...)
+				continue
+			}
+			for _, p := range tf.Policies {
+				if !filepath.IsAbs(p) {
+					p = filepath.Join(filepath.Dir(f), p)
+				}
+				if _, err := os.Stat(p); err != nil {
+					diags = append(diags, diagnostic{File: f, Line: tf.policiesLine, Severity: "error",
+						Message: fmt.Sprintf("policies: %s: %v", p, unwrapPathError(err))})
+				}
 			}
 		}
 	}

@@ -32,8 +32,9 @@ type testFile struct {
 	PrivacyGuards bool       `yaml:"privacyGuards"` // add the kernel's privacy guards
 	Tests         []testCase `yaml:"tests"`
 
-	path  string
-	lines []int // line of each test
+	path         string
+	lines        []int // line of each test
+	policiesLine int   // line of the policies field
 }
 
 // testCase is one test: an action and the decision expected of it.
@@ -138,6 +139,9 @@ func parseTestFile(path string, src []byte) (*testFile, error) {
 	// The line of each test, from the node tree.
 	if top := root.Content[0]; top.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(top.Content); i += 2 {
+			if top.Content[i].Value == "policies" {
+				tf.policiesLine = top.Content[i].Line
+			}
 			if top.Content[i].Value == "tests" && top.Content[i+1].Kind == yaml.SequenceNode {
 				for _, n := range top.Content[i+1].Content {
 					tf.lines = append(tf.lines, n.Line)
@@ -431,9 +435,13 @@ func runTests(ctx context.Context, files []string, sel *regexp.Regexp) (testRepo
 					Policy: d.Name, Rule: r.Name, Effect: r.Effect.String()}
 			}
 		}
-		files := map[string]string{} // policy name -> file, for this engine
+		// The file of each rule of this engine (a policy's documents may
+		// span files; its rule names are unique across them).
+		files := map[[2]string]string{}
 		for _, d := range docs {
-			files[d.Name] = filepath.Clean(d.File)
+			for _, r := range d.Rules {
+				files[[2]string{d.Name, r.Name}] = filepath.Clean(d.File)
+			}
 		}
 		for i, tc := range tf.Tests {
 			if sel != nil && !sel.MatchString(tc.Name) {
@@ -453,7 +461,7 @@ func runTests(ctx context.Context, files []string, sel *regexp.Regexp) (testRepo
 			res.Pass = err == nil && res.Effect == res.WantEffect && (res.WantRule == nil || *res.WantRule == res.Rule)
 			for _, r := range x.Rules {
 				if r.Matched && r.Error == "" {
-					hit[ruleKey{files[r.Policy], r.Policy, r.Rule}] = true
+					hit[ruleKey{files[[2]string{r.Policy, r.Rule}], r.Policy, r.Rule}] = true
 				}
 			}
 			if res.Pass {
