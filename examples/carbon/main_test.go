@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,9 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/examples/carbon/esg"
+	"github.com/agent-os/agentos/kernel"
+	"github.com/agent-os/agentos/kernel/kerneltest"
 	"github.com/agent-os/agentos/recorder"
 )
 
@@ -101,4 +105,57 @@ func TestAudit(t *testing.T) {
 	require.Equal(t, 4+3, reads, "two sources for two plants, then the meters once per claim")
 	require.Equal(t, 1, publishes)
 	require.Equal(t, uint64(len(rep.trail)), rep.verified)
+}
+
+// TestCheck runs the auditor's check on claims of each kind, true and
+// false, with and without the facility under review: only a true claim on
+// trusted data is published, and every other one leaves a finding.
+func TestCheck(t *testing.T) {
+	var published []string
+	k := kerneltest.New(t, kerneltest.Policy(string(policyYAML)),
+		kernel.WithTool("emissions.series", series),
+		kernel.WithTool("register.publish", func(_ context.Context, args map[string]any) (any, error) {
+			published = append(published, args["claim"].(string))
+			return "published", nil
+		}))
+	auditor := k.MustSpawn("auditor", kernel.WithRole("auditor"))
+	fsys, err := k.Inspect("auditor")
+	require.NoError(t, err)
+
+	tests := []struct {
+		name        string
+		claim       esg.Claim
+		underReview bool
+		verdict     string // the verdict's first word
+	}{
+		{"true total", esg.Claim{ID: "A", Facility: "gdansk", Kind: esg.Total, Value: 5_570}, false, "certified"},
+		{"total within 1%", esg.Claim{ID: "B", Facility: "gdansk", Kind: esg.Total, Value: 5_620}, false, "certified"},
+		{"total 2% high", esg.Claim{ID: "C", Facility: "gdansk", Kind: esg.Total, Value: 5_690}, false, "refused"},
+		{"true cut", esg.Claim{ID: "D", Facility: "rotterdam", Kind: esg.Cut, Value: 3}, false, "certified"},
+		{"cut overstated", esg.Claim{ID: "E", Facility: "rotterdam", Kind: esg.Cut, Value: 5}, false, "refused"},
+		{"true cut, data under review", esg.Claim{ID: "F", Facility: "gdansk", Kind: esg.Cut, Value: 38}, true, "held"},
+		{"false cut, data under review", esg.Claim{ID: "G", Facility: "gdansk", Kind: esg.Cut, Value: 50}, true, "refused"},
+	}
+	var want []string
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := check(t.Context(), auditor, tt.claim, tt.underReview)
+			require.NoError(t, err)
+			first, _, _ := strings.Cut(v, ":")
+			require.Equal(t, tt.verdict, first, v)
+			_, statErr := fs.Stat(fsys, "mem/working/findings/"+tt.claim.ID+".txt")
+			if tt.verdict == "certified" {
+				want = append(want, tt.claim.ID)
+				require.ErrorIs(t, statErr, fs.ErrNotExist, "a certified claim leaves no finding")
+			} else {
+				require.NoError(t, statErr, "a claim not certified leaves a finding")
+			}
+		})
+	}
+	require.Equal(t, want, published)
+
+	_, err = check(t.Context(), auditor, esg.Claim{ID: "H", Facility: "lisbon", Kind: esg.Total, Value: 1}, false)
+	require.ErrorIs(t, err, agentos.ErrNotFound, "no data is an error, never a verdict")
+	_, err = check(t.Context(), auditor, esg.Claim{ID: "I", Facility: "gdansk", Kind: "scope3"}, false)
+	require.ErrorIs(t, err, agentos.ErrInvalid)
 }

@@ -119,7 +119,10 @@ type report struct {
 }
 
 // result is what a queue's handler reports to the host.
-type result struct{ ticket, text string }
+type result struct {
+	ticket, text string
+	err          error
+}
 
 func desk(ctx context.Context, w io.Writer, cfg config) (*report, error) {
 	step := func(s string) { fmt.Fprintln(w, "\n== "+s) }
@@ -257,14 +260,14 @@ func desk(ctx context.Context, w io.Writer, cfg config) (*report, error) {
 	results := make(chan result, len(tickets))
 	if _, err := billing.Subscribe(ctx, "desk.billing", decode(func(ctx context.Context, t Ticket) error {
 		text, err := bill(ctx, billing, t)
-		results <- result{t.ID, text}
+		results <- result{t.ID, text, err}
 		return err
 	})); err != nil {
 		return nil, err
 	}
 	if _, err := support.Subscribe(ctx, "desk.support", decode(func(ctx context.Context, t Ticket) error {
 		text, err := answer(ctx, support, t)
-		results <- result{t.ID, text}
+		results <- result{t.ID, text, err}
 		return err
 	})); err != nil {
 		return nil, err
@@ -276,6 +279,9 @@ func desk(ctx context.Context, w io.Writer, cfg config) (*report, error) {
 		case r := <-results:
 			if r.ticket != id {
 				return fmt.Errorf("got a result for %s, want %s", r.ticket, id)
+			}
+			if r.err != nil {
+				return fmt.Errorf("%s: %w", id, r.err)
 			}
 			rep.results[r.ticket] = r.text
 			fmt.Fprintf(w, "  %s %s: %s\n", r.ticket, rep.routes[r.ticket], r.text)
