@@ -107,3 +107,32 @@ func TestTransferLimit(t *testing.T) {
 	require.Equal(t, "refused", rep.outcomes["1-2"])
 	require.Equal(t, signals.Terminated, rep.states["mm-bot"])
 }
+
+// TestSentinel: the sentinel counts each bot's outflow within a block,
+// against the share of the vault at the block's start, and starts again at
+// the next block; a flagged transaction does not count.
+func TestSentinel(t *testing.T) {
+	s := &sentinel{}
+	s.begin(1_000_000) // 150,000 per bot
+	for _, step := range []struct {
+		tx Tx
+		ok bool
+	}{
+		{tx("1", "a", pool, 100_000, ""), true},
+		{tx("2", "b", pool, 150_000, ""), true}, // exactly the share
+		{tx("3", "a", pool, 60_000, ""), false}, // 160,000 in all
+		{tx("4", "a", pool, 50_000, ""), true},  // 150,000: the flagged one did not count
+		{tx("5", "b", pool, 1, ""), false},
+	} {
+		why, ok := s.screen(step.tx)
+		require.Equal(t, step.ok, ok, "tx %s: %s", step.tx.ID, why)
+		if !ok {
+			require.Contains(t, why, string(step.tx.From)+" would move")
+		}
+	}
+	s.begin(100_000) // a new block: 15,000 per bot
+	_, ok := s.screen(tx("6", "a", pool, 15_000, ""))
+	require.True(t, ok)
+	_, ok = s.screen(tx("7", "a", pool, 1, ""))
+	require.False(t, ok)
+}
