@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -45,6 +46,11 @@ limits agents and rules are folded together; the page says what it shows
 file is not replaced without --force; the page is written to a temporary
 file and renamed into place, so a reader never sees half a page.
 
+FILE is one file: of a rolled-over set (audit.db, audit.000002.db, …) the
+page covers the file given and says how many files follow it. A later
+file of a set continues a chain from a genesis that only an anchor can
+vouch for, so its page shows the chain as broken at its first entry.
+
 Exit status: 0 when the chain verifies, 1 when it does not (the page is
 still written, with the red status), 2 for a usage error or a FILE that
 cannot be read as a recorder.`,
@@ -80,11 +86,19 @@ func runReport(cmd *cobra.Command, e *env, path, out string, force bool, lim rep
 			return err
 		}
 	}
+	if out != "-" {
+		if err := reportNotInput(path, out); err != nil {
+			return err
+		}
+	}
 	rec, err := reportOpen(path)
 	if err != nil {
 		return err
 	}
 	d, err := reportBuild(ctx, rec, path, lim)
+	if err == nil {
+		d.Later = reportLaterFiles(path)
+	}
 	cerr := rec.Close()
 	if err != nil {
 		return usageError("report: %s: %v", path, err)
@@ -139,6 +153,42 @@ func reportOpen(path string) (*recorder.Recorder, error) {
 		return nil, usageError("report: %s: %v", path, err)
 	}
 	return rec, nil
+}
+
+// reportNotInput refuses an output path that names the recorder itself or
+// one of its SQLite side files, which --force would otherwise replace with
+// the page.
+func reportNotInput(path, out string) error {
+	in, err1 := filepath.Abs(path)
+	o, err2 := filepath.Abs(out)
+	if err1 == nil && err2 == nil {
+		for _, side := range []string{"", "-wal", "-shm", "-journal"} {
+			if o == in+side {
+				return usageError("report: -o %s would replace the recorder %s", out, path)
+			}
+		}
+	}
+	a, err1 := os.Stat(path)
+	b, err2 := os.Stat(out)
+	if err1 == nil && err2 == nil && os.SameFile(a, b) {
+		return usageError("report: -o %s would replace the recorder %s", out, path)
+	}
+	return nil
+}
+
+// reportLaterFiles returns how many files continue path's chain after it
+// (a rollover set: "audit.db", "audit.000002.db", …), which the report,
+// reading path alone, does not cover.
+func reportLaterFiles(path string) int {
+	ext := filepath.Ext(path)
+	n := 0
+	for i := 2; i < 1<<20; i++ {
+		if _, err := os.Stat(fmt.Sprintf("%s.%06d%s", strings.TrimSuffix(path, ext), i, ext)); err != nil {
+			return n
+		}
+		n++
+	}
+	return n
 }
 
 // reportRefuseExisting fails when path exists (anything: a file, a

@@ -484,6 +484,18 @@ func TestReportOutput(t *testing.T) {
 		_, b, _ := reportRun("report", path, "-o", "-")
 		require.Equal(t, a, b, "a page depends on the recorder only")
 	})
+	t.Run("never the recorder itself", func(t *testing.T) {
+		before, err := os.ReadFile(path)
+		require.NoError(t, err)
+		for _, o := range []string{path, path + "-wal", filepath.Join(dir, ".", "audit.db")} {
+			code, _, stderr := reportRun("report", path, "-o", o, "--force")
+			require.Equal(t, ExitUsage, code)
+			require.Contains(t, stderr, "would replace the recorder")
+		}
+		after, err := os.ReadFile(path)
+		require.NoError(t, err)
+		require.Equal(t, before, after)
+	})
 	t.Run("missing directory", func(t *testing.T) {
 		bad := filepath.Join(dir, "no", "such", "report.html")
 		code, _, stderr := reportRun("report", path, "-o", bad)

@@ -113,6 +113,7 @@ type reportChain struct {
 // over the recorder with bounded memory.
 type reportData struct {
 	File    string
+	Later   int // files that continue the chain after File (rollover), not read
 	Stats   recorder.Stats
 	Chain   reportChain
 	lim     reportLimits

@@ -55,6 +55,7 @@ const (
 type reportView struct {
 	CSS        template.CSS
 	File       string
+	Later      string
 	Entries    uint64
 	Read       uint64
 	Agents     int
@@ -169,6 +170,9 @@ func reportViewOf(d *reportData) *reportView {
 		Read:    d.read,
 		Agents:  d.agentCount(),
 		Head:    fmt.Sprintf("seq %d, hash %s", d.Stats.Head.Seq, d.Stats.Head.Hash),
+	}
+	if d.Later > 0 {
+		v.Later = fmt.Sprintf("%d later files of this rolled-over recorder continue its chain; this page covers %s only", d.Later, d.File)
 	}
 	if d.Stats.Oldest.IsZero() {
 		v.From, v.To, v.Span = "—", "—", "no entries"
