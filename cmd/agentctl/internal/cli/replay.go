@@ -64,6 +64,7 @@ type replayGroup struct {
 // replaySummary is the output of replay (--format json, or the table).
 type replaySummary struct {
 	File          string        `json:"file"`
+	Files         []string      `json:"files"` // FILE and the rest of its rollover set
 	PolicyVersion string        `json:"policy_version"`
 	Decisions     int           `json:"decisions"` // decision entries selected
 	Replayed      int           `json:"replayed"`
@@ -102,7 +103,8 @@ func newReplayCmd(e *env) *cobra.Command {
 		Long: `Shadow evaluation: re-decide every decision recorded in the flight recorder
 FILE with another policy, and report the decisions it would decide
 otherwise, grouped by old and new verdict (effect and rule). Run it before
-deploying a policy.
+deploying a policy. A rollover set (FILE, then NAME.000002.EXT, … beside
+it) is replayed whole, in order.
 
 Each decision's policy input is rebuilt from its entry: the agent, op,
 path, tool, arguments, target, payload type, meta and time as recorded;
@@ -170,24 +172,30 @@ that does not load, or a FILE that is not a readable flight recorder.`,
 			if _, err := newEngine(cmd.Context(), docs); err != nil {
 				return err
 			}
-			rec, err := openRecorder(args[0])
-			if err != nil {
-				return err
+			files := segments(args[0])
+			for _, p := range files {
+				if err := checkFile(p); err != nil {
+					return err
+				}
 			}
-			defer rec.Close()
+			ctx, stop := interruptible(cmd.Context())
+			defer stop()
 			var each func(replayChange) error
 			if e.format == "jsonl" {
 				enc := json.NewEncoder(e.stdout)
 				each = func(c replayChange) error { return enc.Encode(c) }
 			}
-			sum, err := replay(cmd.Context(), rec, docs, f, each)
-			var xe *exitError
-			switch {
-			case errors.As(err, &xe):
-				return err
-			case err != nil:
-				return readError(args[0], err)
+			r := newReplayer(docs, f, each)
+			for _, p := range files {
+				if err := replayFile(ctx, r, p); err != nil {
+					return err
+				}
 			}
+			sum, err := r.finish(ctx)
+			if err != nil {
+				return err
+			}
+			sum.Files = files
 			sum.File = args[0]
 			if err := writeReplay(e, sum); err != nil {
 				return err
@@ -207,6 +215,21 @@ that does not load, or a FILE that is not a readable flight recorder.`,
 	c.Flags().BoolVar(&f.effectOnly, "effect-only", false, "count a decision as changed only when its effect changes (not its rule)")
 	c.Flags().BoolVar(&failOnChange, "fail-on-change", false, "exit 1 when any decision would change")
 	return c
+}
+
+// replayFile feeds the recorder at path to r.
+func replayFile(ctx context.Context, r *replayer, path string) error {
+	rec, err := openRecorder(path)
+	if err != nil {
+		return err
+	}
+	defer rec.Close()
+	err = r.feed(ctx, rec)
+	var xe *exitError
+	if errors.As(err, &xe) {
+		return err
+	}
+	return readError(path, err)
 }
 
 func parseTimeFlag(name, v string) (time.Time, error) {
@@ -248,108 +271,141 @@ func readsOf(docs []*policy.Document) reads {
 	return r
 }
 
-// replay re-decides every decision of rec under docs, in recorded order,
-// and summarizes the changes among those f selects; each, when set, is
-// called with every change as it is found. Errors are the recorder's (or
-// ctx's) or each's.
+// replayer re-decides the decisions of one recorder, file after file of a
+// rollover set, keeping what a kernel keeps between entries: the spawned
+// agents and the rate-limit state. It is not safe for concurrent use.
+type replayer struct {
+	docs   []*policy.Document
+	f      replayFilter
+	each   func(replayChange) error // called with every change, when set
+	rd     reads
+	eng    *policy.Engine // nil until the first decision after a kernel start
+	now    time.Time      // the engine's clock: the time of the decision
+	agents map[agentos.AgentID]policy.Subject
+	groups map[[4]string]*replayGroup
+	sum    replaySummary
+}
+
+func newReplayer(docs []*policy.Document, f replayFilter, each func(replayChange) error) *replayer {
+	return &replayer{docs: docs, f: f, each: each, rd: readsOf(docs),
+		agents: map[agentos.AgentID]policy.Subject{}, groups: map[[4]string]*replayGroup{}}
+}
+
+// replay re-decides every decision of rec under docs and summarizes the
+// changes among those f selects (see replayer).
 func replay(ctx context.Context, rec *recorder.Recorder, docs []*policy.Document, f replayFilter,
 	each func(replayChange) error) (replaySummary, error) {
-	sum := replaySummary{Groups: []replayGroup{}}
-	var (
-		eng    *policy.Engine
-		now    time.Time
-		agents = map[agentos.AgentID]policy.Subject{}
-		groups = map[[4]string]*replayGroup{}
-		rd     = readsOf(docs)
-	)
-	clock := func() time.Time { return now }
+	r := newReplayer(docs, f, each)
+	if err := r.feed(ctx, rec); err != nil {
+		return r.sum, err
+	}
+	return r.finish(ctx)
+}
+
+// feed re-decides the decisions of rec, in recorded order. Errors are the
+// recorder's (or ctx's), each's, or a usage error for a policy that does
+// not compile.
+func (r *replayer) feed(ctx context.Context, rec *recorder.Recorder) error {
 	for en, err := range rec.Query(ctx, recorder.Filter{}) {
 		if err != nil {
-			return sum, err
+			return err
 		}
-		switch en.Kind {
-		case recorder.KindLifecycle:
-			switch en.Message {
-			case "kernel started":
-				// A new kernel: fresh rate-limit buckets, no agents.
-				eng = nil
-				clear(agents)
-			case "spawned":
-				agents[en.Agent] = spawnSubject(en.Agent, en.Detail)
-			}
-			continue
-		case recorder.KindDecision:
-		default:
-			continue
-		}
-		selected := f.match(&en)
-		if selected {
-			sum.Decisions++
-		}
-		if strings.HasPrefix(en.Rule, "kernel.") && en.Rule != kernel.RulePolicyError {
-			if selected {
-				sum.Skipped++
-			}
-			continue
-		}
-		if eng == nil {
-			var err error
-			if eng, err = newEngine(ctx, docs, policy.WithClock(clock)); err != nil {
-				return sum, err
-			}
-			sum.PolicyVersion = eng.Version()
-		}
-		in, incomplete := replayInput(&en, agents, rd)
-		now = en.Time
-		d, err := eng.Decide(ctx, in)
-		if err != nil {
-			if ctx.Err() != nil {
-				return sum, ctx.Err()
-			}
-			d.Errors = append(d.Errors, err.Error())
-		}
-		if !selected {
-			continue
-		}
-		sum.Replayed++
-		if len(incomplete) > 0 {
-			sum.Incomplete++
-		}
-		changed := d.Effect != en.Effect || (!f.effectOnly && d.Rule != en.Rule)
-		if !changed {
-			sum.Unchanged++
-			continue
-		}
-		sum.Changed++
-		c := replayChange{Seq: en.Seq, Time: en.Time, Trace: en.Trace, Agent: string(en.Agent), Op: string(en.Op),
-			Tool: en.Tool, Path: en.Path, Target: string(en.Target),
-			Old:        replayVerdict{Effect: en.Effect.String(), Rule: en.Rule, Message: en.Message, PolicyVersion: en.PolicyVersion},
-			New:        replayVerdict{Effect: d.Effect.String(), Rule: d.Rule, Message: d.Message, PolicyVersion: d.PolicyVersion, Errors: d.Errors},
-			Incomplete: incomplete}
-		k := [4]string{c.Old.Effect, c.Old.Rule, c.New.Effect, c.New.Rule}
-		g := groups[k]
-		if g == nil {
-			g = &replayGroup{OldEffect: k[0], OldRule: k[1], NewEffect: k[2], NewRule: k[3], FirstSeq: en.Seq}
-			groups[k] = g
-		}
-		g.Changed++
-		if len(incomplete) > 0 {
-			g.Incomplete++
-		}
-		if each != nil {
-			if err := each(c); err != nil {
-				return sum, err
-			}
+		if err := r.entry(ctx, &en); err != nil {
+			return err
 		}
 	}
+	return nil
+}
+
+func (r *replayer) entry(ctx context.Context, en *recorder.Entry) error {
+	switch en.Kind {
+	case recorder.KindLifecycle:
+		switch en.Message {
+		case "kernel started":
+			// A new kernel: fresh rate-limit buckets, no agents.
+			r.eng = nil
+			clear(r.agents)
+		case "spawned":
+			r.agents[en.Agent] = spawnSubject(en.Agent, en.Detail)
+		}
+		return nil
+	case recorder.KindDecision:
+	default:
+		return nil
+	}
+	sum := &r.sum
+	selected := r.f.match(en)
+	if selected {
+		sum.Decisions++
+	}
+	if strings.HasPrefix(en.Rule, "kernel.") && en.Rule != kernel.RulePolicyError {
+		if selected {
+			sum.Skipped++
+		}
+		return nil
+	}
+	if r.eng == nil {
+		eng, err := newEngine(ctx, r.docs, policy.WithClock(func() time.Time { return r.now }))
+		if err != nil {
+			return err
+		}
+		r.eng = eng
+		sum.PolicyVersion = eng.Version()
+	}
+	in, incomplete := replayInput(en, r.agents, r.rd)
+	r.now = en.Time
+	d, err := r.eng.Decide(ctx, in)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d.Errors = append(d.Errors, err.Error())
+	}
+	if !selected {
+		return nil
+	}
+	sum.Replayed++
+	if len(incomplete) > 0 {
+		sum.Incomplete++
+	}
+	if d.Effect == en.Effect && (r.f.effectOnly || d.Rule == en.Rule) {
+		sum.Unchanged++
+		return nil
+	}
+	sum.Changed++
+	c := replayChange{Seq: en.Seq, Time: en.Time, Trace: en.Trace, Agent: string(en.Agent), Op: string(en.Op),
+		Tool: en.Tool, Path: en.Path, Target: string(en.Target),
+		Old:        replayVerdict{Effect: en.Effect.String(), Rule: en.Rule, Message: en.Message, PolicyVersion: en.PolicyVersion},
+		New:        replayVerdict{Effect: d.Effect.String(), Rule: d.Rule, Message: d.Message, PolicyVersion: d.PolicyVersion, Errors: d.Errors},
+		Incomplete: incomplete}
+	k := [4]string{c.Old.Effect, c.Old.Rule, c.New.Effect, c.New.Rule}
+	g := r.groups[k]
+	if g == nil {
+		g = &replayGroup{OldEffect: k[0], OldRule: k[1], NewEffect: k[2], NewRule: k[3], FirstSeq: en.Seq}
+		r.groups[k] = g
+	}
+	g.Changed++
+	if len(incomplete) > 0 {
+		g.Incomplete++
+	}
+	if r.each != nil {
+		return r.each(c)
+	}
+	return nil
+}
+
+// finish returns the summary, its groups sorted by count (most first).
+func (r *replayer) finish(ctx context.Context) (replaySummary, error) {
+	sum := r.sum
 	if sum.PolicyVersion == "" {
-		eng, err := newEngine(ctx, docs)
+		eng, err := newEngine(ctx, r.docs)
 		if err != nil {
 			return sum, err
 		}
 		sum.PolicyVersion = eng.Version()
 	}
-	for _, g := range groups {
+	sum.Groups = make([]replayGroup, 0, len(r.groups))
+	for _, g := range r.groups {
 		sum.Groups = append(sum.Groups, *g)
 	}
 	sort.Slice(sum.Groups, func(i, j int) bool {
@@ -483,8 +539,12 @@ func spawnSubject(id agentos.AgentID, detail string) policy.Subject {
 }
 
 func writeReplay(e *env, sum replaySummary) error {
+	of := sum.File
+	if len(sum.Files) > 1 {
+		of += fmt.Sprintf(" (%d files)", len(sum.Files))
+	}
 	line := fmt.Sprintf("replayed %d decisions of %s under %s: %d would change, %d unchanged; %d skipped (refused by the kernel before policy); %d replayed with input not fully recorded",
-		sum.Replayed, sum.File, sum.PolicyVersion, sum.Changed, sum.Unchanged, sum.Skipped, sum.Incomplete)
+		sum.Replayed, of, sum.PolicyVersion, sum.Changed, sum.Unchanged, sum.Skipped, sum.Incomplete)
 	switch e.format {
 	case "json":
 		enc := json.NewEncoder(e.stdout)
