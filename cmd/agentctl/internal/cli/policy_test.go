@@ -148,6 +148,7 @@ func TestPolicyLintBadInput(t *testing.T) {
 		{"no path", []string{"policy", "lint"}, ExitUsage, "requires at least 1 arg"},
 		{"missing", []string{"policy", "lint", filepath.Join(dir, "nope.yaml")}, ExitUsage, "no such file or directory"},
 		{"no subcommand", []string{"policy"}, ExitUsage, "name a subcommand"},
+		{"empty directory", []string{"policy", "lint", dir}, ExitUsage, "no policy or test file in it"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, out, errOut := policyRun("", tc.args...)

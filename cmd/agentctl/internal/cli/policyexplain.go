@@ -104,6 +104,10 @@ func readAction(e *env, inline string, args []string) ([]byte, error) {
 	}
 	var r io.Reader = e.stdin
 	name := "standard input"
+	if w, ok := e.stdin.(io.Writer); ok && len(args) == 0 && isTerminal(w) {
+		// Nothing piped in: say so rather than wait for typing.
+		return nil, usageError("no action: give a file, - for standard input, or --action")
+	}
 	if len(args) == 1 && args[0] != "-" {
 		f, err := os.Open(args[0])
 		if err != nil {

@@ -125,6 +125,9 @@ func lint(ctx context.Context, paths []string) ([]diagnostic, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(policies)+len(tests) == 0 {
+			return nil, usageError("%s: no policy or test file in it (*.yaml, *.yml, *.json)", p)
+		}
 		var unit []*policy.Document
 		clean := true
 		for _, f := range policies {
