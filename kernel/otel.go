@@ -190,8 +190,8 @@ const (
 type telemetry struct {
 	tracer trace.Tracer // nil without a tracer provider
 
-	meter     bool // the instruments below are set
-	decisions metric.Int64Counter
+	meter     bool                          // the instruments below are set
+	decisions metric.Int64ObservableCounter // fed by rules at collection
 	duration  metric.Float64Histogram
 	signals   metric.Int64Counter
 	commitDur metric.Float64Histogram
@@ -240,7 +240,7 @@ func newTelemetry(c *otelConfig) (*telemetry, error) {
 	}
 	m := c.mp.Meter(ScopeName)
 	var err error
-	if t.decisions, err = m.Int64Counter(MetricDecisions, metric.WithUnit("{decision}"),
+	if t.decisions, err = m.Int64ObservableCounter(MetricDecisions, metric.WithUnit("{decision}"),
 		metric.WithDescription("Policy decisions of syscalls, by effect and rule.")); err != nil {
 		return nil, fmt.Errorf("kernel: metric %s: %w", MetricDecisions, err)
 	}
@@ -295,9 +295,9 @@ func newTelemetry(c *otelConfig) (*telemetry, error) {
 	t.commitOK[0] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(AttrCommitError.Bool(false)))}
 	t.commitOK[1] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(AttrCommitError.Bool(true)))}
 	for e := range effectNone {
-		t.rules.other[e] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrEffect.String(effectNames[e]), AttrRule.String(RuleOther)))}
+		t.rules.other[e] = newRuleCount(effectNames[e], RuleOther)
 	}
-	t.rules.other[effectNone] = []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrEffect.String("other"), AttrRule.String(RuleOther)))}
+	t.rules.other[effectNone] = newRuleCount("other", RuleOther)
 	return t, nil
 }
 
@@ -312,14 +312,24 @@ var (
 )
 
 // attach registers the kernel's callbacks with the meter provider (the
-// recorder's queue depth) and with the recorder (its commits); detach
-// removes them.
-func (t *telemetry) attach(c *otelConfig, sink Sink) error {
+// decision counts, the recorder's queue depth) and with the recorder (its
+// commits); detach removes them. On failure it removes what it registered.
+func (t *telemetry) attach(c *otelConfig, sink Sink) (err error) {
 	if t == nil || !t.meter {
 		return nil
 	}
+	defer func() {
+		if err != nil {
+			t.detach()
+		}
+	}()
+	m := c.mp.Meter(ScopeName)
+	reg, err := m.RegisterCallback(t.rules.observe(t.decisions), t.decisions)
+	if err != nil {
+		return fmt.Errorf("kernel: metric %s: %w", MetricDecisions, err)
+	}
+	t.detachFns = append(t.detachFns, func() { _ = reg.Unregister() })
 	if qd, ok := sink.(queueDepther); ok {
-		m := c.mp.Meter(ScopeName)
 		g, err := m.Int64ObservableGauge(MetricRecorderQueueDepth, metric.WithUnit("{entry}"),
 			metric.WithDescription("Entries the flight recorder accepted and has not yet committed."))
 		if err != nil {
@@ -337,7 +347,6 @@ func (t *telemetry) attach(c *otelConfig, sink Sink) error {
 	if cn, ok := sink.(commitNotifier); ok {
 		remove, err := cn.OnCommit(t.commit)
 		if err != nil {
-			t.detach()
 			return fmt.Errorf("kernel: recorder commit metrics: %w", err)
 		}
 		t.detachFns = append(t.detachFns, remove)
@@ -422,12 +431,16 @@ func (t *telemetry) end(ctx context.Context, k *Kernel, tc *telCall, act *agento
 		e := effectNone
 		if tc.decided {
 			e = min(int(tc.effect), effectNone)
-			t.decisions.Add(ctx, 1, t.rules.get(tc.effect, tc.rule)...)
+			t.rules.get(tc.effect, tc.rule).n.Add(1)
 		}
 		t.duration.Record(ctx, k.syscallEnd(act.At).Sub(act.At).Seconds(), t.opEffect[tc.op][e]...)
 	}
 	sp := tc.span
 	if sp == nil {
+		return
+	}
+	if !sp.IsRecording() {
+		sp.End() // sampled out: attributes would be dropped
 		return
 	}
 	buf := spanAttrs.Get().(*[maxSpanAttrs]attribute.KeyValue)
@@ -486,14 +499,16 @@ func (t *telemetry) opSlot(op agentos.Op) int {
 	return len(t.spanNames) - 1
 }
 
-// ruleSeries caches the attribute sets of MetricDecisions, at most
-// MaxMetricRules of them. Lookups are lock-free (an immutable map behind an
-// atomic pointer); a new pair copies the map, which happens at most
-// MaxMetricRules times in the kernel's life.
+// ruleSeries counts decisions by (effect, rule), at most MaxMetricRules
+// pairs; a syscall adds to its pair's count (one atomic add) and the meter
+// provider reads them all at collection through observe: an observable
+// counter costs the syscall path less than a synchronous one. Lookups are
+// lock-free (an immutable map behind an atomic pointer); a new pair copies
+// the map, which happens at most MaxMetricRules times in the kernel's life.
 type ruleSeries struct {
-	m     atomic.Pointer[map[ruleKey][]metric.AddOption]
+	m     atomic.Pointer[map[ruleKey]*ruleCount]
 	mu    sync.Mutex // serialises additions
-	other [numEffectSlots][]metric.AddOption
+	other [numEffectSlots]*ruleCount
 }
 
 type ruleKey struct {
@@ -501,34 +516,60 @@ type ruleKey struct {
 	rule   string
 }
 
-func (r *ruleSeries) get(e agentos.Effect, rule string) []metric.AddOption {
+// ruleCount is the count of one (effect, rule) pair and its attributes.
+type ruleCount struct {
+	n   atomic.Int64
+	opt []metric.ObserveOption
+}
+
+func newRuleCount(effect, rule string) *ruleCount {
+	return &ruleCount{opt: []metric.ObserveOption{metric.WithAttributeSet(attribute.NewSet(AttrEffect.String(effect), AttrRule.String(telString(rule))))}}
+}
+
+func (r *ruleSeries) get(e agentos.Effect, rule string) *ruleCount {
 	key := ruleKey{e, rule}
 	if m := r.m.Load(); m != nil {
-		if opt, ok := (*m)[key]; ok {
-			return opt
+		if c, ok := (*m)[key]; ok {
+			return c
 		}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var cur map[ruleKey][]metric.AddOption
+	var cur map[ruleKey]*ruleCount
 	if m := r.m.Load(); m != nil {
 		cur = *m
-		if opt, ok := cur[key]; ok {
-			return opt
+		if c, ok := cur[key]; ok {
+			return c
 		}
 	}
 	if len(cur) >= MaxMetricRules || int(e) >= effectNone {
 		return r.other[min(int(e), effectNone)]
 	}
-	next := make(map[ruleKey][]metric.AddOption, len(cur)+1)
+	next := make(map[ruleKey]*ruleCount, len(cur)+1)
 	for k, v := range cur {
 		next[k] = v
 	}
-	// The key keeps the rule as given; the attribute is bounded.
-	opt := []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrEffect.String(e.String()), AttrRule.String(telString(rule))))}
-	next[key] = opt
+	c := newRuleCount(e.String(), rule)
+	next[key] = c
 	r.m.Store(&next)
-	return opt
+	return c
+}
+
+// observe is the callback that reports the counts as inst.
+func (r *ruleSeries) observe(inst metric.Int64ObservableCounter) metric.Callback {
+	return func(_ context.Context, o metric.Observer) error {
+		if m := r.m.Load(); m != nil {
+			for _, c := range *m {
+				o.ObserveInt64(inst, c.n.Load(), c.opt...)
+			}
+		}
+		for _, c := range r.other {
+			if n := c.n.Load(); n > 0 {
+				o.ObserveInt64(inst, n, c.opt...)
+			}
+		}
+		return nil
+	}
 }
 
 // telString bounds a string attribute value: at most maxTelString bytes of
