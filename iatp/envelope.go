@@ -214,8 +214,9 @@ type Opener struct {
 }
 
 type nonceKey struct {
-	sender string
-	nonce  [16]byte
+	sender   string
+	receiver string // OpenFor's receiver: "" for Open
+	nonce    [16]byte
 }
 
 // NewOpener returns an Opener over reg.
@@ -257,6 +258,16 @@ func NewOpener(reg *Registry, opts ...OpenerOption) *Opener {
 // forgeries cannot fill it. A nil Registry refuses everything
 // (ErrUnknownPeer).
 func (o *Opener) Open(env Envelope, recipient string, payload []byte) (Peer, error) {
+	return o.OpenFor(env, recipient, "", payload)
+}
+
+// OpenFor is Open on behalf of one receiver among several that share this
+// Opener: a kernel whose agents subscribe to the same topic, each of which
+// is handed the same broadcast once. The checks are Open's, except that a
+// nonce is refused as a replay only when the same receiver accepted it
+// before, so every subscriber of a topic can open a message once and none
+// can open it twice. Open is OpenFor with receiver "".
+func (o *Opener) OpenFor(env Envelope, recipient, receiver string, payload []byte) (Peer, error) {
 	var buf [len(domainEnvelope) + MaxEnvelopeSize]byte
 	signed, err := env.appendBody(append(buf[:0], domainEnvelope...))
 	if err != nil {
@@ -285,15 +296,15 @@ func (o *Opener) Open(env Envelope, recipient string, payload []byte) (Peer, err
 	if !ed25519.Verify(peer.Key, signed, env.Signature) {
 		return Peer{}, fmt.Errorf("%w: envelope from %s", ErrBadSignature, env.Sender)
 	}
-	if err := o.remember(env, now); err != nil {
+	if err := o.remember(env, receiver, now); err != nil {
 		return Peer{}, err
 	}
 	return peer, nil
 }
 
-func (o *Opener) remember(env Envelope, now time.Time) error {
+func (o *Opener) remember(env Envelope, receiver string, now time.Time) error {
 	at := env.At.UnixNano()
-	k := nonceKey{sender: env.Sender, nonce: env.Nonce}
+	k := nonceKey{sender: env.Sender, receiver: receiver, nonce: env.Nonce}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	cutoff := now.Add(-o.window).UnixNano()

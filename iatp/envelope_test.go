@@ -304,3 +304,33 @@ func TestDecodeEnvelopeStrict(t *testing.T) {
 		require.ErrorIs(t, err, ErrMalformed, bad)
 	}
 }
+
+// A broadcast on a topic opens once for each receiver sharing the Opener
+// (each agent of a kernel subscribed to it), and never twice for the same
+// one; a forged copy is refused for every receiver.
+func TestEnvelopeOpenForReceivers(t *testing.T) {
+	w := newWorld(t, 1)
+	a := w.ids[0]
+	op := NewOpener(w.reg)
+	payload := []byte("grid.need: 40 MW")
+	env, err := Seal(a, "grid.need", payload, w.clk.Now())
+	require.NoError(t, err)
+
+	for _, rcv := range []string{"balancer", "producer-1", "producer-2"} {
+		p, err := op.OpenFor(env, "grid.need", rcv, payload)
+		require.NoError(t, err, rcv)
+		require.Equal(t, a.ID(), p.ID)
+	}
+	_, err = op.OpenFor(env, "grid.need", "producer-1", payload)
+	require.ErrorIs(t, err, ErrReplay)
+	// Open is the receiver "": one more opening, then a replay.
+	_, err = op.Open(env, "grid.need", payload)
+	require.NoError(t, err)
+	_, err = op.Open(env, "grid.need", payload)
+	require.ErrorIs(t, err, ErrReplay)
+
+	_, err = op.OpenFor(env, "grid.need", "producer-3", []byte("grid.need: 400 MW"))
+	require.ErrorIs(t, err, ErrBadSignature)
+	_, err = op.OpenFor(env, "grid.other", "producer-3", payload)
+	require.ErrorIs(t, err, ErrWrongRecipient)
+}

@@ -117,7 +117,7 @@ func (a *Agent) Request(ctx context.Context, topic string, m amb.Message) (amb.M
 			// A reply is signed for the request's topic; one that fails
 			// (or, with RequireSigned, is unsigned) is not handed over.
 			h := func(k string) string { return headerFold(reply.Headers, k) }
-			if _, err := ts.verify(h, topic, reply.Payload); err != nil {
+			if _, err := ts.verify(h, topic, a.id, reply.Payload); err != nil {
 				return nil, payloadBytes(reply.Payload), fmt.Errorf("%w (rule %s)", err, RuleEnvelope)
 			}
 		}
@@ -328,7 +328,7 @@ func (s *Subscription) deliver(ctx context.Context, d amb.Delivery) error {
 		vErr   error
 	)
 	if ts := a.k.trust; ts != nil {
-		if signer, vErr = ts.verify(d.Header, d.Topic, d.Payload); signer != nil {
+		if signer, vErr = ts.verify(d.Header, d.Topic, a.id, d.Payload); signer != nil {
 			meta[MetaSigner] = signer.ID
 		}
 	}

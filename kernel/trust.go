@@ -219,10 +219,11 @@ func Signer(ctx context.Context) (iatp.Peer, bool) {
 	return p, ok
 }
 
-// verify checks the envelope of a message arriving on topic. It returns
-// the verified peer (nil for an unsigned message that may pass) or the
-// reason to refuse it.
-func (ts *trustState) verify(headers func(string) string, topic string, payload []byte) (*iatp.Peer, error) {
+// verify checks the envelope of a message arriving on topic for agent
+// receiver. It returns the verified peer (nil for an unsigned message that
+// may pass) or the reason to refuse it. Replays are refused per receiver:
+// every agent subscribed to a topic opens a broadcast once.
+func (ts *trustState) verify(headers func(string) string, topic string, receiver agentos.AgentID, payload []byte) (*iatp.Peer, error) {
 	enc := headers(HeaderEnvelope)
 	if enc == "" {
 		if ts.require {
@@ -234,7 +235,7 @@ func (ts *trustState) verify(headers func(string) string, topic string, payload 
 	if err != nil {
 		return nil, fmt.Errorf("kernel: the message's envelope: %w", err)
 	}
-	p, err := ts.opener.Open(env, topic, payloadBytes(payload))
+	p, err := ts.opener.OpenFor(env, topic, string(receiver), payloadBytes(payload))
 	if err != nil {
 		return nil, fmt.Errorf("kernel: the message's envelope: %w", err)
 	}

@@ -419,3 +419,23 @@ func mustDoc(t *testing.T, src string) *policy.Document {
 	require.NoError(t, err)
 	return d
 }
+
+// A signed broadcast reaches every agent of the kernel subscribed to its
+// topic, each verifying it once: replay protection is per receiver, not
+// per kernel.
+func TestTrustBroadcastToSeveralSubscribers(t *testing.T) {
+	w := newTrustWorld(t, true)
+	alice := w.spawn(t, "alice")
+	carolIn := inbox(t, w.spawn(t, "carol"), "orders")
+	bobIn := inbox(t, w.spawn(t, "bob"), "orders")
+
+	require.NoError(t, alice.Publish(t.Context(), "orders", amb.Message{Payload: []byte("buy 10")}))
+	for name, in := range map[string]chan iatp.Peer{"carol": carolIn, "bob": bobIn} {
+		select {
+		case p := <-in:
+			assert.Equal(t, w.ids["alice"].ID(), p.ID, name)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s never received the broadcast; its last decision: %+v", name, w.k.LastDecision(agentos.AgentID(name)))
+		}
+	}
+}
