@@ -4,7 +4,7 @@
 // kernel configured from flags or a YAML file.
 //
 // Exit codes: 0 success, 1 a check failed (a chain that does not verify, a
-// policy test that fails, decisions a replay would change with --fail), 2 a
+// policy test that fails, decisions a replay would change, with --fail-on-change), 2 a
 // usage error or input that cannot be read. Run "agentctl help" for the
 // commands.
 package main
