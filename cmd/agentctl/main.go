@@ -3,10 +3,10 @@
 // another policy, lints and tests policies, and runs agent programs under a
 // kernel configured from flags or a YAML file.
 //
-// Exit codes: 0 success, 1 a check failed (a chain that does not verify, a
-// policy test that fails, decisions a replay would change, with --fail-on-change), 2 a
-// usage error or input that cannot be read. Run "agentctl help" for the
-// commands.
+// Exit codes: 0 success, 1 a check failed (a chain that does not verify,
+// a policy test that fails, a replay that would change decisions when
+// --fail-on-change is given), 2 a usage error or input that cannot be read.
+// Run "agentctl help" for the commands.
 package main
 
 import (
