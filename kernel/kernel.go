@@ -214,15 +214,6 @@ func New(opts ...Option) (*Kernel, error) {
 	if k.budget, err = vfs.NewBudget(budget); err != nil {
 		return nil, fmt.Errorf("kernel: %w", err)
 	}
-	if k.tel, err = newTelemetry(&c.otel); err == nil {
-		err = k.tel.attach(&c.otel, k.sink)
-	}
-	if err != nil {
-		if k.ownSink != nil {
-			_ = k.ownSink.Close()
-		}
-		return nil, err
-	}
 	if _, err := k.appendEntry(context.Background(), recorder.Entry{
 		Kind:          recorder.KindLifecycle,
 		Message:       "kernel started",
@@ -232,6 +223,15 @@ func New(opts ...Option) (*Kernel, error) {
 			_ = k.ownSink.Close()
 		}
 		return nil, fmt.Errorf("kernel: recording start: %w: %w", ErrRecorder, err)
+	}
+	if k.tel, err = newTelemetry(&c.otel); err == nil {
+		err = k.tel.attach(&c.otel, k.sink)
+	}
+	if err != nil {
+		if k.ownSink != nil {
+			_ = k.ownSink.Close()
+		}
+		return nil, err
 	}
 	if err := k.startSandbox(c.sandbox); err != nil {
 		k.tel.detach()

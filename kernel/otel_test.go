@@ -546,3 +546,32 @@ func TestOtelWithObserver(t *testing.T) {
 	require.EqualValues(t, 1, seen.Load())
 	require.Len(t, ok.syscallSpans(), 1)
 }
+
+// A kernel takes one of the recorder's commit functions while it is open
+// and gives it back at Close; New fails, registering nothing, when the
+// recorder has none left.
+func TestOtelRecorderHooksReleased(t *testing.T) {
+	rec, err := recorder.Open("", nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, rec.Close()) })
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	t.Cleanup(func() { require.NoError(t, mp.Shutdown(context.Background())) })
+	open := func() (*kernel.Kernel, error) {
+		return kernel.New(kernel.WithRecorder(rec), kernel.WithMeterProvider(mp))
+	}
+	var kernels []*kernel.Kernel
+	for range recorder.MaxCommitFuncs {
+		k, err := open()
+		require.NoError(t, err)
+		kernels = append(kernels, k)
+	}
+	_, err = open()
+	require.ErrorIs(t, err, agentos.ErrInvalid)
+	require.NoError(t, kernels[0].Close())
+	k, err := open()
+	require.NoError(t, err, "Close gave its commit function back")
+	kernels = append(kernels[1:], k)
+	for _, k := range kernels {
+		require.NoError(t, k.Close())
+	}
+}
