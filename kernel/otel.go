@@ -116,13 +116,14 @@ const maxTelString = 256
 //
 // Attributes: [AttrAgent], [AttrOp], [AttrTrace] (the trace id of the
 // syscall's recorder entries, to find them with recorder.Filter.Trace),
-// [AttrTool], [AttrPath] and [AttrTarget] when set, and [AttrEffect],
-// [AttrRule] and [AttrStatus] once decided. A denial, a tool error and any
-// other error the syscall returns set the span's status to Error (a denial
-// with "denied by rule R"; an error with its text, cut to 256 bytes, as
-// the outcome entry records it). An approve decision adds an
-// [EventApproval] event, a denial that kills the agent an [EventKill]
-// event.
+// [AttrTool], [AttrTarget] and [AttrPath] (once the kernel cleaned it)
+// when set, and [AttrEffect], [AttrRule] and [AttrStatus] once decided;
+// all are set when the span ends, so a sampler sees only the span's name.
+// A denial, a tool error and any other error the syscall returns set the
+// span's status to Error (a denial with "denied by rule R"; an error with
+// its text, cut to 256 bytes, as the outcome entry records it). An approve
+// decision adds an [EventApproval] event, a denial that kills the agent an
+// [EventKill] event. String attributes are cut to 256 bytes of valid UTF-8.
 //
 // Privacy: argument values, message payloads, results and meta values are
 // never put on a span — they stay in the flight recorder, whose digest and
@@ -419,12 +420,15 @@ func (tc *telCall) decide(d *agentos.Decision, permitted bool, detail string) {
 // end records the metrics of a syscall and ends its span; err is what the
 // syscall returns.
 func (t *telemetry) end(ctx context.Context, k *Kernel, tc *telCall, act *agentos.Action, err error) {
+	// refused: the kernel refused the action before the gate
+	// (Agent.refuse), which returns its violation, and before it cleaned
+	// the path. Any other error of a syscall not decided means that
+	// nothing was.
+	refused := false
 	if !tc.decided {
-		// A refusal before the gate (Agent.refuse) returns its violation;
-		// any other error here means nothing was decided.
 		if v, ok := errors.AsType[*agentos.PolicyViolation](err); ok {
 			tc.decided, tc.effect, tc.rule = true, v.Decision.Effect, v.Decision.Rule
-			tc.status, tc.killed = recorder.StatusDenied, k.strict
+			tc.status, tc.killed, refused = recorder.StatusDenied, k.strict, true
 		}
 	}
 	if t.meter {
@@ -451,7 +455,7 @@ func (t *telemetry) end(ctx context.Context, k *Kernel, tc *telCall, act *agento
 	if act.Target != "" {
 		attrs = append(attrs, AttrTarget.String(telString(string(act.Target))))
 	}
-	if act.Path != "" && tc.rule != RulePath {
+	if act.Path != "" && !refused { // a path is shown once cleaned
 		attrs = append(attrs, AttrPath.String(telString(act.Path)))
 	}
 	if tc.decided {
