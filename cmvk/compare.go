@@ -47,13 +47,12 @@ func (c comparer) prepare(ctx context.Context, text string) (item, error) {
 }
 
 func (c comparer) compare(a, b item) (Score, error) {
-	if !c.metric.Embedding() {
-		return textMetrics[c.metric](a.text, b.text)
+	if c.metric.Embedding() {
+		if s, ok := emptyCase(blank(a.text), blank(b.text)); ok {
+			return s, nil
+		}
 	}
-	if s, ok := emptyCase(blank(a.text), blank(b.text)); ok {
-		return s, nil
-	}
-	return vectorMetrics[c.metric](a.vec, b.vec)
+	return compareItems(c.metric, a, b)
 }
 
 // blank reports whether an embedding metric treats text as empty: it has

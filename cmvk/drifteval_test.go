@@ -49,17 +49,7 @@ func splitOf(a, b string) string {
 	return "heldout"
 }
 
-// numericProfile judges numeric answers by [NumericDrift] with
-// [DefaultTolerance]: any number that differs is drift. The package has the
-// metric but no built-in profile for it.
-var numericProfile = Profile{Name: "numeric", Metric: Numeric, Threshold: 0}
-
-func evalProfile(name string) (Profile, error) {
-	if name == numericProfile.Name {
-		return numericProfile, nil
-	}
-	return ProfileByName(name)
-}
+func evalProfile(name string) (Profile, error) { return ProfileByName(name) }
 
 func loadDriftPairs(t *testing.T) []driftPair {
 	t.Helper()

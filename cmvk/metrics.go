@@ -565,6 +565,15 @@ type Tolerance struct {
 // difference of one part in a million, or 1e-9 absolute near zero.
 var DefaultTolerance = Tolerance{Abs: 1e-9, Rel: 1e-6}
 
+// check returns an error wrapping [agentos.ErrInvalid] for a negative or
+// NaN tolerance.
+func (t Tolerance) check() error {
+	if !(t.Abs >= 0) || !(t.Rel >= 0) {
+		return fmt.Errorf("cmvk: tolerance %+v: %w", t, agentos.ErrInvalid)
+	}
+	return nil
+}
+
 func (t Tolerance) equal(a, b float64) bool {
 	if a == b {
 		return true
@@ -583,8 +592,8 @@ func (t Tolerance) equal(a, b float64) bool {
 // have drift 0, one without drift 1. A negative or NaN tolerance is
 // [agentos.ErrInvalid]; more than [MaxNumbers] numbers is [ErrTooLarge].
 func NumericDrift(a, b string, tol Tolerance) (Score, error) {
-	if !(tol.Abs >= 0) || !(tol.Rel >= 0) {
-		return Score{}, fmt.Errorf("cmvk: tolerance %+v: %w", tol, agentos.ErrInvalid)
+	if err := tol.check(); err != nil {
+		return Score{}, err
 	}
 	na, err := Numbers(a)
 	if err != nil {

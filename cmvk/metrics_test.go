@@ -372,7 +372,10 @@ func TestCompareAndProfiles(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, p, got)
 	}
-	require.Equal(t, Profile{Name: "financial", Metric: Chebyshev, Threshold: 0.10}, Financial)
+	require.Equal(t, Profile{Name: "financial", Metric: Factual, Threshold: 0.18}, Financial)
+	require.True(t, Factual.Embedding())
+	_, err = CompareVectors(Factual, []float32{1}, []float32{1})
+	require.ErrorIs(t, err, ErrUnknown, "the composite needs the texts")
 	_, err = ProfileByName("astrology")
 	require.ErrorIs(t, err, ErrUnknown)
 	require.ErrorIs(t, Profile{Metric: Cosine, Threshold: math.NaN()}.Validate(), agentos.ErrInvalid)

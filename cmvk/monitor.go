@@ -227,10 +227,7 @@ func (m *Monitor) prepare(ctx context.Context, o Observation) (item, error) {
 }
 
 func (m *Monitor) compare(a, b item) (Score, error) {
-	if m.profile.Metric.Embedding() {
-		return vectorMetrics[m.profile.Metric](a.vec, b.vec)
-	}
-	return textMetrics[m.profile.Metric](a.text, b.text)
+	return compareItems(m.profile.Metric, a, b)
 }
 
 func cloneObservation(o Observation) Observation {

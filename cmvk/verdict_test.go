@@ -45,7 +45,7 @@ func TestVerify(t *testing.T) {
 		{name: "quorum-cancelled not counted", answers: Answers{ans("a", paris), failed("q", ErrQuorum), ans("b", paris)},
 			profile: LexicalProfile, agree: true, rep: "a", majority: []string{"a", "b"}, confidence: 1},
 		{name: "all failed", answers: Answers{failed("a", boom), failed("b", boom)}, profile: LexicalProfile, failed: []string{"a", "b"}, confidence: 0},
-		{name: "json with a non-JSON answer", answers: Answers{ans("a", `{"x":1}`), ans("b", `{"x":2}`), ans("c", `x = 1`)},
+		{name: "json with a non-JSON answer", answers: Answers{ans("a", `{"x":1}`), ans("b", "```json\n{ \"x\": 1.0 }\n```"), ans("c", `x = 1`)},
 			profile: JSONProfile, agree: true, rep: "a", majority: []string{"a", "b"}, dissenters: []string{"c"}, confidence: 2.0 / 3},
 		{name: "representative is the closest", answers: Answers{ans("a", "1 2 3 4"), ans("b", "1 2 3 5"), ans("c", "1 2 3 4")},
 			profile: Profile{Name: "n", Metric: Numeric, Threshold: 0.3}, agree: true, rep: "a", majority: []string{"a", "b", "c"}, confidence: -1},
