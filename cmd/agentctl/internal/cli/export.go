@@ -51,8 +51,6 @@ func runExport(ctx context.Context, e *env, path, out string, force bool) (err e
 		return err
 	}
 	defer r.Close()
-	ctx, stop := interruptible(ctx)
-	defer stop()
 	if !force {
 		rep, err := r.Verify(ctx)
 		if err != nil {

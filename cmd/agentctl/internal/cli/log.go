@@ -49,7 +49,8 @@ date, 2026-01-02, in UTC) or a duration before now (90m, 2h, "1h ago",
 --follow keeps reading: after the entries already recorded it polls the
 file every --interval for new ones (a live kernel's recorder, which may be
 written while agentctl reads) until interrupted (Ctrl-C), until
---follow-for has passed, or until --limit entries were printed.
+--follow-for (counted from the end of the entries already recorded) has
+passed, or until --limit entries were printed.
 
 FILE is one file: of a rollover set (audit.db, audit.000002.db, …) query
 the file that holds the period wanted. log does not verify the chain; run
@@ -200,23 +201,25 @@ func runLog(ctx context.Context, e *env, f *logFlags, path string, now time.Time
 		return err
 	}
 	defer r.Close()
-	ctx, stop := interruptible(ctx)
-	defer stop()
-	if f.follow && f.followFor > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, f.followFor)
-		defer cancel()
-	}
+	// The entries already recorded are read under the caller's context
+	// (SIGINT ends the process as usual); only the follow, which runs until
+	// interrupted, turns SIGINT into a clean end. See interruptible.
 	w := newEntryWriter(e)
 	n, last, err := printEntries(ctx, r, q, f.rule, f.limit, w)
 	if err == nil && f.follow && (f.limit == 0 || n < f.limit) {
-		err = follow(ctx, r, q, f.rule, f.limit-n, last, f.interval, w)
+		fctx, stop := interruptible(ctx)
+		defer stop()
+		if f.followFor > 0 {
+			var cancel context.CancelFunc
+			fctx, cancel = context.WithTimeout(fctx, f.followFor)
+			defer cancel()
+		}
+		if err = follow(fctx, r, q, f.rule, f.limit-n, last, f.interval, w); fctx.Err() != nil {
+			err = nil // interrupted, or --follow-for passed: a normal end
+		}
 	}
 	if ferr := w.close(); err == nil {
 		err = ferr
-	}
-	if ctx.Err() != nil && f.follow {
-		return nil // interrupted, or --follow-for passed: a normal end
 	}
 	return readError(path, err)
 }

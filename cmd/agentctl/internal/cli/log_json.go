@@ -20,7 +20,8 @@ import (
 // rewrite) go through json.Marshal.
 func appendEntryJSON(b []byte, e *recorder.Entry) ([]byte, error) {
 	if !fastJSON(e) {
-		j, err := json.Marshal(e)
+		c := *e // a copy escapes to json.Marshal, so that e does not
+		j, err := json.Marshal(&c)
 		return append(b, j...), err
 	}
 	b = append(b, `{"seq":`...)

@@ -98,8 +98,6 @@ func runStats(ctx context.Context, e *env, f *statsFlags, args []string, now tim
 			return err
 		}
 	}
-	ctx, stop := interruptible(ctx)
-	defer stop()
 	res := statsResult{Files: files, ByAgent: map[string]uint64{}, ByOp: map[string]uint64{},
 		ByKind: map[string]uint64{}, ByEffect: map[string]uint64{}, ByRule: map[string]uint64{}}
 	periods := map[int64]*periodStats{}

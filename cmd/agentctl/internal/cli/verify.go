@@ -105,8 +105,6 @@ func runVerify(ctx context.Context, e *env, f *verifyFlags, args []string) error
 			return err
 		}
 	}
-	ctx, stop := interruptible(ctx)
-	defer stop()
 	done := startProgress(e.stderr, files)
 	rep, err := recorder.VerifyFilesAnchored(ctx, anchors, files...)
 	done()
