@@ -328,7 +328,11 @@ func TestReportTamperedChain(t *testing.T) {
 		require.Equal(t, want, v, k)
 	}
 	require.Equal(t, "chain broken at seq 6: edited", reportText(status))
-	require.Contains(t, reportText(reportByID(t, doc, "chain-detail")), "seq 6")
+	detail := reportText(reportByID(t, doc, "chain-detail"))
+	require.Contains(t, detail, "seq 6")
+	kind, _ := reportAttr(status, "data-kind")
+	require.Equal(t, "decision", kind)
+	require.Regexp(t, `The decision entry stored at seq 6 reads: #6 \S+ allow read tampered /mem/working/0\.txt \(rule own-memory\) \(agent alice\)\.`, detail)
 }
 
 func TestReportEscapesRecordedText(t *testing.T) {

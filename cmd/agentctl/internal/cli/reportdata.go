@@ -107,6 +107,11 @@ type reportChain struct {
 	Broken  *recorder.ChainError
 	Unknown recorder.Unknown
 	Evicted uint64
+	// BadKind and BadEntry describe the entry stored at Broken.Seq, when
+	// there is one (a deleted entry leaves none): its kind and what it
+	// says, as stored (that is, possibly as tampered).
+	BadKind  recorder.Kind
+	BadEntry string
 }
 
 // reportData is everything a page shows, gathered in one streaming pass
@@ -152,6 +157,19 @@ func reportBuild(ctx context.Context, rec *recorder.Recorder, file string, lim r
 		byKind: map[recorder.Kind]uint64{},
 		agents: map[string]*reportAgent{},
 		rules:  map[string]*reportRule{},
+	}
+	if b := rep.Broken; b != nil && b.Seq > 0 {
+		for e, err := range rec.Query(ctx, recorder.Filter{After: b.Seq - 1, Before: b.Seq + 1, Limit: 1}) {
+			if err != nil {
+				return nil, err
+			}
+			cat, _ := reportCategory(&e)
+			d.Chain.BadKind = reportKindKey(e.Kind)
+			d.Chain.BadEntry = reportLabel(&e, cat, lim.Label)
+			if string(e.Agent) != "" {
+				d.Chain.BadEntry += " (agent " + reportTrunc(string(e.Agent), lim.Label/2) + ")"
+			}
+		}
 	}
 	if !st.Oldest.IsZero() {
 		d.t0, d.t1 = st.Oldest.UnixNano(), st.Newest.UnixNano()

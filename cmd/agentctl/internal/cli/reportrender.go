@@ -84,6 +84,7 @@ type reportChainView struct {
 	Detail   string
 	Seq      uint64
 	Reason   string
+	Kind     string // kind of the entry stored at Seq, "" if none
 }
 
 type reportLegendItem struct {
@@ -233,9 +234,15 @@ func reportChainViewOf(d *reportData) reportChainView {
 	}
 	v := reportChainView{Status: "broken", Headline: "chain broken"}
 	if b := c.Broken; b != nil {
-		v.Seq, v.Reason = b.Seq, string(b.Reason)
+		v.Seq, v.Reason, v.Kind = b.Seq, string(b.Reason), string(c.BadKind)
 		v.Headline = fmt.Sprintf("chain broken at seq %d: %s", b.Seq, b.Reason)
 		v.Detail = b.Error()
+		if c.BadEntry != "" {
+			v.Detail += fmt.Sprintf(". The %s entry stored at seq %d reads: %s", c.BadKind, b.Seq, c.BadEntry)
+		} else {
+			v.Detail += fmt.Sprintf(". No entry is stored at seq %d", b.Seq)
+		}
+		v.Detail += ". Entries before it verify; nothing from it on can be trusted."
 	}
 	return v
 }
