@@ -99,10 +99,22 @@ func BenchmarkOtelExec(b *testing.B) {
 			kernel.AttrStatus.String("ok"),
 		}
 		b.ReportAllocs()
+		const block = 256
+		best := time.Duration(1<<63 - 1)
+		var cur time.Duration
+		n := 0
 		for b.Loop() {
+			t0 := time.Now()
 			_, sp := tr.Start(ctx, kernel.SpanPrefix+"exec")
 			sp.SetAttributes(attrs...)
 			sp.End()
+			cur += time.Since(t0)
+			if n++; n == block {
+				best, cur, n = min(best, cur), 0, 0
+			}
+		}
+		if best < 1<<63-1 {
+			b.ReportMetric(float64(best.Nanoseconds())/block, "min-ns/span")
 		}
 	})
 	b.Run("metrics-only", func(b *testing.B) {
