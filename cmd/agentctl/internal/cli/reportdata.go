@@ -67,8 +67,7 @@ func (c reportCat) String() string { return reportCatNames[c] }
 
 // reportMark is one timeline event kept as it is.
 type reportMark struct {
-	seq   uint64
-	time  int64 // unix nanoseconds
+	time  int64 // unix nanoseconds, on the axis
 	cat   reportCat
 	label string // what the mark's tooltip says, already bounded
 }
@@ -201,7 +200,6 @@ func (d *reportData) add(e *recorder.Entry) {
 	a := d.agent(string(e.Agent), at)
 	a.entries++
 	a.first, a.last = min(a.first, at), max(a.last, at)
-	var label string
 	cat, drawn := reportCategory(e)
 	switch e.Kind {
 	case recorder.KindOutcome:
@@ -223,8 +221,7 @@ func (d *reportData) add(e *recorder.Entry) {
 	a.events++
 	a.cats[cat]++
 	if !a.aggregated && len(a.marks) < d.lim.MarksPerAgent && d.marks < d.lim.Marks {
-		label = reportLabel(e, cat, d.lim.Label)
-		a.marks = append(a.marks, reportMark{seq: e.Seq, time: t, cat: cat, label: label})
+		a.marks = append(a.marks, reportMark{time: t, cat: cat, label: reportLabel(e, cat, d.lim.Label)})
 		d.marks++
 		return
 	}
