@@ -71,7 +71,7 @@ func runImport(ctx context.Context, e *env, in, out string) (err error) {
 	}
 	ctx, stop := interruptible(ctx)
 	defer stop()
-	r, err := recorder.Import(ctx, bufio.NewReaderSize(src, 256<<10), out, &recorder.Options{Sync: recorder.SyncNormal})
+	r, err := recorder.Import(ctx, bufio.NewReaderSize(src, 256<<10), out, nil)
 	if err != nil {
 		return importError(name, err)
 	}
