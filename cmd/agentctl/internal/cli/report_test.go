@@ -332,7 +332,7 @@ func TestReportTamperedChain(t *testing.T) {
 	require.Contains(t, detail, "seq 6")
 	kind, _ := reportAttr(status, "data-kind")
 	require.Equal(t, "decision", kind)
-	require.Regexp(t, `The decision entry stored at seq 6 reads: #6 \S+ allow read tampered /mem/working/0\.txt \(rule own-memory\) \(agent alice\)\.`, detail)
+	require.Regexp(t, `The decision entry stored at seq 6 reads: time \S+, agent "alice", op "read", tool "tampered", path "/mem/working/0\.txt", rule "own-memory", effect "allow", status "permitted"\.`, detail)
 }
 
 func TestReportEscapesRecordedText(t *testing.T) {

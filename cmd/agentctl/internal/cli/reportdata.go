@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -162,12 +163,8 @@ func reportBuild(ctx context.Context, rec *recorder.Recorder, file string, lim r
 			if err != nil {
 				return nil, err
 			}
-			cat, _ := reportCategory(&e)
 			d.Chain.BadKind = reportKindKey(e.Kind)
-			d.Chain.BadEntry = reportLabel(&e, cat, lim.Label)
-			if string(e.Agent) != "" {
-				d.Chain.BadEntry += " (agent " + reportTrunc(string(e.Agent), lim.Label/2) + ")"
-			}
+			d.Chain.BadEntry = reportDescribe(&e, lim.Label)
 		}
 	}
 	if !st.Oldest.IsZero() {
@@ -379,6 +376,30 @@ func reportLabel(e *recorder.Entry, cat reportCat, limit int) string {
 		part(e.Message)
 	}
 	return reportTrunc(b.String(), limit)
+}
+
+// reportDescribe says what an entry of any kind holds, field by field,
+// in at most limit bytes.
+func reportDescribe(e *recorder.Entry, limit int) string {
+	var parts []string
+	field := func(name, v string) {
+		if v != "" {
+			parts = append(parts, name+" "+strconv.Quote(reportTrunc(v, limit/4)))
+		}
+	}
+	field("agent", string(e.Agent))
+	field("op", string(e.Op))
+	field("tool", e.Tool)
+	field("path", e.Path)
+	field("target", string(e.Target))
+	field("rule", e.Rule)
+	if e.Kind == recorder.KindDecision {
+		field("effect", e.Effect.String())
+	}
+	field("status", string(e.Status))
+	field("detail", e.Detail)
+	field("message", e.Message)
+	return reportTrunc(fmt.Sprintf("time %s, %s", e.Time.UTC().Format(time.RFC3339Nano), strings.Join(parts, ", ")), limit)
 }
 
 // reportKey bounds a name used as a key: past limit bytes it keeps a prefix
