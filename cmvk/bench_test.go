@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/models/glove"
 )
 
 // sleeper answers after a fixed latency on a real timer, honouring ctx: a
@@ -97,6 +98,10 @@ func BenchmarkMetrics1KiB(b *testing.B) {
 		{"code", func() (Score, error) { return CodeShapeDrift(a, c) }},
 		{"json", func() (Score, error) { return JSONShapeDrift(ja.String(), jc.String()) }},
 		{"numeric", func() (Score, error) { return NumericDrift(a+" 1 2.5 3e4", c+" 1 2.5 3e4", DefaultTolerance) }},
+		{"jsonvalue", func() (Score, error) { return JSONValueDrift(ja.String(), jc.String(), DefaultTolerance) }},
+		{"codetoken", func() (Score, error) { return CodeTokenDrift(a, c) }},
+		{"figures", func() (Score, error) { return QuantityDrift(a+" 1 2.5 3e4", c+" 1 2.5 3e4", DefaultTolerance) }},
+		{"polarity", func() (Score, error) { return PolarityDrift(a, c) }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -133,6 +138,38 @@ func BenchmarkMetrics1KiB(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkVerifyGeneral compares five short answers under the general
+// profile as it was (cosine over the GloVe embedding alone) and as it is
+// (the factual composite: the same cosine plus the contradiction and
+// figure checks on each pair).
+func BenchmarkVerifyGeneral(b *testing.B) {
+	g, err := glove.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	texts := []string{
+		"Q3 revenue was $4.2 million, up 12% year on year, and the outlook is stable.",
+		"Revenue in Q3 reached $4.2 million, a 12% increase over last year; the outlook is stable.",
+		"Q3 revenue was $4.7 million, up 12% year on year, and the outlook is not stable.",
+		"In the third quarter revenue grew twelve percent to 4,200,000 dollars.",
+		"The company does not report quarterly revenue.",
+	}
+	var as Answers
+	for i, t := range texts {
+		as = append(as, Answer{Name: fmt.Sprint("m", i), Completion: agentos.Completion{Text: t}})
+	}
+	for _, p := range []Profile{{Name: "cosine", Metric: Cosine, Threshold: 0.3}, General} {
+		b.Run(string(p.Metric), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Verify(context.Background(), as, p, VerifyOptions{Embedder: g.Embed}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
 
 func BenchmarkVerify5x1KiB(b *testing.B) {

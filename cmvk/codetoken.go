@@ -82,7 +82,8 @@ func CodeTokens(src string) []string {
 	lines := strings.Split(strings.ReplaceAll(src, "\r\n", "\n"), "\n")
 	python := false
 	for _, l := range lines {
-		t := strings.TrimSpace(l)
+		t, _, _ := strings.Cut(l, "#") // a comment after the colon
+		t = strings.TrimSpace(t)
 		if strings.HasSuffix(t, ":") && len(t) > 1 {
 			first, _, _ := strings.Cut(t, " ")
 			first = strings.TrimSuffix(first, ":")

@@ -101,6 +101,40 @@ func ExampleCompare() {
 	// code: 0.00
 }
 
+// The metrics that read values: JSON leaves, code tokens up to renaming,
+// figures however they are written, and contradictions.
+func ExampleCompare_values() {
+	for _, c := range []struct {
+		m    cmvk.Metric
+		a, b string
+	}{
+		{cmvk.JSONValue, `{"to":"alice","amount":40}`, "```json\n{\"amount\": 40.0, \"to\": \"Alice\"}\n```"},
+		{cmvk.JSONValue, `{"to":"alice","amount":40}`, `{"to":"alice","amount":400}`},
+		{cmvk.CodeToken, "total += x", "acc += v"},
+		{cmvk.CodeToken, "for i < n {", "for i <= n {"},
+		{cmvk.Figures, "Revenue: $1.2 million, up 25%", "1,200,000 dollars of revenue, a rise of 0.25"},
+		{cmvk.Figures, "Take 200 mg every six hours", "Take 800 mg every 6 hours"},
+		{cmvk.PolarityCheck, "You can deploy on Friday.", "You cannot deploy on Friday."},
+		{cmvk.PolarityCheck, "The office is closed on holidays.", "On holidays the office does not open."},
+	} {
+		s, err := cmvk.Compare(context.Background(), c.m, c.a, c.b, nil)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Printf("%s: %.2f\n", c.m, s.Drift)
+	}
+	// Output:
+	// jsonvalue: 0.00
+	// jsonvalue: 0.50
+	// codetoken: 0.00
+	// codetoken: 0.20
+	// figures: 0.00
+	// figures: 0.50
+	// polarity: 1.00
+	// polarity: 0.00
+}
+
 // A generator's first strategy is rejected by the verifier and banned; the
 // second is approved.
 func ExampleRefine() {

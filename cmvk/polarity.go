@@ -8,8 +8,11 @@ import (
 
 // SameClaim is the least overlap of content words (see [Contradiction])
 // at which two texts count as making the same claim, so that an odd number
-// of polarity flips between them is a contradiction. Chosen on the tune
-// half of the labelled pairs (cmvk/testdata/driftpairs.jsonl).
+// of polarity flips between them is a contradiction. On the tune half of
+// the labelled pairs (cmvk/testdata/driftpairs.jsonl) every contradiction
+// overlapped fully and no agreeing pair had an odd number of flips; half
+// leaves room for a contradiction reworded in part while keeping two
+// answers about different things apart.
 const SameClaim = 0.5
 
 // Polarity is what [Contradiction] found in two texts.

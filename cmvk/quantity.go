@@ -1,6 +1,7 @@
 package cmvk
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -234,24 +235,23 @@ func scanNumber(s string, i int, prevWord string) (Quantity, int) {
 				j++
 			}
 			exp, _ = strconv.Atoi(strings.TrimPrefix(s[i+1:j], "+"))
+			exp = min(max(exp, -400), 400) // beyond, the value is 0 or ±Inf anyway
 			i = j
 		}
 	}
-	mant := strings.ReplaceAll(s[intStart:i], ",", "")
-	if k := strings.IndexAny(mant, "eE"); k >= 0 {
-		mant = mant[:k]
+	// ParseFloat reads the exponent itself, so "0e400" is 0, not 0·∞.
+	v, err := strconv.ParseFloat(strings.ReplaceAll(s[intStart:i], ",", ""), 64)
+	if err != nil && !errors.Is(err, strconv.ErrRange) {
+		v = 0 // cannot happen for what was scanned
 	}
-	v, err := strconv.ParseFloat(mant, 64)
-	if err != nil && v == 0 { // cannot happen for what was scanned; read as 0
-		v = 0
-	}
-	v *= math.Pow(10, float64(min(max(exp, -400), 400)))
 	if neg {
 		v = -v
 	}
 	q := Quantity{Value: v}
 	if decimals > 0 {
-		q.Step = math.Pow(10, float64(exp-decimals))
+		if step := math.Pow(10, float64(exp-decimals)); !math.IsInf(step, 0) {
+			q.Step = step
+		}
 	}
 	// Attached letters: a scale ("85k") or a unit ("10mg").
 	j := i
