@@ -181,3 +181,26 @@ func BenchmarkLog(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkEntryWriter measures what log adds to the library's Query per
+// entry: formatting one kernel-like decision entry and writing it to a
+// discarded stdout. Compare with BenchmarkLog's lib-ns/run divided by the
+// file's entries.
+func BenchmarkEntryWriter(b *testing.B) {
+	en := recorder.Entry{Seq: 123456, Time: time.Date(2026, 1, 1, 0, 0, 1, 5e6, time.UTC), Trace: "5209e2f34a7c-4",
+		Agent: "agent-07", Kind: recorder.KindDecision, Op: agentos.OpExec, Tool: "search",
+		Args: []byte(`{"q":"benchmark query"}`), Meta: map[string]string{"version": "1.0.0"},
+		PolicyVersion: "fixture@7+1b2b24ee032c", Rule: "search", Effect: agentos.Allow, Status: recorder.StatusPermitted}
+	for _, format := range []string{"table", "jsonl"} {
+		b.Run(format, func(b *testing.B) {
+			w := newEntryWriter(&env{stdout: io.Discard, format: format})
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := w.write(&en); err != nil {
+					b.Fatal(err)
+				}
+			}
+			require.NoError(b, w.close())
+		})
+	}
+}

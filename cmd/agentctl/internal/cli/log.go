@@ -348,7 +348,7 @@ func (w *entryWriter) write(en *recorder.Entry) error {
 func (w *entryWriter) cells(en *recorder.Entry) {
 	w.buf = strconv.AppendUint(w.buf[:0], en.Seq, 10)
 	w.row[0] = string(w.buf)
-	w.buf = en.Time.UTC().AppendFormat(w.buf[:0], "2006-01-02T15:04:05.000Z")
+	w.buf = appendTime(w.buf[:0], en.Time.UTC(), true)
 	w.row[1] = string(w.buf)
 	w.row[2] = string(en.Agent)
 	w.row[3] = string(en.Kind)
@@ -402,12 +402,15 @@ func clip(s string, n int) string {
 func (w *entryWriter) line(cells []string, en *recorder.Entry) {
 	b := w.buf[:0]
 	for i, c := range cells {
-		c = cellEscaper.Replace(c)
+		width, ctl := scanCell(c)
+		if ctl {
+			c = cellEscaper.Replace(c)
+			width, _ = scanCell(c)
+		}
 		if i == len(cells)-1 {
 			b = append(b, c...)
 			break
 		}
-		width := utf8.RuneCountInString(c)
 		w.widths[i] = max(w.widths[i], width)
 		color := ""
 		if w.color && en != nil {
@@ -420,14 +423,30 @@ func (w *entryWriter) line(cells []string, en *recorder.Entry) {
 		} else {
 			b = append(b, c...)
 		}
-		for range w.widths[i] - width + 2 {
-			b = append(b, ' ')
+		for pad := w.widths[i] - width + 2; pad > 0; pad -= len(spaces) {
+			b = append(b, spaces[:min(pad, len(spaces))]...)
 		}
 	}
 	b = bytes.TrimRight(b, " ")
 	b = append(b, '\n')
 	w.w.Write(b)
 	w.buf = b
+}
+
+const spaces = "                                                                "
+
+// scanCell returns the width of s in runes (its columns, for the scripts
+// agentctl prints) and whether it holds a control character, in one pass
+// with a fast path for ASCII.
+func scanCell(s string) (width int, ctl bool) {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return utf8.RuneCountInString(s), ctl || strings.ContainsAny(s[i:], "\t\n\r")
+		}
+		ctl = ctl || c < 0x20
+	}
+	return len(s), ctl
 }
 
 // colorOf returns the ANSI colour of column i of en's row, or "".

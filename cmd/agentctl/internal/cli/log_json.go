@@ -27,7 +27,7 @@ func appendEntryJSON(b []byte, e *recorder.Entry) ([]byte, error) {
 	b = append(b, `{"seq":`...)
 	b = strconv.AppendUint(b, e.Seq, 10)
 	b = append(b, `,"time":"`...)
-	b = e.Time.AppendFormat(b, time.RFC3339Nano)
+	b = appendTime(b, e.Time, false)
 	b = append(b, `","trace":`...)
 	b = appendJSONString(b, e.Trace)
 	b = appendField(b, "agent", string(e.Agent))
@@ -140,6 +140,15 @@ func appendField(b []byte, name, value string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe marks the ASCII bytes encoding/json writes as they are, with
+// HTML escaping: printable characters but ", \\, <, > and &.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
+
 func appendHex(b, src []byte) []byte {
 	for _, c := range src {
 		b = append(b, hexDigits[c>>4], hexDigits[c&0xF])
@@ -157,7 +166,7 @@ func appendJSONString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			if jsonSafe[c] {
 				i++
 				continue
 			}
@@ -201,4 +210,50 @@ func appendJSONString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// appendTime appends t as time.RFC3339Nano formats it (json.Marshal's
+// form) or, with millis, as "2006-01-02T15:04:05.000Z" (the table's; t
+// must then be in UTC). UTC times take a fast path, the rest
+// AppendFormat.
+func appendTime(b []byte, t time.Time, millis bool) []byte {
+	if t.Location() != time.UTC {
+		if millis {
+			return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+		}
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		if millis {
+			return t.AppendFormat(b, "2006-01-02T15:04:05.000Z")
+		}
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	h, mi, sec := t.Clock()
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-',
+		byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T',
+		byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':', byte('0'+sec/10), byte('0'+sec%10))
+	ns := t.Nanosecond()
+	digits := 9
+	if millis {
+		ns /= 1e6
+		digits = 3
+	} else {
+		if ns == 0 {
+			return append(b, 'Z')
+		}
+		for ns%10 == 0 {
+			ns /= 10
+			digits--
+		}
+	}
+	b = append(b, '.')
+	var frac [9]byte
+	for i := digits - 1; i >= 0; i-- {
+		frac[i] = byte('0' + ns%10)
+		ns /= 10
+	}
+	b = append(b, frac[:digits]...)
+	return append(b, 'Z')
 }

@@ -110,3 +110,18 @@ func FuzzAppendEntryJSON(f *testing.F) {
 		checkEntryJSON(t, e)
 	})
 }
+
+// TestAppendTime checks the fast time formats against AppendFormat over
+// generated times, UTC and not.
+func TestAppendTime(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	zones := []*time.Location{time.UTC, time.FixedZone("x", 5*3600+1800), time.FixedZone("y", -7*3600), time.Local}
+	for range 20000 {
+		tm := time.Unix(r.Int64N(400e9)-100e9, 0).Add(time.Duration(r.Int64N(1e9)) / time.Duration(1+r.IntN(3)*r.IntN(1e6)))
+		tm = tm.In(zones[r.IntN(len(zones))])
+		require.Equal(t, tm.AppendFormat(nil, time.RFC3339Nano), appendTime(nil, tm, false), "%v", tm)
+		require.Equal(t, tm.UTC().AppendFormat(nil, "2006-01-02T15:04:05.000Z"), appendTime(nil, tm.UTC(), true), "%v", tm)
+	}
+	zero := time.Time{}
+	require.Equal(t, zero.AppendFormat(nil, time.RFC3339Nano), appendTime(nil, zero, false))
+}
