@@ -17,8 +17,9 @@ type comparer struct {
 
 // item is one prepared answer.
 type item struct {
-	text string
-	vec  []float32 // the embedding, for an embedding metric and a non-empty text
+	text  string
+	vec   []float32 // the embedding, for an embedding metric and a non-empty text
+	facts *facts    // what the factual metric reads from text, read once; nil for other metrics
 }
 
 func newComparer(p Profile, embed agentos.Embedder) (comparer, error) {
@@ -43,7 +44,16 @@ func (c comparer) prepare(ctx context.Context, text string) (item, error) {
 		return item{}, err
 	}
 	it.vec = v
-	return it, nil
+	return withFacts(c.metric, it), nil
+}
+
+// withFacts reads it's text for the factual metric, once per answer rather
+// than once per pair.
+func withFacts(m Metric, it item) item {
+	if m == Factual && !blank(it.text) {
+		it.facts = readFacts(it.text)
+	}
+	return it
 }
 
 func (c comparer) compare(a, b item) (Score, error) {

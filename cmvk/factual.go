@@ -1,5 +1,7 @@
 package cmvk
 
+import "errors"
+
 // FiguresConflict reports whether two texts state different figures: each
 // has at least one figure ([Quantities]) that no figure of the other
 // equals (within tol, or as a rounded restatement). A figure on one side
@@ -20,12 +22,29 @@ func FiguresConflict(a, b string, tol Tolerance) (bool, float64, error) {
 	if err != nil {
 		return false, 0, err
 	}
+	conflict, share := figuresConflict(qa, qb, tol)
+	return conflict, share, nil
+}
+
+func figuresConflict(qa, qb []Quantity, tol Tolerance) (bool, float64) {
 	if len(qa)+len(qb) == 0 {
-		return false, 0, nil
+		return false, 0
 	}
 	m := matchQuantities(qa, qb, tol)
 	share := float64(len(qa)+len(qb)-2*m) / float64(len(qa)+len(qb))
-	return m < len(qa) && m < len(qb), share, nil
+	return m < len(qa) && m < len(qb), share
+}
+
+// facts is what [FactualDrift] reads from one text.
+type facts struct {
+	claim claim
+	qs    []Quantity
+	err   error // from Quantities
+}
+
+func readFacts(text string) *facts {
+	qs, err := Quantities(text)
+	return &facts{claim: parseClaim(text), qs: qs, err: err}
 }
 
 // FactualDrift combines an embedding comparison with the two checks an
@@ -49,18 +68,21 @@ func FactualDrift(cos Score, a, b string) (Score, error) {
 	if blank(a) || blank(b) {
 		return cos, nil
 	}
-	if p := Contradiction(a, b); p.Contradicts {
+	return factualScore(cos, readFacts(a), readFacts(b))
+}
+
+func factualScore(cos Score, a, b *facts) (Score, error) {
+	if p := contradiction(a.claim, b.claim); p.Contradicts {
 		conf := p.Overlap
 		if p.Verdicts {
 			conf = 1
 		}
 		return Score{Drift: 1, Confidence: conf}, nil
 	}
-	conflict, _, err := FiguresConflict(a, b, DefaultTolerance)
-	if err != nil {
+	if err := errors.Join(a.err, b.err); err != nil {
 		return Score{}, err
 	}
-	if conflict {
+	if conflict, _ := figuresConflict(a.qs, b.qs, DefaultTolerance); conflict {
 		return Score{Drift: 1, Confidence: 1}, nil
 	}
 	return cos, nil

@@ -223,7 +223,7 @@ func (m *Monitor) prepare(ctx context.Context, o Observation) (item, error) {
 	if err := finite32(v); err != nil {
 		return item{}, err
 	}
-	return item{text: o.Text, vec: slices.Clone(v)}, nil
+	return withFacts(m.profile.Metric, item{text: o.Text, vec: slices.Clone(v)}), nil
 }
 
 func (m *Monitor) compare(a, b item) (Score, error) {

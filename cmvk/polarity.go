@@ -54,7 +54,10 @@ type Polarity struct {
 // as much as one in the main claim, and a contradiction in other words
 // ("You cannot deploy on Friday" / "Friday deploys are fine") is not seen.
 func Contradiction(a, b string) Polarity {
-	pa, pb := parseClaim(a), parseClaim(b)
+	return contradiction(parseClaim(a), parseClaim(b))
+}
+
+func contradiction(pa, pb claim) Polarity {
 	var p Polarity
 	if pa.verdict != 0 && pb.verdict != 0 && pa.verdict != pb.verdict {
 		p.Verdicts, p.Contradicts = true, true
@@ -66,18 +69,12 @@ func Contradiction(a, b string) Polarity {
 	// side holding both. The opposite is then counted as x for overlap.
 	subst := make(map[string]string)
 	for x := range pa.words {
-		for _, y := range opposites(x) {
-			if pb.words[y] && !pb.words[x] && !pa.words[y] {
+		for y := range pb.words {
+			if opposite(x, y) && !pb.words[x] && !pa.words[y] {
 				p.Flips++
-				subst[y] = x
-			}
-		}
-	}
-	for y := range pb.words {
-		for _, x := range opposites(y) {
-			if pa.words[x] && subst[y] == "" && !pa.words[y] && !pb.words[x] {
-				p.Flips++
-				subst[y] = x
+				if subst[y] == "" {
+					subst[y] = x
+				}
 			}
 		}
 	}
@@ -193,19 +190,25 @@ func setOf(ws ...string) map[string]bool {
 	return m
 }
 
-// opposites returns the stems opposite to the stem w: its antonyms, w
-// with a negative prefix, and w without one.
-func opposites(w string) []string {
-	out := append([]string(nil), antonyms[w]...)
-	if len(w) >= 3 {
+// opposite reports whether the stems x and y are opposites: antonyms, or
+// one is the other with a negative prefix ("safe" / "unsafe").
+func opposite(x, y string) bool {
+	if len(x) > len(y) {
+		x, y = y, x
+	}
+	if len(x) >= 3 {
 		for _, p := range negPrefixes {
-			out = append(out, p+w)
-			if rest, ok := strings.CutPrefix(w, p); ok && len(rest) >= 3 {
-				out = append(out, rest)
+			if len(y) == len(p)+len(x) && strings.HasPrefix(y, p) && y[len(p):] == x {
+				return true
 			}
 		}
 	}
-	return out
+	for _, z := range antonyms[x] {
+		if z == y {
+			return true
+		}
+	}
+	return false
 }
 
 func parseClaim(s string) claim {

@@ -82,7 +82,17 @@ func compareItems(m Metric, a, b item) (Score, error) {
 		if err != nil {
 			return Score{}, err
 		}
-		return FactualDrift(cos, a.text, b.text)
+		if blank(a.text) || blank(b.text) {
+			return cos, nil
+		}
+		fa, fb := a.facts, b.facts
+		if fa == nil {
+			fa = readFacts(a.text)
+		}
+		if fb == nil {
+			fb = readFacts(b.text)
+		}
+		return factualScore(cos, fa, fb)
 	}
 	return vectorMetrics[m](a.vec, b.vec)
 }
