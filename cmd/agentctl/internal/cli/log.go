@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -52,9 +53,10 @@ written while agentctl reads) until interrupted (Ctrl-C), until
 --follow-for (counted from the end of the entries already recorded) has
 passed, or until --limit entries were printed.
 
-FILE is one file: of a rollover set (audit.db, audit.000002.db, …) query
-the file that holds the period wanted. log does not verify the chain; run
-"agentctl verify" for that.
+FILE brings the rest of its rollover set (audit.db, audit.000002.db, …,
+as verify does), read in chain order; --follow moves on to the next file
+when the writer starts one. log does not verify the chain; run "agentctl
+verify" for that.
 
 The table is coloured on a terminal unless --no-color or NO_COLOR is set.`,
 		Example: `  agentctl log audit.db
@@ -87,9 +89,9 @@ The table is coloured on a terminal unless --no-color or NO_COLOR is set.`,
 	return c
 }
 
-// buildFilter turns the flags into a recorder filter; --rule is matched
-// by the caller (the recorder does not index it), so the filter's limit is
-// left to the caller when a rule is given.
+// buildFilter turns the flags into a recorder filter. --rule and --limit
+// are applied by printEntries (the recorder does not index rules, and a
+// limit spans the files of a rollover set).
 func (f *logFlags) buildFilter(now time.Time) (recorder.Filter, error) {
 	q := recorder.Filter{Agent: agentos.AgentID(f.agent), Tool: f.tool, Trace: f.trace, After: f.after}
 	if f.op != "" {
@@ -142,9 +144,6 @@ func (f *logFlags) buildFilter(now time.Time) (recorder.Filter, error) {
 	if f.followFor < 0 {
 		return q, usageError("--follow-for %s: must not be negative", f.followFor)
 	}
-	if f.rule == "" {
-		q.Limit = f.limit
-	}
 	return q, nil
 }
 
@@ -191,37 +190,66 @@ func parseWhen(s string, now time.Time) (time.Time, error) {
 	return now.Add(-dur), nil
 }
 
-func runLog(ctx context.Context, e *env, f *logFlags, path string, now time.Time) error {
+func runLog(ctx context.Context, e *env, f *logFlags, path string, now time.Time) (err error) {
 	q, err := f.buildFilter(now)
 	if err != nil {
 		return err
 	}
-	r, err := openRecorder(path)
-	if err != nil {
+	if err := checkFile(path); err != nil {
 		return err
 	}
-	defer r.Close()
+	files := segments(path)
+	if f.reverse {
+		slices.Reverse(files)
+	}
+	w := newEntryWriter(e)
+	defer func() {
+		if cerr := w.close(); err == nil {
+			err = cerr
+		}
+	}()
 	// The entries already recorded are read under the caller's context
 	// (SIGINT ends the process as usual); only the follow, which runs until
 	// interrupted, turns SIGINT into a clean end. See interruptible.
-	w := newEntryWriter(e)
-	n, last, err := printEntries(ctx, r, q, f.rule, f.limit, w)
-	if err == nil && f.follow && (f.limit == 0 || n < f.limit) {
-		fctx, stop := interruptible(ctx)
-		defer stop()
-		if f.followFor > 0 {
-			var cancel context.CancelFunc
-			fctx, cancel = context.WithTimeout(fctx, f.followFor)
-			defer cancel()
+	n, last := 0, q.After
+	for i, p := range files {
+		r, err := openRecorder(p)
+		if err != nil {
+			return err
 		}
-		if err = follow(fctx, r, q, f.rule, f.limit-n, last, f.interval, w); fctx.Err() != nil {
-			err = nil // interrupted, or --follow-for passed: a normal end
+		left := 0
+		if f.limit > 0 {
+			left = f.limit - n
+		}
+		k, seen, err := printEntries(ctx, r, q, f.rule, left, w)
+		n, last = n+k, max(last, seen)
+		if err == nil && f.follow && i == len(files)-1 && (f.limit == 0 || n < f.limit) {
+			fctx, stop := interruptible(ctx)
+			defer stop()
+			if f.followFor > 0 {
+				var cancel context.CancelFunc
+				fctx, cancel = context.WithTimeout(fctx, f.followFor)
+				defer cancel()
+			}
+			fl := &follower{path: path, files: len(files), file: p, r: r, q: q, rule: f.rule, last: last, w: w}
+			if f.limit > 0 {
+				fl.left = f.limit - n
+			}
+			err = fl.run(fctx, f.interval)
+			p, r = fl.file, fl.r
+			if fctx.Err() != nil {
+				err = nil // interrupted, or --follow-for passed: a normal end
+			}
+		}
+		r.Close()
+		if err != nil {
+			return readError(p, err)
+		}
+		if f.limit > 0 && n >= f.limit {
+			break
 		}
 	}
-	if ferr := w.close(); err == nil {
-		err = ferr
-	}
-	return readError(path, err)
+	return nil
 }
 
 // printEntries writes the entries of q that match rule (when set), at
@@ -229,6 +257,10 @@ func runLog(ctx context.Context, e *env, f *logFlags, path string, now time.Time
 // sequence it saw.
 func printEntries(ctx context.Context, r *recorder.Recorder, q recorder.Filter, rule string, limit int, w *entryWriter) (n int, last uint64, err error) {
 	last = q.After
+	q.Limit = 0
+	if rule == "" {
+		q.Limit = limit
+	}
 	for en, err := range r.Query(ctx, q) {
 		if err != nil {
 			return n, last, err
@@ -248,10 +280,33 @@ func printEntries(ctx context.Context, r *recorder.Recorder, q recorder.Filter, 
 	return n, last, nil
 }
 
-// follow polls r every interval for entries after last and prints them
-// until ctx ends or limit (when positive) more were printed.
-func follow(ctx context.Context, r *recorder.Recorder, q recorder.Filter, rule string, limit int, last uint64, interval time.Duration, w *entryWriter) error {
-	if err := w.flush(); err != nil {
+// follower tails the last file of a recorder, moving to the next file of
+// its rollover set when the writer starts one.
+type follower struct {
+	path  string             // FILE as given: the first of the set
+	files int                // files of the set known so far
+	file  string             // the file followed
+	r     *recorder.Recorder // open on file; the caller closes the last one
+	q     recorder.Filter
+	rule  string
+	last  uint64 // last sequence seen
+	left  int    // entries still to print (0: no bound)
+	w     *entryWriter
+	// badSince is when the next file of the set was first seen and could
+	// not be opened (zero: not so).
+	badSince time.Time
+}
+
+// newFileGrace bounds how long follow waits for a new file of a rollover
+// set to become a readable recorder.
+const newFileGrace = 5 * time.Second
+
+// run polls every interval for entries after f.last and prints them until
+// ctx ends or f.left more were printed. A new file of the set (the writer
+// rolled over) is opened once the current one has been read to its end:
+// the writer starts a new file only after its last commit to the old one.
+func (f *follower) run(ctx context.Context, interval time.Duration) error {
+	if err := f.w.flush(); err != nil {
 		return err
 	}
 	t := time.NewTicker(interval)
@@ -262,25 +317,60 @@ func follow(ctx context.Context, r *recorder.Recorder, q recorder.Filter, rule s
 			return nil
 		case <-t.C:
 		}
-		q.After = last
-		q.Limit = 0
-		n, seen, err := printEntries(ctx, r, q, rule, limit, w)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
+		for {
+			next := ""
+			if segs := segments(f.path); len(segs) > f.files {
+				next = segs[f.files]
 			}
-			return err
-		}
-		last = seen
-		if err := w.flush(); err != nil {
-			return err
-		}
-		if limit > 0 {
-			if limit -= n; limit <= 0 {
-				return nil
+			done, err := f.poll(ctx)
+			if err != nil || done {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return err
 			}
+			if next == "" {
+				break
+			}
+			r, err := openRecorder(next)
+			if err != nil {
+				// The writer creates the file, then its schema: give it
+				// a moment before calling the file bad.
+				if f.badSince.IsZero() {
+					f.badSince = time.Now()
+				}
+				if time.Since(f.badSince) < newFileGrace {
+					break
+				}
+				return err
+			}
+			f.badSince = time.Time{}
+			f.r.Close()
+			f.r, f.file = r, next
+			f.files++
 		}
 	}
+}
+
+// poll prints the entries of the current file after f.last; done reports
+// that f.left entries were printed.
+func (f *follower) poll(ctx context.Context) (done bool, err error) {
+	q := f.q
+	q.After = f.last
+	n, seen, err := printEntries(ctx, f.r, q, f.rule, f.left, f.w)
+	f.last = seen
+	if err != nil {
+		return false, err
+	}
+	if err := f.w.flush(); err != nil {
+		return false, err
+	}
+	if f.left > 0 {
+		if f.left -= n; f.left <= 0 {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // entryWriter streams entries in the chosen format without holding them:

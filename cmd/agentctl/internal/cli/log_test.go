@@ -79,10 +79,10 @@ func TestBuildFilter(t *testing.T) {
 	}{
 		{name: "none", want: recorder.Filter{}},
 		{name: "agent op tool", flags: logFlags{agent: "a", op: "exec", tool: "t", trace: "x", after: 5, limit: 3},
-			want: recorder.Filter{Agent: "a", Op: agentos.OpExec, Tool: "t", Trace: "x", After: 5, Limit: 3}},
+			want: recorder.Filter{Agent: "a", Op: agentos.OpExec, Tool: "t", Trace: "x", After: 5}},
 		{name: "effect implies decisions", flags: logFlags{effect: "deny"},
 			want: recorder.Filter{Kind: recorder.KindDecision, Effects: []agentos.Effect{agentos.Deny}}},
-		{name: "rule leaves the limit to the caller", flags: logFlags{rule: "r", limit: 4},
+		{name: "rule and limit are the caller's", flags: logFlags{rule: "r", limit: 4},
 			want: recorder.Filter{Kind: recorder.KindDecision}},
 		{name: "reverse", flags: logFlags{reverse: true}, want: recorder.Filter{Order: recorder.Descending}},
 		{name: "range", flags: logFlags{since: "2026-01-01", until: "2026-01-02"},

@@ -63,9 +63,12 @@ func checkInput(path, what string) error {
 func readError(path string, err error) error {
 	var se *recorder.SchemaError
 	var ce *recorder.ChainError
+	var xe *exitError
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &xe):
+		return err // already one line with its code
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	case errors.As(err, &se):
