@@ -269,6 +269,17 @@ func TestContradiction(t *testing.T) {
 	s, err := PolarityDrift("yes", " ")
 	require.NoError(t, err)
 	require.Equal(t, disjoint, s)
+
+	// Linear in the words: two texts of 20,000 distinct words each, every
+	// one with its negative-prefix twin on the other side.
+	var a, b strings.Builder
+	for i := range 20000 {
+		w := "w" + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26%26)) + string(rune('a'+i/676%26))
+		a.WriteString(w + " ")
+		b.WriteString("un" + w + " ")
+	}
+	p := Contradiction(a.String(), b.String())
+	require.Positive(t, p.Flips)
 }
 
 func TestFactualDrift(t *testing.T) {

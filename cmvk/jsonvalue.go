@@ -157,10 +157,14 @@ func walkLeaves(dec *json.Decoder, path string, depth int, out map[string]jsonLe
 		if _, err := dec.Token(); err != nil { // the closing delimiter
 			return fmt.Errorf("%w: %v", ErrNotJSON, err)
 		}
-		if n == 0 {
-			return add(jsonLeaf{kind: string(t) + map[json.Delim]string{'{': "}", '[': "]"}[t]})
+		switch {
+		case n > 0:
+			return nil
+		case t == '{':
+			return add(jsonLeaf{kind: "{}"})
+		default:
+			return add(jsonLeaf{kind: "[]"})
 		}
-		return nil
 	case string:
 		return add(jsonLeaf{kind: "string", str: strings.ToLower(strings.Join(strings.Fields(t), " "))})
 	case json.Number:

@@ -1,6 +1,7 @@
 package cmvk
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -68,9 +69,11 @@ func contradiction(pa, pb claim) Polarity {
 	// Antonyms: x on one side and its opposite y on the other, neither
 	// side holding both. The opposite is then counted as x for overlap.
 	subst := make(map[string]string)
+	var ys []string
 	for x := range pa.words {
-		for y := range pb.words {
-			if opposite(x, y) && !pb.words[x] && !pa.words[y] {
+		ys = pb.oppositesOf(x, ys[:0])
+		for _, y := range ys {
+			if !pb.words[x] && !pa.words[y] {
 				p.Flips++
 				if subst[y] == "" {
 					subst[y] = x
@@ -127,7 +130,8 @@ func PolarityDrift(a, b string) (Score, error) {
 type claim struct {
 	verdict   int // +1 or −1 for an opening verdict word, else 0
 	negations int
-	words     map[string]bool // stemmed content words
+	words     map[string]bool     // stemmed content words
+	prefixed  map[string][]string // a word without its negative prefix → the words that have it
 }
 
 var (
@@ -190,25 +194,30 @@ func setOf(ws ...string) map[string]bool {
 	return m
 }
 
-// opposite reports whether the stems x and y are opposites: antonyms, or
-// one is the other with a negative prefix ("safe" / "unsafe").
-func opposite(x, y string) bool {
-	if len(x) > len(y) {
-		x, y = y, x
+// oppositesOf appends to out the words of c opposite to the stem x, each
+// once: its antonyms, x with a negative prefix ("safe" / "unsafe"), and x
+// without one. Map lookups only, so a pair of texts costs time linear in
+// their words.
+func (c claim) oppositesOf(x string, out []string) []string {
+	add := func(y string) {
+		if c.words[y] && !slices.Contains(out, y) {
+			out = append(out, y)
+		}
+	}
+	for _, y := range antonyms[x] {
+		add(y)
 	}
 	if len(x) >= 3 {
-		for _, p := range negPrefixes {
-			if len(y) == len(p)+len(x) && strings.HasPrefix(y, p) && y[len(p):] == x {
-				return true
-			}
+		for _, y := range c.prefixed[x] {
+			add(y)
 		}
 	}
-	for _, z := range antonyms[x] {
-		if z == y {
-			return true
+	for _, p := range negPrefixes {
+		if rest, ok := strings.CutPrefix(x, p); ok && len(rest) >= 3 {
+			add(rest)
 		}
 	}
-	return false
+	return out
 }
 
 func parseClaim(s string) claim {
@@ -256,6 +265,16 @@ func parseClaim(s string) claim {
 		case stopWords[w] || isNumeral(w):
 		default:
 			c.words[stem(w)] = true
+		}
+	}
+	for w := range c.words {
+		for _, p := range negPrefixes {
+			if rest, ok := strings.CutPrefix(w, p); ok && len(rest) >= 3 {
+				if c.prefixed == nil {
+					c.prefixed = make(map[string][]string)
+				}
+				c.prefixed[rest] = append(c.prefixed[rest], w)
+			}
 		}
 	}
 	return c
