@@ -131,8 +131,9 @@
 // that leaves facts out are left to the embedding, which scores them
 // close. The code metric compares tokens, not behaviour: a loop written as
 // recursion, or r*r as r**2, drifts. The
-// lexical, sequence and code metrics cost time quadratic in the input and
-// refuse inputs over [MaxSequence] elements ([ErrTooLarge]). A Monitor
+// lexical, sequence, code and codetoken metrics cost time quadratic in the
+// input and refuse inputs over [MaxSequence] elements ([ErrTooLarge]); the
+// others are linear. A Monitor
 // bounds its keys by evicting the least recently observed one, whose next
 // observation becomes a new baseline: size [WithMaxKeys] above the number
 // of live (agent, task) pairs, or an agent that floods keys can reset its
