@@ -254,12 +254,16 @@ func (s *memSub) deliver(ctx context.Context, it *item) {
 			it.reply.fail(err)
 			return
 		}
-		if ctx.Err() != nil {
-			return // unsubscribed or closed while the handler ran
-		}
 		if panicked {
+			// Dead-lettered even when the subscription ended meanwhile
+			// (a kernel kills the agent whose handler panicked, which ends
+			// its subscriptions): the panic is the message's fate, not a
+			// shutdown's, and nobody else will see the message.
 			b.deadLetter(it, DeadPanic, err.Error(), attempt, s.pattern)
 			return
+		}
+		if ctx.Err() != nil {
+			return // unsubscribed or closed while the handler ran
 		}
 		if attempt >= b.o.Retry.MaxAttempts {
 			b.deadLetter(it, DeadHandlerError, err.Error(), attempt, s.pattern)

@@ -255,10 +255,14 @@ func (s *sub) handle(ctx context.Context, msg jetstream.Msg) {
 		b.st.panics.Add(1)
 	}
 	switch {
+	case panicked:
+		// Dead-lettered even when the subscription ended meanwhile (a
+		// kernel kills the agent whose handler panicked, which ends its
+		// subscriptions): a message that makes handlers panic is not
+		// handed to the next reader.
+		s.giveUp(ctx, msg, m, amb.DeadPanic, herr.Error(), seq, attempt)
 	case ctx.Err() != nil:
 		_ = msg.Nak() // interrupted by Unsubscribe or Close: the next reader gets it
-	case panicked:
-		s.giveUp(ctx, msg, m, amb.DeadPanic, herr.Error(), seq, attempt)
 	case attempt >= b.o.Retry.MaxAttempts:
 		s.giveUp(ctx, msg, m, amb.DeadHandlerError, herr.Error(), seq, attempt)
 	default:
