@@ -513,8 +513,8 @@ func (w *entryWriter) line(cells []string, en *recorder.Entry) {
 		} else {
 			b = append(b, c...)
 		}
-		for pad := w.widths[i] - width + 2; pad > 0; pad -= len(spaces) {
-			b = append(b, spaces[:min(pad, len(spaces))]...)
+		for pad := w.widths[i] - width + 2; pad > 0; pad -= len(padding) {
+			b = append(b, padding[:min(pad, len(padding))]...)
 		}
 	}
 	b = bytes.TrimRight(b, " ")
@@ -523,7 +523,7 @@ func (w *entryWriter) line(cells []string, en *recorder.Entry) {
 	w.buf = b
 }
 
-const spaces = "                                                                "
+const padding = "                                                                "
 
 // scanCell returns the width of s in runes (its columns, for the scripts
 // agentctl prints) and whether it holds a control character, in one pass

@@ -117,14 +117,14 @@ func runStats(ctx context.Context, e *env, f *statsFlags, args []string, now tim
 			layout = "2006-01-02"
 		}
 		return writeRecords(e, []string{"PERIOD", "ENTRIES", "DECISIONS", "ALLOWED", "DENIED", "APPROVE", "AUDIT"}, rows, func(r periodStats) []string {
-			return []string{r.Start.Format(layout), u(r.Entries), u(r.Decisions), u(r.Allowed), u(r.Denied), u(r.Approve), u(r.Audit)}
+			return []string{r.Start.Format(layout), fmtUint(r.Entries), fmtUint(r.Decisions), fmtUint(r.Allowed), fmtUint(r.Denied), fmtUint(r.Approve), fmtUint(r.Audit)}
 		})
 	}
 	if e.format != "table" {
 		return writeRecords(e, nil, []statsResult{res}, nil)
 	}
 	type row struct{ by, value, n string }
-	rows := []row{{"total", "entries", u(res.Entries)}}
+	rows := []row{{"total", "entries", fmtUint(res.Entries)}}
 	if !res.Oldest.IsZero() {
 		rows = append(rows, row{"time", "oldest", res.Oldest.Format(time.RFC3339Nano)}, row{"time", "newest", res.Newest.Format(time.RFC3339Nano)})
 	}
@@ -133,13 +133,13 @@ func runStats(ctx context.Context, e *env, f *statsFlags, args []string, now tim
 		m    map[string]uint64
 	}{{"agent", res.ByAgent}, {"op", res.ByOp}, {"kind", res.ByKind}, {"effect", res.ByEffect}, {"rule", res.ByRule}} {
 		for _, k := range slices.Sorted(maps.Keys(g.m)) {
-			rows = append(rows, row{g.name, k, u(g.m[k])})
+			rows = append(rows, row{g.name, k, fmtUint(g.m[k])})
 		}
 	}
 	return writeRecords(e, []string{"BY", "VALUE", "ENTRIES"}, rows, func(r row) []string { return []string{r.by, r.value, r.n} })
 }
 
-func u(n uint64) string { return strconv.FormatUint(n, 10) }
+func fmtUint(n uint64) string { return strconv.FormatUint(n, 10) }
 
 // countFile adds the entries of the recorder at path that match q to res
 // and, when period is set, to periods (keyed by period start, Unix
