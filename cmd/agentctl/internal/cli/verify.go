@@ -213,8 +213,11 @@ func parsePublicKey(s string) (ed25519.PublicKey, error) {
 	return nil, usageError("--pubkey %s: not an Ed25519 public key (want 64 hex digits or base64 of 32 bytes, or a file holding one)", s)
 }
 
+// progressEvery is how often the progress line is redrawn.
+var progressEvery = 200 * time.Millisecond
+
 // startProgress shows, on a terminal only, which files verify walks and
-// for how long, redrawn every 200ms on one line of w; the returned stop
+// for how long, redrawn every progressEvery on one line of w; the returned stop
 // ends it, clears the line and waits for its goroutine. The recorder
 // reports no progress within a file, so the line shows the files and the
 // time spent, not a fraction.
@@ -232,7 +235,7 @@ func startProgress(w io.Writer, files []string) (stop func()) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		start := time.Now()
-		t := time.NewTicker(200 * time.Millisecond)
+		t := time.NewTicker(progressEvery)
 		defer t.Stop()
 		spin := `|/-\`
 		for i := 0; ; i++ {
