@@ -13,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"github.com/agent-os/agentos/amb/natsbus"
 	"github.com/agent-os/agentos/recorder"
 )
 
@@ -22,6 +24,9 @@ func init() { register("verify", newVerifyCmd) }
 
 type verifyFlags struct {
 	anchor, pubkey, source string
+	// Anchors in a NATS JetStream stream (amb/natsbus.AnchorStream).
+	natsURL, natsStream, natsSubject string
+	natsTimeout                      time.Duration
 }
 
 func newVerifyCmd(e *env) *cobra.Command {
@@ -47,7 +52,11 @@ anchor publisher writes them), checks each signature with --pubkey (an
 Ed25519 public key in hex or base64, or a file holding one) and that each
 is of --source (default: the source the anchors name, which must all be
 the same), then verifies that the chain passes through every anchor.
-Anchors published to a NATS stream must first be saved to a file.
+--anchor-nats reads them instead (or as well) from the NATS JetStream
+stream the kernel's anchor publisher writes to (amb/natsbus), for the
+recorder named by --source, which it then requires. agentctl reads the
+stream with the configuration the publisher gives it (--anchor-stream,
+--anchor-subject: the same defaults), and creates it, empty, if absent.
 
 On a terminal, stderr shows what is being verified and the time spent
 (the recorder reports no progress within a file).
@@ -57,6 +66,7 @@ does not), 2 a usage error or a file that is not a readable recorder.`,
 		Example: `  agentctl verify audit.db
   agentctl verify audit.db audit.000002.db
   agentctl verify audit.db --anchor anchors.jsonl --pubkey anchor.pub
+  agentctl verify audit.db --anchor-nats nats://anchors.example:4222 --source host1:/var/audit.db --pubkey anchor.pub
   agentctl verify audit.db --format json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -67,6 +77,10 @@ does not), 2 a usage error or a file that is not a readable recorder.`,
 	fl.StringVar(&f.anchor, "anchor", "", "file of signed anchors the chain must pass through")
 	fl.StringVar(&f.pubkey, "pubkey", "", "Ed25519 public key of the anchors (hex, base64, or a file holding one)")
 	fl.StringVar(&f.source, "source", "", "recorder source the anchors must name (default: theirs, if all agree)")
+	fl.StringVar(&f.natsURL, "anchor-nats", "", "NATS server whose JetStream stream holds the signed anchors")
+	fl.StringVar(&f.natsStream, "anchor-stream", "AGENTOS_ANCHORS", "with --anchor-nats, the stream")
+	fl.StringVar(&f.natsSubject, "anchor-subject", "agentos.anchors", "with --anchor-nats, the subject prefix")
+	fl.DurationVar(&f.natsTimeout, "nats-timeout", 10*time.Second, "with --anchor-nats, bound on connecting and fetching")
 	return c
 }
 
@@ -92,7 +106,7 @@ type brokenLink struct {
 }
 
 func runVerify(ctx context.Context, e *env, f *verifyFlags, args []string) error {
-	anchors, err := loadAnchors(f)
+	anchors, err := loadAnchors(ctx, f)
 	if err != nil {
 		return err
 	}
@@ -146,48 +160,89 @@ func describe(files []string) string {
 	return fmt.Sprintf("%s (+%d files)", files[0], len(files)-1)
 }
 
-// loadAnchors reads and checks the signed anchors of --anchor.
-func loadAnchors(f *verifyFlags) ([]recorder.Anchor, error) {
-	if f.anchor == "" {
+// loadAnchors reads the signed anchors of --anchor and --anchor-nats and
+// checks their signatures.
+func loadAnchors(ctx context.Context, f *verifyFlags) ([]recorder.Anchor, error) {
+	if f.anchor == "" && f.natsURL == "" {
 		if f.pubkey != "" || f.source != "" {
-			return nil, usageError("--pubkey and --source need --anchor")
+			return nil, usageError("--pubkey and --source need --anchor or --anchor-nats")
 		}
 		return nil, nil
 	}
 	if f.pubkey == "" {
-		return nil, usageError("--anchor needs --pubkey: an anchor whose signature is not checked proves nothing")
+		return nil, usageError("anchors need --pubkey: an anchor whose signature is not checked proves nothing")
+	}
+	if f.natsURL != "" && f.source == "" {
+		return nil, usageError("--anchor-nats needs --source: the stream keeps the anchors of each recorder apart")
 	}
 	pub, err := parsePublicKey(f.pubkey)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkFile(f.anchor); err != nil {
-		return nil, err
+	var signed []recorder.SignedAnchor
+	from := f.anchor
+	if f.anchor != "" {
+		if err := checkInput(f.anchor, "an anchor file"); err != nil {
+			return nil, err
+		}
+		if signed, err = recorder.ReadAnchorFile(f.anchor); err != nil {
+			return nil, usageError("%s", plain(err))
+		}
 	}
-	signed, err := recorder.ReadAnchorFile(f.anchor)
-	if err != nil {
-		return nil, usageError("%s", plain(err))
+	if f.natsURL != "" {
+		more, err := fetchNATSAnchors(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		signed = append(signed, more...)
+		if from == "" {
+			from = f.natsURL
+		}
 	}
 	if len(signed) == 0 {
-		return nil, usageError("%s: no anchors", f.anchor)
+		return nil, usageError("%s: no anchors", from)
 	}
 	source := f.source
 	if source == "" {
 		source = signed[0].Source
 		for _, s := range signed[1:] {
 			if s.Source != source {
-				return nil, usageError("%s: anchors of several sources (%q, %q): choose one with --source", f.anchor, source, s.Source)
+				return nil, usageError("%s: anchors of several sources (%q, %q): choose one with --source", from, source, s.Source)
 			}
 		}
 	}
 	anchors, err := recorder.VerifySignatures(pub, source, signed)
 	if errors.Is(err, recorder.ErrSignature) {
-		return nil, checkFailed("%s: %s", f.anchor, plain(err))
+		return nil, checkFailed("%s: %s", from, plain(err))
 	}
 	if err != nil {
-		return nil, usageError("%s: %s", f.anchor, plain(err))
+		return nil, usageError("%s: %s", from, plain(err))
 	}
 	return anchors, nil
+}
+
+// fetchNATSAnchors fetches the signed anchors of f.source from the
+// anchor stream at f.natsURL, within f.natsTimeout.
+func fetchNATSAnchors(ctx context.Context, f *verifyFlags) ([]recorder.SignedAnchor, error) {
+	if f.natsTimeout <= 0 {
+		return nil, usageError("--nats-timeout %s: must be positive", f.natsTimeout)
+	}
+	ctx, cancel := context.WithTimeout(ctx, f.natsTimeout)
+	defer cancel()
+	nc, err := nats.Connect(f.natsURL, nats.Name("agentctl verify"), nats.Timeout(f.natsTimeout), nats.NoReconnect())
+	if err != nil {
+		return nil, usageError("--anchor-nats %s: %v", f.natsURL, err)
+	}
+	defer nc.Close()
+	st, err := natsbus.NewAnchorStream(ctx, nc, &natsbus.AnchorStreamOptions{Stream: f.natsStream, Subject: f.natsSubject})
+	if err != nil {
+		return nil, usageError("--anchor-nats %s: %s", f.natsURL, strings.TrimPrefix(err.Error(), "natsbus: "))
+	}
+	signed, err := st.Fetch(ctx, f.source)
+	if err != nil {
+		return nil, usageError("--anchor-nats %s: %s", f.natsURL, strings.TrimPrefix(plain(err), "natsbus: "))
+	}
+	return signed, nil
 }
 
 // parsePublicKey reads an Ed25519 public key given as hex or base64, or
