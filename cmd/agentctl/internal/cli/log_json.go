@@ -96,35 +96,158 @@ func fastJSON(e *recorder.Entry) bool {
 	return len(e.Args) == 0 || compactSafe(e.Args)
 }
 
-// compactSafe reports whether json.Marshal copies raw as it is: valid
-// JSON with no whitespace outside strings and nothing its compaction
-// escapes (<, >, &, U+2028, U+2029). Canonical args (what the recorder
-// stores) are, unless they hold those characters.
-func compactSafe(raw json.RawMessage) bool {
-	inString, escaped := false, false
-	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		switch {
-		case c == '<' || c == '>' || c == '&':
-			return false
-		case c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && (raw[i+2] == 0xA8 || raw[i+2] == 0xA9):
-			return false
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
+// compactSafe reports whether json.Marshal copies raw as it is: one valid
+// JSON value with no whitespace outside strings and nothing its
+// compaction escapes (<, >, &, U+2028, U+2029). Canonical args (what the
+// recorder stores) are, unless they hold those characters. It is
+// json.Valid's grammar less the whitespace, in one pass without
+// allocating (TestCompactSafe and FuzzCompactSafe check it against
+// json.Marshal).
+func compactSafe(raw []byte) bool {
+	i, ok := jsonValue(raw, 0, 0)
+	return ok && i == len(raw)
+}
+
+// maxJSONDepth is encoding/json's nesting limit.
+const maxJSONDepth = 10000
+
+// jsonValue scans the value at raw[i:] and returns where it ends.
+func jsonValue(raw []byte, i, depth int) (int, bool) {
+	if i >= len(raw) {
+		return i, false
+	}
+	switch c := raw[i]; {
+	case c == '"':
+		return jsonString(raw, i)
+	case c == '{' || c == '[':
+		if depth >= maxJSONDepth {
+			return i, false
+		}
+		end := byte('}')
+		if c == '[' {
+			end = ']'
+		}
+		i++
+		if i < len(raw) && raw[i] == end {
+			return i + 1, true
+		}
+		for {
+			var ok bool
+			if c == '{' {
+				if i >= len(raw) || raw[i] != '"' {
+					return i, false
+				}
+				if i, ok = jsonString(raw, i); !ok || i >= len(raw) || raw[i] != ':' {
+					return i, false
+				}
+				i++
 			}
+			if i, ok = jsonValue(raw, i, depth+1); !ok || i >= len(raw) {
+				return i, false
+			}
+			switch raw[i] {
+			case ',':
+				i++
+			case end:
+				return i + 1, true
+			default:
+				return i, false
+			}
+		}
+	case c == '-' || c >= '0' && c <= '9':
+		return jsonNumber(raw, i)
+	case c == 't':
+		return jsonLiteral(raw, i, "true")
+	case c == 'f':
+		return jsonLiteral(raw, i, "false")
+	case c == 'n':
+		return jsonLiteral(raw, i, "null")
+	}
+	return i, false
+}
+
+func jsonLiteral(raw []byte, i int, lit string) (int, bool) {
+	if len(raw)-i < len(lit) || string(raw[i:i+len(lit)]) != lit {
+		return i, false
+	}
+	return i + len(lit), true
+}
+
+// jsonNumber scans -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?.
+func jsonNumber(raw []byte, i int) (int, bool) {
+	if raw[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(raw) && raw[i] == '0':
+		i++
+	case i < len(raw) && raw[i] >= '1' && raw[i] <= '9':
+		i = skipDigits(raw, i)
+	default:
+		return i, false
+	}
+	if i < len(raw) && raw[i] == '.' {
+		j := skipDigits(raw, i+1)
+		if j == i+1 {
+			return j, false
+		}
+		i = j
+	}
+	if i < len(raw) && (raw[i] == 'e' || raw[i] == 'E') {
+		i++
+		if i < len(raw) && (raw[i] == '+' || raw[i] == '-') {
+			i++
+		}
+		j := skipDigits(raw, i)
+		if j == i {
+			return j, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+func skipDigits(raw []byte, i int) int {
+	for i < len(raw) && raw[i] >= '0' && raw[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// jsonString scans the string at raw[i:] (raw[i] is '"'), refusing what
+// compaction would escape.
+func jsonString(raw []byte, i int) (int, bool) {
+	for i++; i < len(raw); i++ {
+		switch c := raw[i]; {
 		case c == '"':
-			inString = true
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			return false
+			return i + 1, true
+		case c < 0x20 || c == '<' || c == '>' || c == '&':
+			return i, false
+		case c == 0xE2 && i+2 < len(raw) && raw[i+1] == 0x80 && (raw[i+2] == 0xA8 || raw[i+2] == 0xA9):
+			return i, false
+		case c == '\\':
+			i++
+			if i >= len(raw) {
+				return i, false
+			}
+			switch raw[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if len(raw)-i < 5 {
+					return i, false
+				}
+				for _, h := range raw[i+1 : i+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return i, false
+					}
+				}
+				i += 4
+			default:
+				return i, false
+			}
 		}
 	}
-	return json.Valid(raw)
+	return i, false
 }
 
 // appendField appends ,"name":"value" unless value is empty (omitempty).

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,4 +125,38 @@ func TestAppendTime(t *testing.T) {
 	}
 	zero := time.Time{}
 	require.Equal(t, zero.AppendFormat(nil, time.RFC3339Nano), appendTime(nil, zero, false))
+}
+
+// compactSafeRef is what compactSafe must say: json.Marshal of raw is raw.
+func compactSafeRef(raw []byte) bool {
+	out, err := json.Marshal(json.RawMessage(raw))
+	return err == nil && string(out) == string(raw)
+}
+
+func TestCompactSafe(t *testing.T) {
+	for _, s := range append(argsSamples, `null`, `true`, `fals`, `-`, `-0`, `-01`, `1.`, `1.5e`, `1e+9`, `0.0E-0`, `"\u00e9"`, `"\u00g9"`,
+		`"\x"`, `"a`, `{"a"}`, `{"a":}`, `{,}`, `[1,]`, `[,1]`, `{"a":1,}`, `[[[]]]`, `{"a":{"b":[]}}`, "\"\x01\"", "\"\x7f\xff\"",
+		`"<"`, `"\u003c"`, "\"\u2028\"", `1 `, ` 1`, `""`, `[] []`, strings.Repeat("[", 10001)+strings.Repeat("]", 10001),
+		strings.Repeat("[", 10000)+strings.Repeat("]", 10000)) {
+		require.Equal(t, compactSafeRef([]byte(s)), compactSafe([]byte(s)), "%.60q", s)
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	pieces := []string{"{", "}", "[", "]", ",", ":", `"`, `\`, "u", "0", "1", "-", ".", "e", "+", "a", "true", "null", " ", "<", "\u2028", "\xff", `"k"`}
+	for range 50000 {
+		var b []byte
+		for range r.IntN(12) {
+			b = append(b, pieces[r.IntN(len(pieces))]...)
+		}
+		require.Equal(t, compactSafeRef(b), compactSafe(b), "%q", b)
+	}
+}
+
+func FuzzCompactSafe(f *testing.F) {
+	for _, s := range argsSamples {
+		f.Add([]byte(s))
+	}
+	f.Add([]byte(`{"a":[1,-2.5E+3,"\u00e9\n",{"b":null}]}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		require.Equal(t, compactSafeRef(b), compactSafe(b), "%q", b)
+	})
 }
