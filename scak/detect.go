@@ -60,8 +60,8 @@ const EvidenceBoost = 0.15
 // Defaults of a Detector.
 const (
 	DefaultThreshold = 0.7
-	DefaultHead      = 1536
-	DefaultTail      = 1024
+	DefaultHead      = 1024
+	DefaultTail      = 512
 	// MaxScan bounds head and tail together.
 	MaxScan = 64 << 10
 	// maxEvidenceText bounds a Failure's Evidence.
@@ -322,7 +322,12 @@ func (d *Detector) Match(a Answer) Match {
 	bestP, bestI, bestJ := -1, 0, 0
 	bestConf := 0.0
 	for i := range sc.toks {
-		for _, pi := range d.index.lookup(sc.toks[i].h) {
+		var next uint64
+		if i+1 < len(sc.toks) {
+			next = sc.toks[i+1].h
+		}
+		ids, _ := d.index.lookupNext(sc.toks[i].h, next, i+1 < len(sc.toks))
+		for _, pi := range ids {
 			p := d.phrases[pi]
 			if p.conf <= bestConf {
 				continue

@@ -166,6 +166,7 @@ func TestNormalize(t *testing.T) {
 		"N/A":                             "n/a",
 		"ÉTÉ Ünïcode":                     "été ünïcode",
 		"bad \xff byte":                   "bad byte",
+		"İSTANBUL Kelvin":                 "istanbul kelvin",
 		"You'll, they'd, we've, you're":   "you will, they would, we have, you are",
 	} {
 		assert.Equal(t, want, d.Normalize(in), "in %q", in)
@@ -380,7 +381,7 @@ func TestDetectorConcurrent(t *testing.T) {
 // FuzzDetect: any text and evidence is matched without a panic, within the
 // scan bound, and a match's text is valid UTF-8 within its bound.
 func FuzzDetect(f *testing.F) {
-	for _, s := range []string{"", "No data found.", "I couldn’t find it", "\xff\xfe", `"no data" found`, "n/a", "can't won't shan't", strings.Repeat("no ", 2000), "'quoted' 'x", "a.b.c. d"} {
+	for _, s := range []string{"", "No data found.", "I couldn’t find it", "\xff\xfe", `"no data" found`, "n/a", "can't won't shan't", strings.Repeat("no ", 2000), "'quoted' 'x", "a.b.c. d", "İK"} {
 		f.Add(s, "[]")
 	}
 	d, err := scak.NewDetector(scak.WithScan(512, 256))

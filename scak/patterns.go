@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -397,8 +398,10 @@ func wordAt(s string, i int) bool {
 // and the words recorded with their sentence and quoting. It allocates only
 // when sc's buffers must grow.
 func (sc *scratch) normalize(s string) {
+	sc.norm = slices.Grow(sc.norm, len(s)+len(s)/2+8)
 	inWord := false
-	ws := 0 // start of the current word in sc.norm
+	apos := false // the current word has an apostrophe: a contraction?
+	ws := 0       // start of the current word in sc.norm
 	for i := 0; i < len(s); {
 		class, r, size := classOf(s, i)
 		switch class {
@@ -406,6 +409,7 @@ func (sc *scratch) normalize(s string) {
 			next := wordAt(s, i+size)
 			if inWord && next {
 				sc.norm = append(sc.norm, byte(r))
+				apos = apos || r == '\''
 				i += size
 				continue
 			}
@@ -423,18 +427,27 @@ func (sc *scratch) normalize(s string) {
 			if !inWord {
 				sc.space()
 				inWord = true
+				apos = false
 				ws = len(sc.norm)
 			}
-			if r < utf8.RuneSelf {
-				c := byte(r)
+			if size > 1 {
+				// Not ASCII (though its lower case may be: İ, K).
+				sc.norm = utf8.AppendRune(sc.norm, r)
+				i += size
+				continue
+			}
+			// The run of ASCII word bytes from i, lowered: most of the
+			// text, without a call per byte.
+			for ; i < len(s); i++ {
+				c := s[i]
+				if c >= utf8.RuneSelf || asciiClass[c] != cWord {
+					break
+				}
 				if c >= 'A' && c <= 'Z' {
 					c += 'a' - 'A'
 				}
 				sc.norm = append(sc.norm, c)
-			} else {
-				sc.norm = utf8.AppendRune(sc.norm, r)
 			}
-			i += size
 			continue
 		case cStop:
 			// A full stop between digits (3.5) or letters (e.g) is part
@@ -446,7 +459,7 @@ func (sc *scratch) normalize(s string) {
 			}
 		}
 		if inWord {
-			sc.endWord(ws)
+			sc.endWord(ws, apos)
 			inWord = false
 		}
 		switch class {
@@ -482,7 +495,7 @@ func (sc *scratch) normalize(s string) {
 		i += size
 	}
 	if inWord {
-		sc.endWord(ws)
+		sc.endWord(ws, apos)
 	}
 }
 
@@ -523,11 +536,11 @@ var (
 	isSubjects = map[string]bool{"it": true, "there": true, "that": true, "what": true, "here": true, "he": true, "she": true, "who": true, "where": true, "how": true, "this": true}
 )
 
-// endWord records the word sc.norm[ws:], expanding a contraction into its
-// words.
-func (sc *scratch) endWord(ws int) {
+// endWord records the word sc.norm[ws:], expanding a contraction (apos:
+// the word has an apostrophe) into its words.
+func (sc *scratch) endWord(ws int, apos bool) {
 	w := sc.norm[ws:]
-	if len(w) >= 3 && (bytes.IndexByte(w, '\'') >= 0 || string(w) == "cannot") {
+	if len(w) >= 3 && (apos || string(w) == "cannot") {
 		if with, ok := notWhole[string(w)]; ok {
 			sc.norm = append(sc.norm[:ws], with...)
 			sc.emitWords(ws)
@@ -599,6 +612,9 @@ func hashString(s string) uint64 {
 
 // element is one position of a compiled phrase.
 type element struct {
+	// bloom has bit h%256 set for the hash h of every alternative word:
+	// most words of an answer are rejected by one test.
+	bloom    [4]uint64
 	words    []uint64 // hashes of the alternative words
 	prefixes []string // alternatives written "word*"
 	optional bool
@@ -606,9 +622,18 @@ type element struct {
 }
 
 func (e *element) matches(sc *scratch, t token) bool {
-	for _, h := range e.words {
-		if h == t.h {
+	if len(e.prefixes) == 0 && e.bloom[t.h>>6&3]&(1<<(t.h&63)) == 0 {
+		return false
+	}
+	if len(e.words) > 8 {
+		if _, ok := slices.BinarySearch(e.words, t.h); ok {
 			return true
+		}
+	} else {
+		for _, h := range e.words {
+			if h == t.h {
+				return true
+			}
 		}
 	}
 	for _, p := range e.prefixes {
@@ -682,6 +707,11 @@ func compilePhrase(src string, fam int, conf float64) (*phrase, error) {
 		if err := e.parseAlternatives(f, i == 0); err != nil {
 			return nil, fmt.Errorf("%w: phrase %q: %w", agentos.ErrInvalid, src, err)
 		}
+		for _, h := range e.words {
+			e.bloom[h>>6&3] |= 1 << (h & 63)
+		}
+		slices.Sort(e.words)
+		e.words = slices.Compact(e.words)
 		p.elems = append(p.elems, e)
 	}
 	p.firstWords = p.elems[0].words
@@ -771,7 +801,8 @@ func (p *phrase) matchFrom(sc *scratch, e, t int, sent int32) int {
 }
 
 // matchAt matches p with its first word at token i, honouring the anchors,
-// and returns the end of the match or -1.
+// and returns the end of the match or -1. toks[i] must be one of p's first
+// words, as the phrase index guarantees.
 func (p *phrase) matchAt(sc *scratch, i int) int {
 	toks := sc.toks
 	if p.textStart && i != 0 {
@@ -780,7 +811,9 @@ func (p *phrase) matchAt(sc *scratch, i int) int {
 	if p.sentStart && i > 0 && toks[i-1].sent == toks[i].sent {
 		return -1
 	}
-	return p.matchFrom(sc, 0, i, toks[i].sent)
+	// The first element is a plain required word that toks[i] matches:
+	// the index found p by it.
+	return p.matchFrom(sc, 1, i+1, toks[i].sent)
 }
 
 // phraseIndex finds the phrases whose first word is a given word: an
@@ -796,6 +829,45 @@ type phraseIndex struct {
 type indexSlot struct {
 	h        uint64
 	from, to int32
+	// next is a bloom filter of the words that can follow: the union,
+	// over the run's phrases, of the words their second element can
+	// match (through optional elements to the first required one; all
+	// bits when a phrase may end after its first word, or a gap or a
+	// prefix comes first). A word not in it rules the whole run out with
+	// one test.
+	next nextBloom
+}
+
+// nextBloom is a 1024-bit bloom filter of word hashes, with two bits per
+// word (bits 0-9 and 10-19 of the hash): about 4% false positives for the
+// hundred-odd words that may follow a common first word.
+type nextBloom [16]uint64
+
+func (b *nextBloom) add(h uint64) {
+	b[h>>6&15] |= 1 << (h & 63)
+	b[h>>16&15] |= 1 << (h >> 10 & 63)
+}
+
+func (b *nextBloom) has(h uint64) bool {
+	return b[h>>6&15]&(1<<(h&63)) != 0 && b[h>>16&15]&(1<<(h>>10&63)) != 0
+}
+
+// secondWords returns the bloom filter of the words that may follow p's
+// first word (see indexSlot.next), and false when any word may.
+func secondWords(p *phrase) (nextBloom, bool) {
+	var acc nextBloom
+	for _, e := range p.elems[1:] {
+		if e.gap > 0 || len(e.prefixes) > 0 {
+			return acc, false
+		}
+		for _, h := range e.words {
+			acc.add(h)
+		}
+		if !e.optional {
+			return acc, true
+		}
+	}
+	return acc, false // the phrase may end after its first word
 }
 
 func newPhraseIndex(ps []*phrase) phraseIndex {
@@ -823,7 +895,20 @@ func newPhraseIndex(ps []*phrase) phraseIndex {
 		for ix.slots[j].to != 0 {
 			j = (j + 1) & ix.mask
 		}
-		ix.slots[j] = indexSlot{h: h, from: from, to: int32(len(ix.ids))}
+		slot := indexSlot{h: h, from: from, to: int32(len(ix.ids))}
+		for _, id := range byWord[h] {
+			nb, ok := secondWords(ps[id])
+			if !ok {
+				for k := range slot.next {
+					slot.next[k] = ^uint64(0)
+				}
+				break
+			}
+			for k := range slot.next {
+				slot.next[k] |= nb[k]
+			}
+		}
+		ix.slots[j] = slot
 	}
 	return ix
 }
@@ -831,13 +916,23 @@ func newPhraseIndex(ps []*phrase) phraseIndex {
 // lookup returns the indices of the phrases that begin with the word of
 // hash h.
 func (ix *phraseIndex) lookup(h uint64) []int32 {
+	ids, _ := ix.lookupNext(h, 0, false)
+	return ids
+}
+
+// lookupNext is lookup for a word followed by the word of hash next (when
+// hasNext): nil when no phrase that begins with h can go on with next.
+func (ix *phraseIndex) lookupNext(h, next uint64, hasNext bool) ([]int32, bool) {
 	for j := h & ix.mask; ; j = (j + 1) & ix.mask {
-		s := ix.slots[j]
+		s := &ix.slots[j]
 		if s.to == 0 {
-			return nil
+			return nil, false
 		}
 		if s.h == h {
-			return ix.ids[s.from:s.to]
+			if hasNext && !s.next.has(next) {
+				return nil, false
+			}
+			return ix.ids[s.from:s.to], true
 		}
 	}
 }
