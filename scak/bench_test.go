@@ -29,6 +29,7 @@ func longAnswer(n int, tail string) string {
 var benchAnswers = map[string]string{
 	"short-ok":        "Paris is the capital of France.",
 	"short-giveup":    "I'm sorry, but I couldn't find any information about that.",
+	"1KB-ok":          longAnswer(1024, ""),
 	"4KB-ok":          longAnswer(4096, ""),
 	"4KB-giveup-end":  longAnswer(4096, "Unfortunately, I could not find the Q3 figures."),
 	"64KB-giveup-end": longAnswer(64<<10, "No data found for the rest."),
@@ -42,7 +43,7 @@ func BenchmarkDetect(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for _, name := range []string{"short-ok", "short-giveup", "4KB-ok", "4KB-giveup-end", "64KB-giveup-end"} {
+	for _, name := range []string{"short-ok", "short-giveup", "1KB-ok", "4KB-ok", "4KB-giveup-end", "64KB-giveup-end"} {
 		a := scak.Answer{Text: benchAnswers[name]}
 		want := strings.Contains(name, "giveup")
 		b.Run(name, func(b *testing.B) {
