@@ -1,16 +1,12 @@
 package scak
 
 import (
-	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
-	"math"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,7 +47,10 @@ var _ TrailSource = (*recorder.Recorder)(nil)
 // Trail is the recent decisions a proposal is replayed over, and the
 // agents as policy saw them.
 type Trail struct {
-	// Decisions are decision entries, oldest first.
+	// Decisions are decision entries, oldest first. Lifecycle entries
+	// among them are honoured as kernel.Replayer honours them (a spawn
+	// updates its agent; a kernel start refills rate-limit buckets and
+	// forgets the agents); entries of other kinds are passed over.
 	Decisions []recorder.Entry
 	// Subjects are the agents as policy sees them, keyed by id. ReadTrail
 	// fills them from each agent's spawn entry (its role, initial trust
@@ -124,84 +123,22 @@ func spawnSubject(ctx context.Context, src TrailSource, id agentos.AgentID) (pol
 	return policy.Subject{}, false, nil
 }
 
-// maxSpawnDetail bounds the detail ParseSpawnDetail reads.
-const maxSpawnDetail = 64 << 10
-
 // ParseSpawnDetail reads the detail of the kernel's spawn entry
-// (role="analyst" trust=0.5 team="blue" …: role and trust first, then the
-// labels with their values quoted) into a subject without its ID. Errors
-// wrap agentos.ErrInvalid.
+// (role="analyst" trust=0.5 team="blue" …) into a subject without its ID:
+// kernel.ParseSpawnDetail, whose caveats apply. Errors wrap
+// agentos.ErrInvalid.
 func ParseSpawnDetail(detail string) (policy.Subject, error) {
-	var s policy.Subject
-	if len(detail) > maxSpawnDetail {
-		return s, fmt.Errorf("%w: spawn detail is %d bytes, over %d", agentos.ErrInvalid, len(detail), maxSpawnDetail)
-	}
-	rest := detail
-	for rest != "" {
-		eq := strings.IndexByte(rest, '=')
-		if eq <= 0 {
-			return policy.Subject{}, fmt.Errorf("%w: spawn detail %q: expected key=value", agentos.ErrInvalid, truncate(rest, 64))
-		}
-		key := rest[:eq]
-		if strings.ContainsAny(key, " \"") {
-			return policy.Subject{}, fmt.Errorf("%w: spawn detail: malformed key %q", agentos.ErrInvalid, truncate(key, 64))
-		}
-		rest = rest[eq+1:]
-		var val string
-		if strings.HasPrefix(rest, `"`) {
-			q, err := strconv.QuotedPrefix(rest)
-			if err != nil {
-				return policy.Subject{}, fmt.Errorf("%w: spawn detail: value of %q: %v", agentos.ErrInvalid, key, err)
-			}
-			if val, err = strconv.Unquote(q); err != nil {
-				return policy.Subject{}, fmt.Errorf("%w: spawn detail: value of %q: %v", agentos.ErrInvalid, key, err)
-			}
-			rest = rest[len(q):]
-		} else {
-			end := strings.IndexByte(rest, ' ')
-			if end < 0 {
-				end = len(rest)
-			}
-			val, rest = rest[:end], rest[end:]
-		}
-		switch {
-		case rest == "":
-		case rest[0] == ' ':
-			rest = rest[1:]
-			if rest == "" {
-				return policy.Subject{}, fmt.Errorf("%w: spawn detail ends with a space", agentos.ErrInvalid)
-			}
-		default:
-			return policy.Subject{}, fmt.Errorf("%w: spawn detail: no space after %q", agentos.ErrInvalid, key)
-		}
-		switch key {
-		case "role":
-			s.Role = val
-		case "trust":
-			v, err := strconv.ParseFloat(val, 64)
-			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
-				return policy.Subject{}, fmt.Errorf("%w: spawn detail: trust %q", agentos.ErrInvalid, truncate(val, 64))
-			}
-			s.Trust = v
-		default:
-			if s.Labels == nil {
-				s.Labels = map[string]string{}
-			}
-			if _, dup := s.Labels[key]; dup {
-				return policy.Subject{}, fmt.Errorf("%w: spawn detail: label %q twice", agentos.ErrInvalid, key)
-			}
-			s.Labels[key] = val
-		}
-	}
-	return s, nil
+	return kernel.ParseSpawnDetail(detail)
 }
 
 // ReplayConfig says how recorded decisions are turned back into policy
 // inputs. The zero value is usable.
 type ReplayConfig struct {
-	// Tools describes the tool of an exec as the tool registry did (nil:
-	// every tool is decided as unregistered, and the report says so).
-	// RegistryTools makes one from the kernel's registry.
+	// Tools describes the tool of an exec as the tool registry did
+	// (kernel.WithReplayTools). Nil: a tool the kernel resolved is
+	// described by its recorded name and version only, and, for a policy
+	// that reads tool.*, the report says so. RegistryTools makes one from
+	// the kernel's registry.
 	Tools func(name, version string) *policy.Tool
 	// Options are given to both engines (a policy.WithResolver for egress
 	// hostnames, cost bounds). A clock option is overridden: the replay
@@ -210,25 +147,9 @@ type ReplayConfig struct {
 }
 
 // RegistryTools describes tools as reg does, at the version the entry
-// recorded (its "version" meta) or the latest.
+// recorded (its "version" meta) or the latest: kernel.RegistryTools.
 func RegistryTools(reg *atr.Registry) func(name, version string) *policy.Tool {
-	return func(name, version string) *policy.Tool {
-		if reg == nil {
-			return nil
-		}
-		c := ""
-		if version != "" {
-			c = "=" + version
-		}
-		t, err := reg.Resolve(name, c)
-		if err != nil {
-			return nil
-		}
-		return &policy.Tool{
-			Name: t.Name, Version: t.Meta.Version, SideEffect: string(t.Meta.SideEffect), Cost: t.Meta.Cost,
-			Tags: t.Meta.Tags, Permissions: t.Meta.Permissions, Deprecated: t.Meta.Deprecated != "",
-		}
-	}
+	return kernel.RegistryTools(reg)
 }
 
 // ReplayedDecision is the effect and rule of one replayed decision.
@@ -282,7 +203,8 @@ type ShadowReport struct {
 	// ActiveVersion and ShadowVersion name the policy versions compared.
 	ActiveVersion, ShadowVersion string
 	// Replayed counts the decisions re-decided; Skipped those the kernel
-	// refused before policy (rules kernel.*), which no policy changes.
+	// refused before policy (rules kernel.* but kernel.policy-error),
+	// which no policy changes.
 	Replayed, Skipped int
 	// Drifted counts replayed decisions of the current policy that differ
 	// from the recorded ones: the policy changed since, or an input was
@@ -292,7 +214,10 @@ type ShadowReport struct {
 	// ByRule groups them by rule, most changes first.
 	Changes []DecisionChange
 	ByRule  []RuleChanges
-	// Approximations say what of the inputs could not be rebuilt exactly.
+	// Approximations say what of the inputs could not be rebuilt exactly:
+	// two notes on every replay, then each distinct reason a replayed
+	// input was incomplete for the policy that read it (see
+	// kernel.Replayed.Incomplete), at most 32 of them.
 	Approximations []string
 }
 
@@ -309,14 +234,15 @@ func (r *ShadowReport) Summary() string {
 	return s
 }
 
-// EvaluateProposal replays trail under the current documents, with the
-// proposal's document (replacing the current document of the same name,
-// or added to them) as a shadow policy ([policy.WithShadow]), and reports
-// which past decisions it would change. Nothing is applied. Errors:
-// agentos.ErrInvalid for a patch that is not a valid policy proposal, or a
-// document that does not parse or compile (the policy package's *Error,
-// naming the rule and position); agentos.ErrInvalid for a trail over
-// MaxTrailSize; ctx's error.
+// EvaluateProposal replays trail (a [kernel.Replayer] each) under the
+// current documents and under the candidate, the current documents with
+// the proposal's document replacing the one of its name (or added to
+// them), and reports which past decisions the proposal would change.
+// Nothing is applied. Errors: agentos.ErrInvalid for a patch that is not a
+// valid policy proposal, or a document that does not parse or compile (the
+// policy package's *Error, naming the rule and position); agentos.ErrInvalid
+// for a trail over MaxTrailSize, or naming more than
+// kernel.MaxReplayAgents agents; ctx's error.
 func EvaluateProposal(ctx context.Context, current []*policy.Document, proposal Patch, trail Trail, cfg ReplayConfig) (ShadowReport, error) {
 	r, _, err := evaluateProposal(ctx, current, &proposal, trail, cfg)
 	return r, err
@@ -365,14 +291,15 @@ func evaluateProposal(ctx context.Context, current []*policy.Document, p *Patch,
 		return ShadowReport{}, nil, err
 	}
 	candidate := withDocument(current, doc)
-	var at time.Time // the recorded time of the entry being replayed
-	clock := policy.WithClock(func() time.Time { return at })
-	opts := append(slices.Clip(cfg.Options), clock)
-	shadow, err := policy.NewEngineContext(ctx, candidate, opts...)
+	opts := []kernel.ReplayOption{kernel.WithReplayPolicyOptions(cfg.Options...), kernel.WithReplaySubjects(trail.Subjects)}
+	if cfg.Tools != nil {
+		opts = append(opts, kernel.WithReplayTools(cfg.Tools))
+	}
+	shadow, err := kernel.NewReplayer(ctx, candidate, opts...)
 	if err != nil {
 		return ShadowReport{}, nil, fmt.Errorf("scak: policy proposal %s does not compile: %w", p.ID, err)
 	}
-	active, err := policy.NewEngineContext(ctx, current, append(opts, policy.WithShadow(shadow))...)
+	active, err := kernel.NewReplayer(ctx, current, opts...)
 	if err != nil {
 		return ShadowReport{}, nil, fmt.Errorf("scak: the current policy does not compile: %w", err)
 	}
@@ -384,34 +311,29 @@ func evaluateProposal(ctx context.Context, current []*policy.Document, p *Patch,
 	groups := map[string]int{}
 	for i := range trail.Decisions {
 		e := &trail.Decisions[i]
-		if err := ctx.Err(); err != nil {
-			return ShadowReport{}, nil, err
-		}
-		if e.Kind != recorder.KindDecision {
-			continue
-		}
-		if strings.HasPrefix(e.Rule, "kernel.") {
-			rep.Skipped++
-			continue
-		}
-		in, err := inputOf(e, trail.Subjects, cfg.Tools, &notes)
+		cur, ok, err := active.Feed(ctx, e)
 		if err != nil {
 			return ShadowReport{}, nil, fmt.Errorf("scak: replaying %s: %w", e.Trace, err)
 		}
-		at = e.Time
-		d, err := active.Decide(ctx, in)
-		if err != nil && ctx.Err() != nil {
-			return ShadowReport{}, nil, ctx.Err()
+		prop, _, err := shadow.Feed(ctx, e)
+		if err != nil {
+			return ShadowReport{}, nil, fmt.Errorf("scak: replaying %s: %w", e.Trace, err)
+		}
+		switch {
+		case !ok:
+			continue
+		case cur.Skipped:
+			rep.Skipped++
+			continue
 		}
 		rep.Replayed++
-		old := ReplayedDecision{Effect: d.Effect, Rule: d.Rule}
-		if old.Effect != e.Effect || old.Rule != e.Rule {
+		notes.add(cur.Incomplete)
+		notes.add(prop.Incomplete)
+		if cur.Changed(false) {
 			rep.Drifted++
 		}
-		if d.Shadow == nil {
-			return ShadowReport{}, nil, fmt.Errorf("scak: replaying %s: the shadow policy gave no decision", e.Trace)
-		}
-		nd := ReplayedDecision{Effect: d.Shadow.Effect, Rule: d.Shadow.Rule}
+		old := ReplayedDecision{Effect: cur.Decision.Effect, Rule: cur.Decision.Rule}
+		nd := ReplayedDecision{Effect: prop.Decision.Effect, Rule: prop.Decision.Rule}
 		if nd == old {
 			continue
 		}
@@ -436,12 +358,32 @@ func evaluateProposal(ctx context.Context, current []*policy.Document, p *Patch,
 	return rep, candidate, nil
 }
 
-// approximations collects what inputOf could not rebuild exactly.
+// maxApproximations bounds the distinct reasons a report lists.
+const maxApproximations = 32
+
+// approximations collects what the replay could not rebuild exactly: the
+// distinct reasons of kernel.Replayed.Incomplete, in the order first seen.
 type approximations struct {
-	noSpawn   []agentos.AgentID
-	noTools   bool
-	peerless  bool
-	unmatched []string // tools the registry no longer describes
+	seen    map[string]bool
+	reasons []string
+	more    int // distinct reasons beyond maxApproximations
+}
+
+func (a *approximations) add(reasons []string) {
+	for _, r := range reasons {
+		if a.seen[r] {
+			continue
+		}
+		if a.seen == nil {
+			a.seen = map[string]bool{}
+		}
+		a.seen[r] = true
+		if len(a.reasons) == maxApproximations {
+			a.more++
+			continue
+		}
+		a.reasons = append(a.reasons, r)
+	}
 }
 
 func (a *approximations) list(any bool) []string {
@@ -452,102 +394,11 @@ func (a *approximations) list(any bool) []string {
 		"agents are decided with the role, trust and labels of their spawn entry (trust changes since, as an iatp registry reports them, are not replayed)",
 		"rate limits start with full buckets at the first decision replayed",
 	}
-	if len(a.noSpawn) > 0 {
-		names := make([]string, len(a.noSpawn))
-		for i, id := range a.noSpawn {
-			names[i] = string(id)
-		}
-		out = append(out, "no spawn entry for "+strings.Join(names, ", ")+": decided with no role, trust 0 and no labels")
-	}
-	if a.noTools {
-		out = append(out, "no tool registry given: tool calls are decided as unregistered (tool.registered false)")
-	}
-	if len(a.unmatched) > 0 {
-		out = append(out, "the registry no longer describes "+strings.Join(a.unmatched, ", ")+": decided as unregistered")
-	}
-	if a.peerless {
-		out = append(out, "a peer that was not a spawned agent of the trail (a bus topic, a signed sender) is decided as absent")
+	out = append(out, a.reasons...)
+	if a.more > 0 {
+		out = append(out, fmt.Sprintf("and %d more inputs not fully recorded", a.more))
 	}
 	return out
-}
-
-// inputOf rebuilds the policy input of a decision entry.
-func inputOf(e *recorder.Entry, subjects map[agentos.AgentID]policy.Subject, tools func(string, string) *policy.Tool, notes *approximations) (policy.Input, error) {
-	act := agentos.Action{
-		ID: e.Trace, Agent: e.Agent, Op: e.Op, Path: e.Path, Tool: e.Tool, Target: e.Target,
-		PayloadType: e.PayloadType, Meta: e.Meta, At: e.Time,
-	}
-	if len(e.Args) > 0 {
-		args, err := decodeArgs(e.Args)
-		if err != nil {
-			return policy.Input{}, err
-		}
-		act.Args = args
-	}
-	in := policy.Input{Action: act, Now: e.Time}
-	if s, ok := subjects[e.Agent]; ok {
-		in.Agent = s
-	} else {
-		in.Agent = policy.Subject{ID: string(e.Agent)}
-		if !slices.Contains(notes.noSpawn, e.Agent) && len(notes.noSpawn) < 16 {
-			notes.noSpawn = append(notes.noSpawn, e.Agent)
-		}
-	}
-	in.Agent.ID = string(e.Agent)
-	if e.Target != "" {
-		if s, ok := subjects[e.Target]; ok {
-			s.ID = string(e.Target)
-			in.Peer = &s
-		} else {
-			notes.peerless = true
-		}
-	}
-	if e.Op == agentos.OpExec && e.Tool != "" {
-		if tools == nil {
-			notes.noTools = true
-		} else if in.Tool = tools(e.Tool, e.Meta[kernel.MetaVersion]); in.Tool == nil {
-			if !slices.Contains(notes.unmatched, e.Tool) && len(notes.unmatched) < 16 {
-				notes.unmatched = append(notes.unmatched, e.Tool)
-			}
-		}
-	}
-	return in, nil
-}
-
-// decodeArgs reads recorded arguments back into the JSON-like values the
-// kernel gave policy: integers as int64, other numbers as float64.
-func decodeArgs(raw json.RawMessage) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("%w: recorded arguments: %v", agentos.ErrInvalid, err)
-	}
-	return numbers(m).(map[string]any), nil
-}
-
-func numbers(v any) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, _ := x.Float64()
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = numbers(e)
-		}
-		if x == nil {
-			return map[string]any{}
-		}
-		return x
-	case []any:
-		for i, e := range x {
-			x[i] = numbers(e)
-		}
-	}
-	return v
 }
 
 // ProposerConfig configures a Proposer.

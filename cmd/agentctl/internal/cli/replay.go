@@ -1,16 +1,12 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"regexp"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -108,18 +104,24 @@ it) is replayed whole, in order.
 
 Each decision's policy input is rebuilt from its entry: the agent, op,
 path, tool, arguments, target, payload type, meta and time as recorded;
-the agent's role, trust and labels from its "spawned" entry; for a pipe
-send or a signal, the peer from the target agent's "spawned" entry; for a
-tool call the kernel resolved, a tool description with its name and
-version (meta.version).
+the agent's role, trust and labels from its "spawned" entry; the peer,
+as the kernel gave it, from the "spawned" entry of the agent the target
+names (a bus message has none: its target is a topic); for a tool call the
+kernel resolved, a tool description with its name and version
+(meta.version). The rules are the kernel's own (kernel.Replayer), shared
+with scak's shadow evaluation of policy proposals.
 
 What cannot be rebuilt, and how replay treats it:
   - rate limits: evaluated statefully, every decision in recorded order at
     its recorded time, buckets starting full at each "kernel started"
     entry: what the new policy's limits would have done to this traffic.
   - trust from an iatp registry (an agent with an identity, a signed
-    peer): only the trust given at spawn is recorded; a verified signer
-    (meta.signer) is not, and replay decides without a peer.
+    peer): an agent's trust is the score of its last "reputation" entry
+    / 10 (to two decimals), or the trust given at spawn before it; its
+    registry labels are not recorded; a verified signer (meta.signer) is
+    not either, and replay decides without a peer.
+  - a reaped agent is not recorded as gone: a target it names is still
+    decided as a present peer.
   - a tool's registry description beyond name and version (side effect,
     cost, tags, permissions, deprecation): left at zero values.
   - a message's payload (action.args.payload) is never recorded, and
@@ -127,8 +129,9 @@ What cannot be rebuilt, and how replay treats it:
   - what an agent would have done next: replay re-decides the actions as
     they were asked; an agent the new policy would have killed made the
     later calls all the same.
-A changed decision whose rebuilt input lacks something the new policy
-reads (args, peer or tool) is marked incomplete, with the reason.
+A decision whose rebuilt input lacks something the new policy reads
+(args, peer, tool, or the trust and labels of an agent with an identity)
+is marked incomplete, with the reason.
 
 Decisions the kernel refused before asking policy (rules kernel.*, such as
 kernel.path or kernel.args; not kernel.policy-error) are skipped: no policy
@@ -185,16 +188,16 @@ that does not load, or a FILE that is not a readable flight recorder.`,
 				enc := json.NewEncoder(e.stdout)
 				each = func(c replayChange) error { return enc.Encode(c) }
 			}
-			r := newReplayer(docs, f, each)
+			r, err := newReplayer(ctx, docs, f, each)
+			if err != nil {
+				return err
+			}
 			for _, p := range files {
 				if err := replayFile(ctx, r, p); err != nil {
 					return err
 				}
 			}
-			sum, err := r.finish(ctx)
-			if err != nil {
-				return err
-			}
+			sum := r.finish()
 			sum.Files = files
 			sum.File = args[0]
 			if err := writeReplay(e, sum); err != nil {
@@ -243,63 +246,41 @@ func parseTimeFlag(name, v string) (time.Time, error) {
 	return t, nil
 }
 
-// reads says which parts of the input a policy reads, by the names its
-// expressions use: parts replay cannot always rebuild.
-type reads struct{ args, peer, tool bool }
-
-var (
-	readsArgs = regexp.MustCompile(`action\s*\.\s*args`)
-	readsPeer = regexp.MustCompile(`(^|[^.\w])peer\s*[.\[]`)
-	readsTool = regexp.MustCompile(`(^|[^.\w])tool\s*[.\[]`)
-)
-
-func readsOf(docs []*policy.Document) reads {
-	var r reads
-	check := func(x string) {
-		r.args = r.args || readsArgs.MatchString(x)
-		r.peer = r.peer || readsPeer.MatchString(x)
-		r.tool = r.tool || readsTool.MatchString(x)
-	}
-	for _, d := range docs {
-		for _, v := range d.Variables {
-			check(v.Expression)
-		}
-		for _, rl := range d.Rules {
-			check(rl.When)
-		}
-	}
-	return r
-}
-
 // replayer re-decides the decisions of one recorder, file after file of a
-// rollover set, keeping what a kernel keeps between entries: the spawned
-// agents and the rate-limit state. It is not safe for concurrent use.
+// rollover set, with a kernel.Replayer (which keeps the spawned agents and
+// the rate-limit state between entries), and summarizes the changes among
+// the decisions f selects. It is not safe for concurrent use.
 type replayer struct {
-	docs   []*policy.Document
+	rp     *kernel.Replayer
 	f      replayFilter
 	each   func(replayChange) error // called with every change, when set
-	rd     reads
-	eng    *policy.Engine // nil until the first decision after a kernel start
-	now    time.Time      // the engine's clock: the time of the decision
-	agents map[agentos.AgentID]policy.Subject
 	groups map[[4]string]*replayGroup
 	sum    replaySummary
 }
 
-func newReplayer(docs []*policy.Document, f replayFilter, each func(replayChange) error) *replayer {
-	return &replayer{docs: docs, f: f, each: each, rd: readsOf(docs),
-		agents: map[agentos.AgentID]policy.Subject{}, groups: map[[4]string]*replayGroup{}}
+// newReplayer compiles docs. Errors: a usage error for a policy that does
+// not compile.
+func newReplayer(ctx context.Context, docs []*policy.Document, f replayFilter, each func(replayChange) error) (*replayer, error) {
+	rp, err := kernel.NewReplayer(ctx, docs, kernel.WithReplayPolicyOptions(policy.WithResolver(offlineResolver{})))
+	if err != nil {
+		return nil, policyLoadError(err)
+	}
+	return &replayer{rp: rp, f: f, each: each, groups: map[[4]string]*replayGroup{},
+		sum: replaySummary{PolicyVersion: rp.Version()}}, nil
 }
 
 // replay re-decides every decision of rec under docs and summarizes the
 // changes among those f selects (see replayer).
 func replay(ctx context.Context, rec *recorder.Recorder, docs []*policy.Document, f replayFilter,
 	each func(replayChange) error) (replaySummary, error) {
-	r := newReplayer(docs, f, each)
+	r, err := newReplayer(ctx, docs, f, each)
+	if err != nil {
+		return replaySummary{}, err
+	}
 	if err := r.feed(ctx, rec); err != nil {
 		return r.sum, err
 	}
-	return r.finish(ctx)
+	return r.finish(), nil
 }
 
 // feed re-decides the decisions of rec, in recorded order. Errors are the
@@ -318,66 +299,36 @@ func (r *replayer) feed(ctx context.Context, rec *recorder.Recorder) error {
 }
 
 func (r *replayer) entry(ctx context.Context, en *recorder.Entry) error {
-	switch en.Kind {
-	case recorder.KindLifecycle:
-		switch en.Message {
-		case "kernel started":
-			// A new kernel: fresh rate-limit buckets, no agents.
-			r.eng = nil
-			clear(r.agents)
-		case "spawned":
-			r.agents[en.Agent] = spawnSubject(en.Agent, en.Detail)
-		}
-		return nil
-	case recorder.KindDecision:
-	default:
+	got, ok, err := r.rp.Feed(ctx, en)
+	switch {
+	case err != nil:
+		return err
+	case !ok || !r.f.match(en):
+		// Every decision is re-decided, so that rate-limit state is
+		// right; only those selected are reported.
 		return nil
 	}
 	sum := &r.sum
-	selected := r.f.match(en)
-	if selected {
-		sum.Decisions++
-	}
-	if strings.HasPrefix(en.Rule, "kernel.") && en.Rule != kernel.RulePolicyError {
-		if selected {
-			sum.Skipped++
-		}
-		return nil
-	}
-	if r.eng == nil {
-		eng, err := newEngine(ctx, r.docs, policy.WithClock(func() time.Time { return r.now }))
-		if err != nil {
-			return err
-		}
-		r.eng = eng
-		sum.PolicyVersion = eng.Version()
-	}
-	in, incomplete := replayInput(en, r.agents, r.rd)
-	r.now = en.Time
-	d, err := r.eng.Decide(ctx, in)
-	if err != nil {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		d.Errors = append(d.Errors, err.Error())
-	}
-	if !selected {
+	sum.Decisions++
+	if got.Skipped {
+		sum.Skipped++
 		return nil
 	}
 	sum.Replayed++
-	if len(incomplete) > 0 {
+	if len(got.Incomplete) > 0 {
 		sum.Incomplete++
 	}
-	if d.Effect == en.Effect && (r.f.effectOnly || d.Rule == en.Rule) {
+	if !got.Changed(r.f.effectOnly) {
 		sum.Unchanged++
 		return nil
 	}
 	sum.Changed++
+	d := got.Decision
 	c := replayChange{Seq: en.Seq, Time: en.Time, Trace: en.Trace, Agent: string(en.Agent), Op: string(en.Op),
 		Tool: en.Tool, Path: en.Path, Target: string(en.Target),
 		Old:        replayVerdict{Effect: en.Effect.String(), Rule: en.Rule, Message: en.Message, PolicyVersion: en.PolicyVersion},
 		New:        replayVerdict{Effect: d.Effect.String(), Rule: d.Rule, Message: d.Message, PolicyVersion: d.PolicyVersion, Errors: d.Errors},
-		Incomplete: incomplete}
+		Incomplete: got.Incomplete}
 	k := [4]string{c.Old.Effect, c.Old.Rule, c.New.Effect, c.New.Rule}
 	g := r.groups[k]
 	if g == nil {
@@ -385,7 +336,7 @@ func (r *replayer) entry(ctx context.Context, en *recorder.Entry) error {
 		r.groups[k] = g
 	}
 	g.Changed++
-	if len(incomplete) > 0 {
+	if len(got.Incomplete) > 0 {
 		g.Incomplete++
 	}
 	if r.each != nil {
@@ -395,15 +346,8 @@ func (r *replayer) entry(ctx context.Context, en *recorder.Entry) error {
 }
 
 // finish returns the summary, its groups sorted by count (most first).
-func (r *replayer) finish(ctx context.Context) (replaySummary, error) {
+func (r *replayer) finish() replaySummary {
 	sum := r.sum
-	if sum.PolicyVersion == "" {
-		eng, err := newEngine(ctx, r.docs)
-		if err != nil {
-			return sum, err
-		}
-		sum.PolicyVersion = eng.Version()
-	}
 	sum.Groups = make([]replayGroup, 0, len(r.groups))
 	for _, g := range r.groups {
 		sum.Groups = append(sum.Groups, *g)
@@ -415,127 +359,7 @@ func (r *replayer) finish(ctx context.Context) (replaySummary, error) {
 		}
 		return a.FirstSeq < b.FirstSeq
 	})
-	return sum, nil
-}
-
-// replayInput rebuilds the policy input of a decision entry, and says
-// what of it could not be rebuilt that the policy reads.
-func replayInput(en *recorder.Entry, agents map[agentos.AgentID]policy.Subject, rd reads) (policy.Input, []string) {
-	var incomplete []string
-	act := agentos.Action{
-		ID: en.Trace, Agent: en.Agent, Op: en.Op, Path: en.Path, Tool: en.Tool, Target: en.Target,
-		PayloadType: en.PayloadType, Meta: en.Meta, At: en.Time,
-	}
-	if len(en.Args) > 0 {
-		args, err := decodeArgs(en.Args)
-		switch {
-		case err != nil:
-			incomplete = append(incomplete, "the recorded arguments do not decode: "+err.Error())
-		default:
-			act.Args = args
-			if _, cut := args[kernel.ArgsTruncatedKey]; cut && rd.args {
-				incomplete = append(incomplete, "the arguments were recorded cut (over the kernel's recording limit)")
-			}
-		}
-	}
-	if act.Op == agentos.OpSend && en.Meta[kernel.MetaPayload] != "" && rd.args {
-		if _, ok := act.Args["payload"]; !ok {
-			incomplete = append(incomplete, "the message payload (action.args.payload) is not recorded")
-		}
-	}
-	in := policy.Input{Action: act, Now: en.Time}
-	if s, ok := agents[en.Agent]; ok {
-		in.Agent = s
-	} else {
-		in.Agent = policy.Subject{ID: string(en.Agent)}
-		incomplete = append(incomplete, "no spawned entry for the agent: its role, trust and labels are unknown")
-	}
-	switch {
-	case en.Meta[kernel.MetaSigner] != "":
-		if rd.peer {
-			incomplete = append(incomplete, "the verified signer (peer) is not recorded")
-		}
-	case en.Op == agentos.OpSignal || (en.Op == agentos.OpSend && en.Meta[kernel.MetaDirection] == kernel.DirectionPipe):
-		if s, ok := agents[en.Target]; ok {
-			in.Peer = &s
-		}
-	}
-	if v, ok := en.Meta[kernel.MetaVersion]; ok && en.Op == agentos.OpExec {
-		in.Tool = &policy.Tool{Name: en.Tool, Version: v}
-		if rd.tool {
-			incomplete = append(incomplete, "the tool's registry description beyond name and version is not recorded")
-		}
-	}
-	return in, incomplete
-}
-
-// decodeArgs decodes recorded arguments into the values the kernel hands
-// policy (integers as int64, other numbers as float64).
-func decodeArgs(raw json.RawMessage) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("more than one JSON value")
-	}
-	n := maxArgsValues
-	c, err := normalizeArg(v, 0, &n)
-	if err != nil {
-		return nil, err
-	}
-	m, ok := c.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("arguments are a JSON %T, not an object", c)
-	}
-	return m, nil
-}
-
-// spawnSubject parses the detail of a "spawned" entry, as the kernel
-// writes it: role="analyst" trust=0.5 key="value" … (labels sorted).
-// What does not parse is left out.
-func spawnSubject(id agentos.AgentID, detail string) policy.Subject {
-	s := policy.Subject{ID: string(id)}
-	rest := detail
-	for {
-		rest = strings.TrimLeft(rest, " ")
-		eq := strings.IndexByte(rest, '=')
-		if eq <= 0 {
-			return s
-		}
-		key := rest[:eq]
-		rest = rest[eq+1:]
-		var val string
-		if strings.HasPrefix(rest, `"`) {
-			q, err := strconv.QuotedPrefix(rest)
-			if err != nil {
-				return s
-			}
-			val, _ = strconv.Unquote(q)
-			rest = rest[len(q):]
-		} else {
-			end := strings.IndexByte(rest, ' ')
-			if end < 0 {
-				end = len(rest)
-			}
-			val, rest = rest[:end], rest[end:]
-		}
-		switch key {
-		case "role":
-			s.Role = val
-		case "trust":
-			if t, err := strconv.ParseFloat(val, 64); err == nil {
-				s.Trust = t
-			}
-		default:
-			if s.Labels == nil {
-				s.Labels = map[string]string{}
-			}
-			s.Labels[key] = val
-		}
-	}
+	return sum
 }
 
 func writeReplay(e *env, sum replaySummary) error {

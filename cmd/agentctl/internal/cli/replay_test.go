@@ -255,160 +255,35 @@ func TestReplayBadInput(t *testing.T) {
 	}
 }
 
-func TestReplayInput(t *testing.T) {
-	agents := map[agentos.AgentID]policy.Subject{
-		"alice": {ID: "alice", Role: "analyst", Trust: 0.4},
-		"bob":   {ID: "bob", Role: "ops"},
-	}
+// TestReplayIncomplete: what a decision's entry lacks that the new policy
+// reads is counted and said, per changed decision.
+func TestReplayIncomplete(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "audit.db")
+	newPolicy := filepath.Join(dir, "new.yaml")
+	require.NoError(t, os.WriteFile(newPolicy, []byte(replayNewPolicy), 0o600))
+	rec, err := recorder.Open(db, nil)
+	require.NoError(t, err)
+	ctx := context.Background()
 	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	all := reads{args: true, peer: true, tool: true}
-	for _, tc := range []struct {
-		name       string
-		entry      recorder.Entry
-		rd         reads
-		check      func(t *testing.T, in policy.Input)
-		incomplete []string
-	}{
-		{
-			name:  "exec with args and a registered tool",
-			entry: recorder.Entry{Agent: "alice", Op: agentos.OpExec, Tool: "sql", Args: json.RawMessage(`{"n":3,"f":1.5,"l":[1,"a"],"m":{"k":true}}`), Meta: map[string]string{"version": "1.2.0"}, Time: at, Trace: "t1"},
-			rd:    reads{args: true},
-			check: func(t *testing.T, in policy.Input) {
-				assert.Equal(t, int64(3), in.Action.Args["n"])
-				assert.Equal(t, 1.5, in.Action.Args["f"])
-				assert.Equal(t, []any{int64(1), "a"}, in.Action.Args["l"])
-				assert.Equal(t, map[string]any{"k": true}, in.Action.Args["m"])
-				assert.Equal(t, "analyst", in.Agent.Role)
-				assert.Equal(t, &policy.Tool{Name: "sql", Version: "1.2.0"}, in.Tool)
-				assert.Equal(t, at, in.Now)
-				assert.Equal(t, at, in.Action.At)
-				assert.Equal(t, "t1", in.Action.ID)
-				assert.Nil(t, in.Peer)
-			},
-		},
-		{
-			name:       "the tool description is partial when the policy reads it",
-			entry:      recorder.Entry{Agent: "alice", Op: agentos.OpExec, Tool: "sql", Args: json.RawMessage(`{}`), Meta: map[string]string{"version": "1.2.0"}},
-			rd:         all,
-			incomplete: []string{"the tool's registry description beyond name and version is not recorded"},
-		},
-		{
-			name:  "a pipe send sees the target as peer",
-			entry: recorder.Entry{Agent: "alice", Op: agentos.OpSend, Target: "bob", Meta: map[string]string{"direction": "pipe"}},
-			rd:    all,
-			check: func(t *testing.T, in policy.Input) {
-				require.NotNil(t, in.Peer)
-				assert.Equal(t, "ops", in.Peer.Role)
-			},
-		},
-		{
-			name:  "a publish on a topic has no peer",
-			entry: recorder.Entry{Agent: "alice", Op: agentos.OpSend, Target: "bob", Meta: map[string]string{"direction": "publish", "payload": "text"}},
-			rd:    reads{},
-			check: func(t *testing.T, in policy.Input) { assert.Nil(t, in.Peer) },
-		},
-		{
-			name:       "a message payload is not recorded",
-			entry:      recorder.Entry{Agent: "alice", Op: agentos.OpSend, Target: "news", Meta: map[string]string{"direction": "publish", "payload": "text"}},
-			rd:         all,
-			incomplete: []string{"the message payload (action.args.payload) is not recorded"},
-		},
-		{
-			name:       "a signed delivery's peer is not recorded",
-			entry:      recorder.Entry{Agent: "alice", Op: agentos.OpSend, Target: "news", Meta: map[string]string{"direction": "receive", "signer": "did:x"}},
-			rd:         reads{peer: true},
-			incomplete: []string{"the verified signer (peer) is not recorded"},
-		},
-		{
-			name:       "cut arguments",
-			entry:      recorder.Entry{Agent: "alice", Op: agentos.OpExec, Tool: "t", Args: json.RawMessage(`{"$truncated":{"bytes":9999}}`)},
-			rd:         reads{args: true},
-			incomplete: []string{"the arguments were recorded cut (over the kernel's recording limit)"},
-		},
-		{
-			name:       "an agent never spawned",
-			entry:      recorder.Entry{Agent: "carol", Op: agentos.OpRead, Path: "/mem/x"},
-			incomplete: []string{"no spawned entry for the agent: its role, trust and labels are unknown"},
-			check:      func(t *testing.T, in policy.Input) { assert.Equal(t, "carol", in.Agent.ID) },
-		},
-		{
-			name:       "arguments that are not an object",
-			entry:      recorder.Entry{Agent: "alice", Op: agentos.OpExec, Tool: "t", Args: json.RawMessage(`[1]`)},
-			incomplete: []string{"the recorded arguments do not decode: arguments are a JSON []interface {}, not an object"},
-		},
+	for _, e := range []recorder.Entry{
+		{Kind: recorder.KindLifecycle, Message: "kernel started", Time: at},
+		// carol's spawn is not in the trail.
+		{Kind: recorder.KindDecision, Trace: "t1", Agent: "carol", Op: agentos.OpExec, Tool: "report", Effect: agentos.Allow, Rule: "analysts-report", Time: at},
+		{Kind: recorder.KindDecision, Trace: "t2", Agent: "carol", Op: agentos.OpWrite, Path: "/mem/x", Effect: agentos.Allow, Rule: "own-memory", Time: at},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			in, inc := replayInput(&tc.entry, agents, tc.rd)
-			assert.Equal(t, tc.incomplete, inc)
-			if tc.check != nil {
-				tc.check(t, in)
-			}
-		})
+		_, err := rec.Append(ctx, e)
+		require.NoError(t, err)
 	}
-}
+	require.NoError(t, rec.Close())
 
-func TestSpawnSubject(t *testing.T) {
-	for _, tc := range []struct {
-		detail string
-		want   policy.Subject
-	}{
-		{`role="analyst" trust=0.5 team="risk" x="a \"q\" b"`, policy.Subject{ID: "a", Role: "analyst", Trust: 0.5, Labels: map[string]string{"team": "risk", "x": `a "q" b`}}},
-		{`role="" trust=0`, policy.Subject{ID: "a"}},
-		{``, policy.Subject{ID: "a"}},
-		{`role="unterminated`, policy.Subject{ID: "a"}},
-		{`garbage`, policy.Subject{ID: "a"}},
-		{`role="r" trust=notanumber`, policy.Subject{ID: "a", Role: "r"}},
-	} {
-		assert.Equal(t, tc.want, spawnSubject("a", tc.detail), tc.detail)
-	}
-}
-
-func TestReadsOf(t *testing.T) {
-	doc, err := policy.Parse("p.yaml", []byte(`apiVersion: agentos/v1
-kind: Policy
-metadata: {name: p}
-spec:
-  variables:
-    - {name: v, expression: 'peer.trust > 0.5'}
-  rules:
-    - {name: a, effect: allow, when: 'action.tool == "x" && tool.sideEffect == "none"'}
-`))
-	require.NoError(t, err)
-	assert.Equal(t, reads{peer: true, tool: true}, readsOf([]*policy.Document{doc}))
-	doc2, err := policy.Parse("q.yaml", []byte(`apiVersion: agentos/v1
-kind: Policy
-metadata: {name: q}
-spec:
-  rules:
-    - {name: a, effect: allow, when: 'action.tool == "x" && action.args.n > 1'}
-`))
-	require.NoError(t, err)
-	assert.Equal(t, reads{args: true}, readsOf([]*policy.Document{doc2}))
-}
-
-func FuzzSpawnSubject(f *testing.F) {
-	f.Add(`role="analyst" trust=0.5 team="risk"`)
-	f.Add(`role="\x00" trust=1e400 =x`)
-	f.Add(`a=`)
-	f.Fuzz(func(t *testing.T, detail string) {
-		s := spawnSubject("id", detail)
-		if s.ID != "id" {
-			t.Fatalf("id %q", s.ID)
-		}
-	})
-}
-
-func FuzzDecodeArgs(f *testing.F) {
-	f.Add([]byte(`{"a":1,"b":[1.5,"x",null,true],"c":{"d":{}}}`))
-	f.Add([]byte(`{"n":99999999999999999999999}`))
-	f.Add([]byte(`[]`))
-	f.Add([]byte(`{} {}`))
-	f.Fuzz(func(t *testing.T, raw []byte) {
-		m, err := decodeArgs(raw)
-		if err == nil && m == nil {
-			t.Fatal("nil map without an error")
-		}
-	})
+	code, out, errOut := policyRun("", "replay", db, "-p", newPolicy, "--format", "jsonl")
+	require.Equal(t, ExitOK, code, errOut)
+	var c replayChange
+	require.NoError(t, json.Unmarshal([]byte(out), &c))
+	assert.Equal(t, "deny", c.New.Effect)
+	assert.Equal(t, []string{"no spawned entry for agent carol: its role, trust and labels are unknown"}, c.Incomplete)
+	assert.Contains(t, errOut, "1 would change, 1 unchanged; 0 skipped (refused by the kernel before policy); 2 replayed with input not fully recorded")
 }
 
 // replayBenchDecisions is the number of decisions the benchmarks replay.
@@ -489,13 +364,16 @@ func BenchmarkReplayDecideOnly(b *testing.B) {
 	_, entries := replayBenchRecorder(b)
 	docs := replayBenchDocs(b)
 	ctx := context.Background()
-	agents := map[agentos.AgentID]policy.Subject{
-		"alice": spawnSubject("alice", `role="analyst" trust=0.4 team="risk"`),
-		"bob":   spawnSubject("bob", `role="analyst" trust=0.4 team="risk"`),
-	}
+	rp, err := kernel.NewReplayer(ctx, docs, kernel.WithReplaySubjects(map[agentos.AgentID]policy.Subject{
+		"alice": {Role: "analyst", Trust: 0.4, Labels: map[string]string{"team": "risk"}},
+		"bob":   {Role: "analyst", Trust: 0.4, Labels: map[string]string{"team": "risk"}},
+	}))
+	require.NoError(b, err)
 	inputs := make([]policy.Input, len(entries))
 	for i := range entries {
-		inputs[i], _ = replayInput(&entries[i], agents, reads{})
+		got, _, err := rp.Feed(ctx, &entries[i])
+		require.NoError(b, err)
+		inputs[i] = got.Input
 	}
 	var now time.Time
 	eng, err := newEngine(ctx, docs, policy.WithClock(func() time.Time { return now }))
