@@ -204,7 +204,7 @@ func WithReplaySubjects(subjects map[agentos.AgentID]policy.Subject) ReplayOptio
 		if len(subjects) > MaxReplayAgents {
 			return fmt.Errorf("kernel: %w: %d subjects, over %d", agentos.ErrInvalid, len(subjects), MaxReplayAgents)
 		}
-		c.subjects = subjects
+		c.subjects = maps.Clone(subjects)
 		return nil
 	}
 }
