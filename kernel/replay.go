@@ -282,7 +282,10 @@ func (s *replaySubject) gaps(r replayReads, incomplete []string) []string {
 // What a trail does not hold, and how the replay decides without it (a
 // decision is marked incomplete, with the reason, where its policy reads
 // the part missing: action.args, peer.*, tool.*, or agent.trust and
-// agent.labels of an agent with an identity):
+// agent.labels of an agent with an identity; always for its own agent):
+//   - an agent whose "spawned" entry is not among the entries fed (nor
+//     given with WithReplaySubjects), or does not parse: decided with its
+//     ID only;
 //   - a verified signer (meta.signer) as its iatp registry described it:
 //     the decision has no peer;
 //   - trust from an iatp registry: only the scores of "reputation" entries
@@ -292,6 +295,8 @@ func (s *replaySubject) gaps(r replayReads, incomplete []string) []string {
 //     WithReplayTools describes it;
 //   - a message's payload (action.args.payload) and arguments over the
 //     kernel's recording limit (recorded cut, see [ArgsTruncatedKey]);
+//
+// and, never marked:
 //   - a float argument with an integral value is decided as an integer
 //     (JSON does not tell 2.0 from 2);
 //   - agents reaped before a decision that names them as target are not
