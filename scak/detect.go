@@ -21,7 +21,7 @@ type Answer struct {
 	// Text is the answer.
 	Text string
 	// Evidence holds the tool results the answer was based on, as text,
-	// one per result. Empty means unknown. When every result is empty
+	// one per result. Empty means unknown; the first 64 are examined. When every result is empty
 	// ("", "[]", "{}", "null", "0 rows", "No results."), an answer that
 	// says nothing was found is faithful, not a give-up; when some result
 	// holds data, such an answer is a give-up with more confidence.
@@ -67,8 +67,11 @@ const (
 	// maxEvidenceText bounds a Failure's Evidence.
 	maxEvidenceText = 256
 	// maxEvidenceScan bounds the bytes of one evidence item that are
-	// examined to decide whether it is empty.
-	maxEvidenceScan = 4096
+	// examined to decide whether it is empty (a longer one holds data),
+	// and maxEvidenceItems the items examined (past them, all empty so
+	// far, the evidence says nothing).
+	maxEvidenceScan  = 4096
+	maxEvidenceItems = 64
 )
 
 // JudgeWhen says which answers a Detector asks its judge about.
@@ -371,9 +374,10 @@ func (d *Detector) Match(a Answer) Match {
 		case a.EmptyOK:
 			m.Faithful = true
 		case len(a.Evidence) > 0:
-			if d.allEmpty(a.Evidence) {
+			switch d.evidenceState(a.Evidence) {
+			case evidenceEmpty:
 				m.Faithful = true
-			} else {
+			case evidenceData:
 				m.Confidence = min(0.99, max(m.Confidence, m.Confidence+EvidenceBoost))
 			}
 		}
@@ -396,14 +400,24 @@ func (d *Detector) GiveUp(m Match) bool {
 	return m.Found() && !m.Faithful && m.Confidence >= d.threshold
 }
 
-// allEmpty reports whether every evidence item is an empty result.
-func (d *Detector) allEmpty(ev []string) bool {
-	for _, e := range ev {
+// What the evidence of an answer says.
+const (
+	evidenceUnknown = iota // more items than were examined, all empty
+	evidenceEmpty          // every item is an empty result
+	evidenceData           // some item holds data
+)
+
+// evidenceState examines at most maxEvidenceItems items of ev.
+func (d *Detector) evidenceState(ev []string) int {
+	for i, e := range ev {
+		if i == maxEvidenceItems {
+			return evidenceUnknown
+		}
 		if !d.emptyResult(e) {
-			return false
+			return evidenceData
 		}
 	}
-	return true
+	return evidenceEmpty
 }
 
 // emptyResult reports whether a tool result holds nothing: no words, a
@@ -475,7 +489,9 @@ func emptyJSON(v any, depth int) bool {
 // [WithJudge]) when the patterns do not decide. It reports a give-up as a
 // Failure of KindGiveUp (a family matched; Rule is its name) or KindJudged
 // (the judge found it; Rule is "judge"), and false when the answer is not
-// a give-up, faithful "no data" answers included. A judge's failure is
+// a give-up, faithful "no data" answers included. Where the judge is
+// asked, its judgement decides: a give-up when it says so with a
+// confidence that reaches the threshold, none otherwise. A judge's failure is
 // returned as an error wrapping [ErrJudge] and the judge's error (a
 // context error, [ErrJudgement], the model's), never as a pass.
 func (d *Detector) Detect(ctx context.Context, a Answer) (Failure, bool, error) {

@@ -148,6 +148,15 @@ func TestDetectorEvidence(t *testing.T) {
 	m := d.Match(scak.Answer{Text: noData, EmptyOK: true})
 	assert.True(t, m.Faithful)
 
+	// Only the first 64 results are examined: past them, all empty so
+	// far, the evidence says nothing either way.
+	many := make([]string, 100)
+	m = d.Match(scak.Answer{Text: noData, Evidence: many})
+	assert.False(t, m.Faithful)
+	assert.Equal(t, bare.Confidence, m.Confidence)
+	many[10] = "data"
+	assert.Greater(t, d.Match(scak.Answer{Text: noData, Evidence: many}).Confidence, bare.Confidence)
+
 	// A deferral is a give-up whatever the tools returned.
 	m = d.Match(scak.Answer{Text: "Please try again later.", Evidence: []string{"[]"}, EmptyOK: true})
 	assert.True(t, d.GiveUp(m))
