@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,16 +34,45 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
-// drain collects what is written to the terminal until the master is
-// closed.
-func drain(m *os.File) <-chan string {
-	out := make(chan string, 1)
+// reader hands over what is written to the terminal, chunk by chunk,
+// until the master is closed or the slave's last close (EIO).
+func reader(m *os.File) <-chan string {
+	chunks := make(chan string, 64)
 	go func() {
-		var b bytes.Buffer
-		_, _ = io.Copy(&b, m) // ends with EIO once the slave is closed
-		out <- b.String()
+		defer close(chunks)
+		buf := make([]byte, 4096)
+		for {
+			n, err := m.Read(buf)
+			if n > 0 {
+				chunks <- string(buf[:n])
+			}
+			if err != nil {
+				return
+			}
+		}
 	}()
-	return out
+	return chunks
+}
+
+// readUntil reads chunks until the text read so far contains want. It
+// does not wait for the slave to close: Linux may drop what the master has
+// not read yet when it does.
+func readUntil(t *testing.T, chunks <-chan string, want string) string {
+	t.Helper()
+	var text strings.Builder
+	deadline := time.After(20 * time.Second)
+	for !strings.Contains(text.String(), want) {
+		select {
+		case c, ok := <-chunks:
+			if !ok {
+				t.Fatalf("terminal closed before %q: %q", want, text.String())
+			}
+			text.WriteString(c)
+		case <-deadline:
+			t.Fatalf("no %q on the terminal: %q", want, text.String())
+		}
+	}
+	return text.String()
 }
 
 // TestTerminalOutput checks what agentctl does only on a terminal: log
@@ -63,30 +91,28 @@ func TestTerminalOutput(t *testing.T) {
 	run := func(env string, args ...string) string {
 		t.Setenv("NO_COLOR", env)
 		m, s := openPTY(t)
-		out := drain(m)
+		chunks := reader(m)
 		code := Main(args, nil, s, s)
-		require.NoError(t, s.Close())
-		text := <-out
-		require.Equal(t, ExitOK, code, text)
-		return text
+		require.Equal(t, ExitOK, code)
+		return readUntil(t, chunks, "no-shell\r\n")
 	}
 	require.Contains(t, run("", "log", path), "\x1b[31mdeny\x1b[0m")
 	require.NotContains(t, run("", "--no-color", "log", path), "\x1b[")
 	require.NotContains(t, run("1", "log", path), "\x1b[")
 
 	// verify of a small file ends before the first redraw, so the
-	// progress line is drawn here directly, as verify draws it, faster.
+	// progress line is drawn here directly, as verify draws it, faster,
+	// until it shows.
 	defer func(d time.Duration) { progressEvery = d }(progressEvery)
 	progressEvery = time.Millisecond
 	m, s := openPTY(t)
-	out := drain(m)
+	chunks := reader(m)
 	stop := startProgress(s, []string{path})
-	time.Sleep(20 * time.Millisecond) // a real-time display: a few redraws
+	readUntil(t, chunks, "verifying "+path+" (1 file(s), ")
 	stop()
-	require.NoError(t, s.Close())
-	text := <-out
-	require.Contains(t, text, "verifying "+path+" (1 file(s), ")
-	require.True(t, strings.HasSuffix(text, "\r\x1b[K"), "the line is cleared: %q", text)
+	fmt.Fprint(s, "end\n")
+	text := readUntil(t, chunks, "end")
+	require.Contains(t, text, "\r\x1b[Kend", "the line is cleared")
 
 	// Not a terminal: nothing.
 	var buf bytes.Buffer
