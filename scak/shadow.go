@@ -405,21 +405,26 @@ func (a *approximations) list(any bool) []string {
 type ProposerConfig struct {
 	// Kernel is the kernel whose policy proposals change (required).
 	Kernel *kernel.Kernel
-	// Documents are the kernel's current policy documents (required:
-	// the kernel does not hand its documents out). The Proposer keeps
-	// them up to date with the proposals it applies; it assumes that it
-	// is the only one reloading the kernel's policy.
+	// Documents are the kernel's current policy documents. When nil, the
+	// Proposer reads them from the kernel (Kernel.PolicyDocuments) before
+	// each evaluation, so a reload made elsewhere is seen; give them only
+	// for a kernel whose Evaluator does not list its documents (the
+	// Proposer then keeps them up to date with the proposals it applies,
+	// and assumes it is the only one reloading the kernel's policy).
 	Documents []*policy.Document
-	// Approver decides each proposal (required): the function given to
-	// the kernel's WithApprover serves. It is shown an OpWrite of
-	// /policy/<document>.yaml by the proposal's agent, with the proposal's
-	// id, document and shadow report in its arguments, and an Approve
-	// decision by RuleProposal whose message is the report's summary.
+	// Approver decides each proposal. When nil, the kernel's own approver
+	// decides (Kernel.Approve, within the timeout given to WithApprover),
+	// and a kernel without one approves nothing (kernel.ErrNoApprover).
+	// The approver is shown an OpWrite of /policy/<document>.yaml by the
+	// proposal's agent, with the proposal's id, document and shadow report
+	// in its arguments, and an Approve decision by RuleProposal whose
+	// message is the report's summary.
 	Approver kernel.Approver
 	// ApproverName names the approver in the patch's provenance
 	// ("approver" when empty).
 	ApproverName string
-	// Timeout bounds each approval (kernel.DefaultApprovalTimeout when 0).
+	// Timeout bounds each approval by Approver (kernel.DefaultApprovalTimeout
+	// when 0); the kernel's own approver has the kernel's timeout.
 	Timeout time.Duration
 	// Replay says how the trail is replayed.
 	Replay ReplayConfig
@@ -436,6 +441,7 @@ type ProposerConfig struct {
 type Proposer struct {
 	cfg     ProposerConfig
 	mu      sync.Mutex
+	live    bool // docs are read from the kernel before each use
 	docs    []*policy.Document
 	applied map[string]appliedProposal // by patch id, until rolled back
 }
@@ -452,10 +458,10 @@ func NewProposer(cfg ProposerConfig) (*Proposer, error) {
 	switch {
 	case cfg.Kernel == nil:
 		return nil, fmt.Errorf("scak: %w: a proposer needs its kernel", agentos.ErrInvalid)
-	case len(cfg.Documents) == 0:
-		return nil, fmt.Errorf("scak: %w: a proposer needs the kernel's current policy documents", agentos.ErrInvalid)
-	case cfg.Approver == nil:
-		return nil, fmt.Errorf("scak: %w: a proposer needs an approver: a policy change never applies itself", agentos.ErrInvalid)
+	case cfg.Documents != nil && len(cfg.Documents) == 0:
+		return nil, fmt.Errorf("scak: %w: no policy documents", agentos.ErrInvalid)
+	case cfg.Documents == nil && len(cfg.Kernel.PolicyDocuments()) == 0:
+		return nil, fmt.Errorf("scak: %w: the kernel's policy does not list its documents: give them in ProposerConfig.Documents", agentos.ErrInvalid)
 	case cfg.Timeout < 0:
 		return nil, fmt.Errorf("scak: %w: negative approval timeout", agentos.ErrInvalid)
 	}
@@ -471,20 +477,29 @@ func NewProposer(cfg ProposerConfig) (*Proposer, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
-	return &Proposer{cfg: cfg, docs: slices.Clone(cfg.Documents), applied: map[string]appliedProposal{}}, nil
+	return &Proposer{cfg: cfg, live: cfg.Documents == nil, docs: slices.Clone(cfg.Documents), applied: map[string]appliedProposal{}}, nil
 }
 
-// Documents returns the policy documents the Proposer believes active.
+// current returns the documents in force; p.mu is held.
+func (p *Proposer) current() []*policy.Document {
+	if p.live {
+		p.docs = p.cfg.Kernel.PolicyDocuments()
+	}
+	return p.docs
+}
+
+// Documents returns the policy documents in force: the kernel's, or
+// those given in ProposerConfig.Documents with the proposals applied since.
 func (p *Proposer) Documents() []*policy.Document {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return slices.Clone(p.docs)
+	return slices.Clone(p.current())
 }
 
 // Evaluate is EvaluateProposal against the Proposer's current documents.
 func (p *Proposer) Evaluate(ctx context.Context, proposal Patch, trail Trail) (ShadowReport, error) {
 	p.mu.Lock()
-	docs := p.docs
+	docs := p.current()
 	p.mu.Unlock()
 	return EvaluateProposal(ctx, docs, proposal, trail, p.cfg.Replay)
 }
@@ -536,7 +551,7 @@ func (p *Proposer) Propose(ctx context.Context, store *Store, id string, trail T
 			}
 		}
 	}
-	rep, candidate, err := evaluateProposal(ctx, p.docs, &patch, trail, p.cfg.Replay)
+	rep, candidate, err := evaluateProposal(ctx, p.current(), &patch, trail, p.cfg.Replay)
 	if err != nil {
 		if !errors.Is(err, agentos.ErrInvalid) {
 			return ShadowReport{}, err // the context, say: the proposal may be fine
@@ -600,6 +615,9 @@ func (p *Proposer) proposalAction(patch *Patch, rep *ShadowReport) agentos.Actio
 // ask asks the approver, within the approval timeout. A panic in the
 // approver is a refusal, as in the kernel.
 func (p *Proposer) ask(ctx context.Context, act agentos.Action, d agentos.Decision) (ok bool, err error) {
+	if p.cfg.Approver == nil {
+		return p.cfg.Kernel.Approve(ctx, act, d)
+	}
 	actx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	func() {
@@ -653,7 +671,7 @@ func (p *Proposer) Rollback(ctx context.Context, store *Store, id, reason string
 	if patch.State != Active {
 		return fmt.Errorf("scak: %w: patch %s is %s, not active", ErrState, id, patch.State)
 	}
-	if documentNamed(p.docs, ap.doc.Name) != ap.doc {
+	if documentNamed(p.current(), ap.doc.Name) != ap.doc {
 		return fmt.Errorf("scak: %w: policy document %s was replaced after proposal %s", ErrState, ap.doc.Name, id)
 	}
 	var docs []*policy.Document

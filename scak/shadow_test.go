@@ -61,7 +61,7 @@ type auditKernel struct {
 	paid int
 }
 
-func newAuditKernel(t *testing.T) *auditKernel {
+func newAuditKernel(t *testing.T, opts ...kernel.Option) *auditKernel {
 	t.Helper()
 	ctx := context.Background()
 	rec, err := recorder.Open("", nil)
@@ -73,12 +73,12 @@ func newAuditKernel(t *testing.T) *auditKernel {
 	ak := &auditKernel{rec: rec, docs: []*policy.Document{doc}}
 	var mu sync.Mutex
 	clock := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-	k, err := kernel.New(
+	k, err := kernel.New(append([]kernel.Option{
 		kernel.WithPolicy(eng), kernel.WithRecorder(rec),
 		kernel.WithClock(func() time.Time { mu.Lock(); defer mu.Unlock(); clock = clock.Add(time.Millisecond); return clock }),
 		kernel.WithTool("payments.send", func(context.Context, map[string]any) (any, error) { ak.paid++; return "ok", nil }),
 		kernel.WithTool("sales.query", func(context.Context, map[string]any) (any, error) { return "", nil }),
-	)
+	}, opts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, k.Close()); require.NoError(t, rec.Close()) })
 	ak.k = k
@@ -372,8 +372,7 @@ func TestShadowNewProposerRefuses(t *testing.T) {
 	yes := func(context.Context, agentos.Action, agentos.Decision) (bool, error) { return true, nil }
 	for name, cfg := range map[string]scak.ProposerConfig{
 		"no kernel":        {Documents: ak.docs, Approver: yes},
-		"no documents":     {Kernel: ak.k, Approver: yes},
-		"no approver":      {Kernel: ak.k, Documents: ak.docs},
+		"empty documents":  {Kernel: ak.k, Documents: []*policy.Document{}, Approver: yes},
 		"negative timeout": {Kernel: ak.k, Documents: ak.docs, Approver: yes, Timeout: -1},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -478,4 +477,50 @@ func TestShadowPolicyIsBusiness(t *testing.T) {
 	_, err := newPatchStore(t).Propose(scak.Patch{Type: scak.PolicyProposal, Level: scak.Syntax, Content: auditProposal,
 		Provenance: scak.Provenance{Failure: scak.KindDenied}})
 	require.ErrorIs(t, err, agentos.ErrInvalid)
+}
+
+// Without an approver or documents of its own, a Proposer asks the
+// kernel's approver (WithApprover) and reads the kernel's documents; a
+// kernel without an approver approves nothing, and nothing changes.
+func TestShadowProposeThroughKernelApprover(t *testing.T) {
+	ctx := context.Background()
+	t.Run("no approver", func(t *testing.T) {
+		ak := newAuditKernel(t)
+		s := newPatchStore(t)
+		p := auditPolicyPatch(t, s, auditProposal)
+		tr, err := scak.ReadTrail(ctx, ak.rec, recorder.Filter{})
+		require.NoError(t, err)
+		pr, err := scak.NewProposer(scak.ProposerConfig{Kernel: ak.k})
+		require.NoError(t, err)
+		_, err = pr.Propose(ctx, s, p.ID, tr)
+		require.ErrorIs(t, err, scak.ErrNotApproved)
+		require.ErrorIs(t, err, kernel.ErrNoApprover)
+		require.Equal(t, "1", ak.k.PolicyDocuments()[0].Version, "the policy did not change")
+		got, err := s.Get(p.ID)
+		require.NoError(t, err)
+		require.Equal(t, scak.Proposed, got.State)
+	})
+	t.Run("kernel approver", func(t *testing.T) {
+		var asked []agentos.Action
+		ak := newAuditKernel(t, kernel.WithApprover(func(_ context.Context, act agentos.Action, d agentos.Decision) (bool, error) {
+			asked = append(asked, act)
+			return (d.Rule == scak.RuleProposal || d.Rule == scak.RuleRollback) && d.Effect == agentos.Approve, nil
+		}, time.Second))
+		s := newPatchStore(t)
+		p := auditPolicyPatch(t, s, auditProposal)
+		tr, err := scak.ReadTrail(ctx, ak.rec, recorder.Filter{})
+		require.NoError(t, err)
+		pr, err := scak.NewProposer(scak.ProposerConfig{Kernel: ak.k, ApproverName: "ops-lead"})
+		require.NoError(t, err)
+		rep, err := pr.Propose(ctx, s, p.ID, tr)
+		require.NoError(t, err)
+		require.Len(t, rep.Changes, 2)
+		require.Len(t, asked, 1)
+		require.Equal(t, "/policy/"+rep.Document+".yaml", asked[0].Path)
+		require.Equal(t, "2", ak.k.PolicyDocuments()[0].Version, "the kernel reloaded the proposal")
+		require.Equal(t, "2", pr.Documents()[0].Version)
+		require.NoError(t, pr.Rollback(ctx, s, p.ID, "did not help"))
+		require.Len(t, asked, 2, "the rollback was approved through the kernel too")
+		require.Equal(t, "1", ak.k.PolicyDocuments()[0].Version, "rolled back with approval")
+	})
 }
