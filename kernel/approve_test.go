@@ -32,7 +32,9 @@ func TestKernelApprove(t *testing.T) {
 	}{
 		{"yes", func(context.Context, agentos.Action, agentos.Decision) (bool, error) { return true, nil }, true, false},
 		{"no", func(context.Context, agentos.Action, agentos.Decision) (bool, error) { return false, nil }, false, false},
-		{"error", func(context.Context, agentos.Action, agentos.Decision) (bool, error) { return true, errors.New("pager down") }, false, true},
+		{"error", func(context.Context, agentos.Action, agentos.Decision) (bool, error) {
+			return true, errors.New("pager down")
+		}, false, true},
 		{"panic", func(context.Context, agentos.Action, agentos.Decision) (bool, error) { panic("boom") }, false, true},
 		{"timeout", func(ctx context.Context, _ agentos.Action, _ agentos.Decision) (bool, error) {
 			<-ctx.Done()
