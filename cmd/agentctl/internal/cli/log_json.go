@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/internal/jsonenc"
 	"github.com/agent-os/agentos/recorder"
 )
 
@@ -29,10 +29,10 @@ func appendEntryJSON(b []byte, e *recorder.Entry) ([]byte, error) {
 	b = append(b, `,"time":"`...)
 	b = appendTime(b, e.Time, false)
 	b = append(b, `","trace":`...)
-	b = appendJSONString(b, e.Trace)
+	b = jsonenc.AppendString(b, e.Trace, true)
 	b = appendField(b, "agent", string(e.Agent))
 	b = append(b, `,"kind":`...)
-	b = appendJSONString(b, string(e.Kind))
+	b = jsonenc.AppendString(b, string(e.Kind), true)
 	b = appendField(b, "op", string(e.Op))
 	b = appendField(b, "tool", e.Tool)
 	b = appendField(b, "path", e.Path)
@@ -53,9 +53,9 @@ func appendEntryJSON(b []byte, e *recorder.Entry) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = jsonenc.AppendString(b, k, true)
 			b = append(b, ':')
-			b = appendJSONString(b, e.Meta[k])
+			b = jsonenc.AppendString(b, e.Meta[k], true)
 		}
 		b = append(b, '}')
 	}
@@ -258,81 +258,17 @@ func appendField(b []byte, name, value string) []byte {
 	b = append(b, ',', '"')
 	b = append(b, name...)
 	b = append(b, '"', ':')
-	return appendJSONString(b, value)
+	return jsonenc.AppendString(b, value, true)
 }
 
 const hexDigits = "0123456789abcdef"
 
-// jsonSafe marks the ASCII bytes encoding/json writes as they are, with
-// HTML escaping: printable characters but ", \\, <, > and &.
-var jsonSafe = func() (t [utf8.RuneSelf]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-	}
-	return t
-}()
 
 func appendHex(b, src []byte) []byte {
 	for _, c := range src {
 		b = append(b, hexDigits[c>>4], hexDigits[c&0xF])
 	}
 	return b
-}
-
-// appendJSONString appends s quoted as encoding/json quotes it with HTML
-// escaping (its default): <, > and & as \u003c…, control characters as
-// \n, \t… or \u00XX, invalid UTF-8 as \ufffd, and U+2028 and U+2029
-// escaped.
-func appendJSONString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // appendTime appends t as time.RFC3339Nano formats it (json.Marshal's
