@@ -263,7 +263,6 @@ func appendField(b []byte, name, value string) []byte {
 
 const hexDigits = "0123456789abcdef"
 
-
 func appendHex(b, src []byte) []byte {
 	for _, c := range src {
 		b = append(b, hexDigits[c>>4], hexDigits[c&0xF])
