@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/cmd/agentctl/internal/cli"
 	"github.com/agent-os/agentos/kernel"
+	"github.com/agent-os/agentos/kernel/kerneltest"
 	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/signals"
 )
@@ -141,25 +141,11 @@ func mkrecorder(args []string) int {
 	return 0
 }
 
-// stepClock returns a clock that starts at t0 and advances one second per
-// reading; it is safe for concurrent use.
-func stepClock(t0 time.Time) func() time.Time {
-	var mu sync.Mutex
-	next := t0
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		t := next
-		next = next.Add(time.Second)
-		return t
-	}
-}
-
 // run runs n syscalls of two agents under the fixture policy, recorded in
 // path.
 func run(path string, n int, rollover uint64, every time.Duration, t0 time.Time, anchorPath string) (err error) {
 	ctx := context.Background()
-	clock := stepClock(t0)
+	clock := kerneltest.NewClock(t0).Ticking(time.Second)
 	opts := &recorder.Options{Sync: recorder.SyncNormal, Clock: clock}
 	if rollover > 0 {
 		opts.Rollover = &recorder.Rollover{MaxEntries: rollover}

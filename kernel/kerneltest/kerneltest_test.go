@@ -131,3 +131,22 @@ func TestAssertionsFail(t *testing.T) {
 		})
 	}
 }
+
+// A ticking reading moves the clock on by its step after each reading, so
+// every entry of a kernel on it has its own time, one step apart.
+func TestClockTicking(t *testing.T) {
+	c := kerneltest.NewClock(kerneltest.Epoch)
+	tick := c.Ticking(time.Second)
+	assert.True(t, tick().Equal(kerneltest.Epoch))
+	assert.True(t, tick().Equal(kerneltest.Epoch.Add(time.Second)))
+	assert.True(t, c.Now().Equal(kerneltest.Epoch.Add(2*time.Second)))
+
+	k := kerneltest.New(t, kerneltest.Policy(memoryPolicy), kernel.WithClock(kerneltest.NewClock(kerneltest.Epoch).Ticking(time.Second)))
+	a := k.MustSpawn("a")
+	kerneltest.Allowed(t, a.Write(t.Context(), "/mem/working/x", nil))
+	kerneltest.Allowed(t, a.Write(t.Context(), "/mem/working/x", nil))
+	ds := k.Decisions("a")
+	require.Len(t, ds, 2)
+	assert.Greater(t, ds[1].Time.Sub(ds[0].Time), time.Duration(0))
+	assert.Zero(t, ds[1].Time.Sub(ds[0].Time)%time.Second)
+}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/kernel"
+	"github.com/agent-os/agentos/kernel/kerneltest"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/recorder"
 )
@@ -76,19 +76,6 @@ spec:
       when: action.op == "exec" && action.tool == "report" && agent.role == "analyst" && agent.labels.team == "risk" && agent.trust >= 0.5
 `
 
-// replayStepClock starts at 2026-01-01 and advances a second per reading.
-func replayStepClock() func() time.Time {
-	var mu sync.Mutex
-	next := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		t := next
-		next = next.Add(time.Second)
-		return t
-	}
-}
-
 // replayFixture writes a flight recorder by running a kernel under
 // replayOldPolicy: alice (analyst, team risk, trust 0.4) writes memory,
 // searches 4 times, runs shell (denied) and report (allowed); bob (no
@@ -103,7 +90,7 @@ func replayFixture(t *testing.T) (db, oldPolicy, newPolicy string) {
 	require.NoError(t, os.WriteFile(oldPolicy, []byte(replayOldPolicy), 0o600))
 	require.NoError(t, os.WriteFile(newPolicy, []byte(replayNewPolicy), 0o600))
 	ctx := context.Background()
-	clock := replayStepClock()
+	clock := kerneltest.NewClock(kerneltest.Epoch).Ticking(time.Second)
 	rec, err := recorder.Open(db, &recorder.Options{Clock: clock})
 	require.NoError(t, err)
 	k, err := kernel.New(kernel.WithPolicyFile(oldPolicy), kernel.WithRecorder(rec), kernel.WithClock(clock),

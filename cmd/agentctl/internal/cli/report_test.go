@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/kernel"
+	"github.com/agent-os/agentos/kernel/kerneltest"
 	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/signals"
 )
@@ -48,19 +48,6 @@ spec:
       message: no shell for agents
 `
 
-// reportStepClock starts at t0 and moves one second per reading.
-func reportStepClock(t0 time.Time) func() time.Time {
-	var mu sync.Mutex
-	next := t0
-	return func() time.Time {
-		mu.Lock()
-		defer mu.Unlock()
-		t := next
-		next = next.Add(time.Second)
-		return t
-	}
-}
-
 // reportKernelFile runs a kernel over a new recorder file in dir: alice
 // writes and reads memory, bob searches and is refused the shell (n/5
 // times), bob gets a SIGUSR1. It returns the file's path.
@@ -68,7 +55,7 @@ func reportKernelFile(t *testing.T, dir string, n int) string {
 	t.Helper()
 	ctx := t.Context()
 	path := filepath.Join(dir, "audit.db")
-	clock := reportStepClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	clock := kerneltest.NewClock(kerneltest.Epoch).Ticking(time.Second)
 	rec, err := recorder.Open(path, &recorder.Options{Sync: recorder.SyncNormal, Clock: clock})
 	require.NoError(t, err)
 	k, err := kernel.New(
