@@ -391,7 +391,8 @@ func (a *Agent) Exec(ctx context.Context, tool string, args map[string]any) (any
 			} else {
 				rq.act.Meta[MetaVersion] = t.Meta.Version
 			}
-			rq.tool = policyTool(t)
+			desc := PolicyTool(t)
+			rq.tool = &desc
 			if rq.checked, err = t.Check(cp); err != nil {
 				rq.pre, rq.preRule = fmt.Errorf("kernel: tool %q: %w", name, err), RuleToolArgs
 			}
@@ -415,9 +416,11 @@ func parseToolRef(ref string) (name, constraint string, err error) {
 	return atr.ParseRef(ref)
 }
 
-// policyTool is the registry's description of a tool as policy sees it.
-func policyTool(t *atr.Tool) *policy.Tool {
-	return &policy.Tool{
+// PolicyTool is the registry's description of tool t as policy sees it
+// (the CEL variable tool): what the kernel gives policy for a syscall that
+// calls t, and what a dry run or a replay must give it to decide the same.
+func PolicyTool(t *atr.Tool) policy.Tool {
+	return policy.Tool{
 		Name:        t.Name,
 		Version:     t.Meta.Version,
 		SideEffect:  string(t.Meta.SideEffect),

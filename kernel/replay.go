@@ -144,7 +144,8 @@ func RegistryTools(reg *atr.Registry) func(name, version string) *policy.Tool {
 		if err != nil {
 			return nil
 		}
-		return policyTool(t)
+		desc := PolicyTool(t)
+		return &desc
 	}
 }
 

@@ -130,7 +130,7 @@ func (r *dryRun) step(ctx context.Context, s *Step, sd *StepDecision) {
 			res = &resolved{}
 			res.tool, res.err = r.reg.Resolve(name, constraint)
 			if res.err == nil {
-				res.desc = policyTool(res.tool)
+				res.desc = kernel.PolicyTool(res.tool)
 				res.meta = map[string]string{kernel.MetaVersion: res.tool.Meta.Version}
 				if constraint != "" {
 					res.meta[kernel.MetaConstraint] = constraint
@@ -195,20 +195,6 @@ type explainer interface {
 }
 
 var _ explainer = (*policy.Engine)(nil)
-
-// policyTool is the registry's description of a tool as policy sees it,
-// as the kernel builds it.
-func policyTool(t *atr.Tool) policy.Tool {
-	return policy.Tool{
-		Name:        t.Name,
-		Version:     t.Meta.Version,
-		SideEffect:  string(t.Meta.SideEffect),
-		Cost:        t.Meta.Cost,
-		Tags:        t.Meta.Tags,
-		Permissions: t.Meta.Permissions,
-		Deprecated:  t.Meta.Deprecated != "",
-	}
-}
 
 // kernelArgs returns args with values as the kernel passes them to policy
 // (integers as int64, floats as float64, string lists as []any): args
