@@ -72,3 +72,15 @@ func TestOps(t *testing.T) {
 	assert.True(t, agentos.OpExec.SideEffect())
 	assert.True(t, agentos.OpWrite.SideEffect())
 }
+
+// Deny over approve over audit over allow; an unnamed effect ranks as deny.
+func TestEffectOverrides(t *testing.T) {
+	order := []agentos.Effect{agentos.Allow, agentos.Audit, agentos.Approve, agentos.Deny}
+	for i, a := range order {
+		for j, b := range order {
+			require.Equal(t, i > j, a.Overrides(b), "%v over %v", a, b)
+		}
+	}
+	require.False(t, agentos.Effect(9).Overrides(agentos.Deny))
+	require.True(t, agentos.Effect(9).Overrides(agentos.Approve))
+}

@@ -35,6 +35,24 @@ func (e Effect) String() string {
 // approval (Allow or Audit).
 func (e Effect) Permits() bool { return e == Allow || e == Audit }
 
+// Overrides reports whether e takes precedence over o when both apply — a
+// deny rule and an allow rule matching one action, or two documents with
+// different default effects: deny over approve over audit over allow, the
+// most restrictive wins. An effect with no name ranks as deny.
+func (e Effect) Overrides(o Effect) bool { return e.rank() > o.rank() }
+
+func (e Effect) rank() int {
+	switch e {
+	case Allow:
+		return 0
+	case Audit:
+		return 1
+	case Approve:
+		return 2
+	}
+	return 3
+}
+
 // ParseEffect parses a name as written in policy documents ("allow",
 // "deny", "approve", "audit"). Matching is exact; anything else is an error
 // wrapping ErrInvalid.

@@ -83,19 +83,6 @@ func version(docs []*Document) string {
 	return strings.Join(parts, ",") + "+" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
-// restrictiveness orders default effects: the most restrictive wins.
-func restrictiveness(e agentos.Effect) int {
-	switch e {
-	case agentos.Deny:
-		return 3
-	case agentos.Approve:
-		return 2
-	case agentos.Audit:
-		return 1
-	}
-	return 0
-}
-
 func compile(ctx context.Context, docs []*Document, cfg *config) (*ruleSet, error) {
 	env, err := baseEnvOnce()
 	if err != nil {
@@ -118,7 +105,7 @@ func compile(ctx context.Context, docs []*Document, cfg *config) (*ruleSet, erro
 		if d.HasDefault {
 			e = d.DefaultEffect
 		}
-		if i == 0 || restrictiveness(e) > restrictiveness(rs.defaultEffect) {
+		if i == 0 || e.Overrides(rs.defaultEffect) {
 			rs.defaultEffect = e
 			rs.defaultMessage = fmt.Sprintf("no rule matched: default %s of policy %s", e, d.Name)
 		}

@@ -72,7 +72,7 @@ func newReference(docs []*Document) (*reference, error) {
 		if d.HasDefault {
 			e = d.DefaultEffect
 		}
-		if i == 0 || restrictiveness(e) > restrictiveness(ref.def) {
+		if i == 0 || e.Overrides(ref.def) {
 			ref.def = e
 		}
 		env := base

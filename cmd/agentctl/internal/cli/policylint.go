@@ -222,20 +222,6 @@ var (
 	quoted   = regexp.MustCompile(`"([^"\\]*)"`)
 )
 
-// rank orders effects by which wins when several rules match: deny over
-// approve over audit over allow.
-func rank(e agentos.Effect) int {
-	switch e {
-	case agentos.Deny:
-		return 3
-	case agentos.Approve:
-		return 2
-	case agentos.Audit:
-		return 1
-	}
-	return 0
-}
-
 // lintWarnings finds rules that can never decide and other likely
 // mistakes in documents that load.
 func lintWarnings(docs []*policy.Document) []diagnostic {
@@ -304,7 +290,7 @@ func lintWarnings(docs []*policy.Document) []diagnostic {
 				continue
 			}
 			same := s.rule.Effect == r.rule.Effect
-			if rank(s.rule.Effect) < rank(r.rule.Effect) || (same && (j > i || r.rule.Limit != nil)) {
+			if r.rule.Effect.Overrides(s.rule.Effect) || (same && (j > i || r.rule.Limit != nil)) {
 				continue
 			}
 			how := "overrides it"
