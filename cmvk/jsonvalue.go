@@ -103,80 +103,41 @@ func jsonLeaves(s string) (map[string]jsonLeaf, error) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	out := make(map[string]jsonLeaf)
-	if err := walkLeaves(dec, "$", 0, out); err != nil {
+	err := walkJSON(dec, "$", 0, true, func(path string, tok json.Token, members int) error {
+		var l jsonLeaf
+		switch t := tok.(type) {
+		case json.Delim:
+			if members > 0 {
+				return nil // a container is a leaf only when empty
+			}
+			l.kind = "{}"
+			if t == '[' {
+				l.kind = "[]"
+			}
+		case string:
+			l = jsonLeaf{kind: "string", str: strings.ToLower(strings.Join(strings.Fields(t), " "))}
+		case json.Number:
+			f, err := strconv.ParseFloat(string(t), 64)
+			if err != nil && f == 0 {
+				return fmt.Errorf("%w: number %s: %v", ErrNotJSON, t, err)
+			}
+			l = jsonLeaf{kind: "number", num: f} // out of range: ±Inf, equal only to itself
+		case bool:
+			l = jsonLeaf{kind: "bool", str: strconv.FormatBool(t)}
+		case nil:
+			l = jsonLeaf{kind: "null"}
+		}
+		out[path] = l
+		if len(out) > MaxJSONPaths {
+			return fmt.Errorf("%w: more than %d JSON leaves", ErrTooLarge, MaxJSONPaths)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: data after the value", ErrNotJSON)
 	}
 	return out, nil
-}
-
-func walkLeaves(dec *json.Decoder, path string, depth int, out map[string]jsonLeaf) error {
-	if depth > MaxJSONDepth {
-		return fmt.Errorf("%w: JSON nested deeper than %d", ErrTooLarge, MaxJSONDepth)
-	}
-	tok, err := dec.Token()
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrNotJSON, err)
-	}
-	add := func(l jsonLeaf) error {
-		out[path] = l
-		if len(out) > MaxJSONPaths {
-			return fmt.Errorf("%w: more than %d JSON leaves", ErrTooLarge, MaxJSONPaths)
-		}
-		return nil
-	}
-	switch t := tok.(type) {
-	case json.Delim:
-		n := 0
-		switch t {
-		case '{':
-			for ; dec.More(); n++ {
-				k, err := dec.Token()
-				if err != nil {
-					return fmt.Errorf("%w: %v", ErrNotJSON, err)
-				}
-				key, ok := k.(string)
-				if !ok {
-					return fmt.Errorf("%w: object key is not a string", ErrNotJSON)
-				}
-				if err := walkLeaves(dec, path+"."+strconv.Quote(key), depth+1, out); err != nil {
-					return err
-				}
-			}
-		case '[':
-			for ; dec.More(); n++ {
-				if err := walkLeaves(dec, path+"["+strconv.Itoa(n)+"]", depth+1, out); err != nil {
-					return err
-				}
-			}
-		default:
-			return fmt.Errorf("%w: unexpected %q", ErrNotJSON, t)
-		}
-		if _, err := dec.Token(); err != nil { // the closing delimiter
-			return fmt.Errorf("%w: %v", ErrNotJSON, err)
-		}
-		switch {
-		case n > 0:
-			return nil
-		case t == '{':
-			return add(jsonLeaf{kind: "{}"})
-		default:
-			return add(jsonLeaf{kind: "[]"})
-		}
-	case string:
-		return add(jsonLeaf{kind: "string", str: strings.ToLower(strings.Join(strings.Fields(t), " "))})
-	case json.Number:
-		f, err := strconv.ParseFloat(string(t), 64)
-		if err != nil && f == 0 {
-			return fmt.Errorf("%w: number %s: %v", ErrNotJSON, t, err)
-		}
-		return add(jsonLeaf{kind: "number", num: f}) // out of range: ±Inf, equal only to itself
-	case bool:
-		return add(jsonLeaf{kind: "bool", str: strconv.FormatBool(t)})
-	case nil:
-		return add(jsonLeaf{kind: "null"})
-	}
-	return fmt.Errorf("%w: unexpected token %v", ErrNotJSON, tok)
 }

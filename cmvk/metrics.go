@@ -346,7 +346,30 @@ func JSONShape(s string) ([]string, error) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	set := make(map[string]struct{})
-	if err := walkJSON(dec, "$", 0, set); err != nil {
+	err := walkJSON(dec, "$", 0, false, func(path string, tok json.Token, _ int) error {
+		kind := ""
+		switch t := tok.(type) {
+		case json.Delim:
+			kind = "object"
+			if t == '[' {
+				kind = "array"
+			}
+		case string:
+			kind = "string"
+		case json.Number:
+			kind = "number"
+		case bool:
+			kind = "bool"
+		case nil:
+			kind = "null"
+		}
+		set[path+":"+kind] = struct{}{}
+		if len(set) > MaxJSONPaths {
+			return fmt.Errorf("%w: more than %d JSON shape paths", ErrTooLarge, MaxJSONPaths)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
@@ -360,7 +383,13 @@ func JSONShape(s string) ([]string, error) {
 	return out, nil
 }
 
-func walkJSON(dec *json.Decoder, path string, depth int, set map[string]struct{}) error {
+// walkJSON reads one JSON value from dec (whose numbers are json.Number)
+// and calls visit for each scalar, with its token, and for each object or
+// array once it is closed, with its delimiter ('{' or '[') and how many
+// members it had. Paths start at path: .<quoted key> for a member, [i]
+// for an array element, or [] for every element when indexArrays is false.
+// It refuses nesting deeper than MaxJSONDepth.
+func walkJSON(dec *json.Decoder, path string, depth int, indexArrays bool, visit func(path string, tok json.Token, members int) error) error {
 	if depth > MaxJSONDepth {
 		return fmt.Errorf("%w: JSON nested deeper than %d", ErrTooLarge, MaxJSONDepth)
 	}
@@ -368,21 +397,12 @@ func walkJSON(dec *json.Decoder, path string, depth int, set map[string]struct{}
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrNotJSON, err)
 	}
-	add := func(kind string) error {
-		set[path+":"+kind] = struct{}{}
-		if len(set) > MaxJSONPaths {
-			return fmt.Errorf("%w: more than %d JSON shape paths", ErrTooLarge, MaxJSONPaths)
-		}
-		return nil
-	}
 	switch t := tok.(type) {
 	case json.Delim:
+		n := 0
 		switch t {
 		case '{':
-			if err := add("object"); err != nil {
-				return err
-			}
-			for dec.More() {
+			for ; dec.More(); n++ {
 				k, err := dec.Token()
 				if err != nil {
 					return fmt.Errorf("%w: %v", ErrNotJSON, err)
@@ -391,16 +411,17 @@ func walkJSON(dec *json.Decoder, path string, depth int, set map[string]struct{}
 				if !ok {
 					return fmt.Errorf("%w: object key is not a string", ErrNotJSON)
 				}
-				if err := walkJSON(dec, path+"."+strconv.Quote(key), depth+1, set); err != nil {
+				if err := walkJSON(dec, path+"."+strconv.Quote(key), depth+1, indexArrays, visit); err != nil {
 					return err
 				}
 			}
 		case '[':
-			if err := add("array"); err != nil {
-				return err
-			}
-			for dec.More() {
-				if err := walkJSON(dec, path+"[]", depth+1, set); err != nil {
+			for ; dec.More(); n++ {
+				elem := path + "[]"
+				if indexArrays {
+					elem = path + "[" + strconv.Itoa(n) + "]"
+				}
+				if err := walkJSON(dec, elem, depth+1, indexArrays, visit); err != nil {
 					return err
 				}
 			}
@@ -410,15 +431,9 @@ func walkJSON(dec *json.Decoder, path string, depth int, set map[string]struct{}
 		if _, err := dec.Token(); err != nil { // the closing delimiter
 			return fmt.Errorf("%w: %v", ErrNotJSON, err)
 		}
-		return nil
-	case string:
-		return add("string")
-	case json.Number:
-		return add("number")
-	case bool:
-		return add("bool")
-	case nil:
-		return add("null")
+		return visit(path, t, n)
+	case string, json.Number, bool, nil:
+		return visit(path, t, 0)
 	}
 	return fmt.Errorf("%w: unexpected token %v", ErrNotJSON, tok)
 }
