@@ -142,6 +142,22 @@ func segments(path string) []string {
 	return append([]string{path}, matches...)
 }
 
+// recorderFiles returns the recorder files a command given args reads: a
+// single FILE brings its rollover set (see segments), several are taken as
+// given. Each must be a readable recorder file (checkFile).
+func recorderFiles(args []string) ([]string, error) {
+	files := args
+	if len(args) == 1 {
+		files = segments(args[0])
+	}
+	for _, p := range files {
+		if err := checkFile(p); err != nil {
+			return nil, err
+		}
+	}
+	return files, nil
+}
+
 // globEscaper quotes the metacharacters of filepath.Match.
 var globEscaper = strings.NewReplacer(`*`, `\*`, `?`, `\?`, `[`, `\[`, `\`, `\\`)
 

@@ -175,11 +175,9 @@ that does not load, or a FILE that is not a readable flight recorder.`,
 			if _, err := newEngine(cmd.Context(), docs); err != nil {
 				return err
 			}
-			files := segments(args[0])
-			for _, p := range files {
-				if err := checkFile(p); err != nil {
-					return err
-				}
+			files, err := recorderFiles(args[:1])
+			if err != nil {
+				return err
 			}
 			ctx, stop := interruptible(cmd.Context())
 			defer stop()

@@ -89,14 +89,9 @@ func runStats(ctx context.Context, e *env, f *statsFlags, args []string, now tim
 	if err != nil {
 		return err
 	}
-	files := args
-	if len(args) == 1 {
-		files = segments(args[0])
-	}
-	for _, p := range files {
-		if err := checkFile(p); err != nil {
-			return err
-		}
+	files, err := recorderFiles(args)
+	if err != nil {
+		return err
 	}
 	res := statsResult{Files: files, ByAgent: map[string]uint64{}, ByOp: map[string]uint64{},
 		ByKind: map[string]uint64{}, ByEffect: map[string]uint64{}, ByRule: map[string]uint64{}}

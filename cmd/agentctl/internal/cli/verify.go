@@ -110,14 +110,9 @@ func runVerify(ctx context.Context, e *env, f *verifyFlags, args []string) error
 	if err != nil {
 		return err
 	}
-	files := args
-	if len(args) == 1 {
-		files = segments(args[0])
-	}
-	for _, p := range files {
-		if err := checkFile(p); err != nil {
-			return err
-		}
+	files, err := recorderFiles(args)
+	if err != nil {
+		return err
 	}
 	done := startProgress(e.stderr, files)
 	rep, err := recorder.VerifyFilesAnchored(ctx, anchors, files...)
