@@ -47,6 +47,19 @@ func ManifestHandler(m SignedManifest) http.Handler {
 	})
 }
 
+// endpoint returns the URL of path under an agent's baseURL, which must be
+// an absolute http(s) URL; its query and fragment are dropped. what names
+// the endpoint in the error (wrapping ErrMalformed).
+func endpoint(baseURL, path, what string) (*url.URL, error) {
+	u, err := url.Parse(baseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%w: %s base URL %q: want an absolute http(s) URL", ErrMalformed, what, baseURL)
+	}
+	u = u.JoinPath(path)
+	u.RawQuery, u.Fragment = "", ""
+	return u, nil
+}
+
 // FetchManifest GETs baseURL + WellKnownPath with c (http.DefaultClient
 // when nil), decodes the answer strictly and verifies it at now. baseURL
 // must be an absolute http or https URL (ErrMalformed). A status other
@@ -60,12 +73,10 @@ func FetchManifest(ctx context.Context, c *http.Client, baseURL string, now time
 	if c == nil {
 		c = http.DefaultClient
 	}
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return SignedManifest{}, fmt.Errorf("%w: manifest base URL %q: want an absolute http(s) URL", ErrMalformed, baseURL)
+	u, err := endpoint(baseURL, WellKnownPath, "manifest")
+	if err != nil {
+		return SignedManifest{}, err
 	}
-	u = u.JoinPath(WellKnownPath)
-	u.RawQuery, u.Fragment = "", ""
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return SignedManifest{}, fmt.Errorf("iatp: fetch manifest: %w", err)

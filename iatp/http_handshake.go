@@ -7,7 +7,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-	"net/url"
 	"strconv"
 )
 
@@ -80,12 +79,10 @@ func (h *Handshaker) HandshakeHTTP(ctx context.Context, c *http.Client, baseURL,
 	if c == nil {
 		c = http.DefaultClient
 	}
-	u, err := url.Parse(baseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Peer{}, fmt.Errorf("%w: handshake base URL %q: want an absolute http(s) URL", ErrMalformed, baseURL)
+	u, err := endpoint(baseURL, HandshakePath, "handshake")
+	if err != nil {
+		return Peer{}, err
 	}
-	u = u.JoinPath(HandshakePath)
-	u.RawQuery, u.Fragment = "", ""
 	ch, err := h.NewChallenge(peer)
 	if err != nil {
 		return Peer{}, err
