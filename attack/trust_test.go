@@ -187,3 +187,54 @@ func TestRotatedKeyRefused(t *testing.T) {
 	assert.Equal(t, fresh.ID(), d.Meta[kernel.MetaSigner])
 	assert.Equal(t, int64(1), handled.Load())
 }
+
+// A signed broadcast reaches every subscriber of its topic once; the
+// attacker who replays it gets it past none of them, though each receiver
+// opens the first copy on its own (replay protection is per receiver).
+func TestBroadcastReplayedToEverySubscriber(t *testing.T) {
+	bus := amb.NewMemory(&amb.MemoryOptions{Options: amb.Options{Retry: amb.Retry{MaxAttempts: 1}}})
+	t.Cleanup(func() { _ = bus.Close() })
+	regA, regB := iatp.NewRegistry(), iatp.NewRegistry()
+	alice := signedIdentity(t, regA, regB)
+	kA := kerneltest.New(t, kerneltest.Policy(trustAttackPolicy), kernel.WithBus(bus),
+		kernel.WithIATP(kernel.Trust{Registry: regA, RequireSigned: true}))
+	kB := kerneltest.New(t, kerneltest.Policy(trustAttackPolicy), kernel.WithBus(bus),
+		kernel.WithIATP(kernel.Trust{Registry: regB, RequireSigned: true}))
+	sender := kA.MustSpawn("alice", kernel.WithIdentity(alice))
+
+	receivers := []agentos.AgentID{"bob", "carol"}
+	var handled [2]atomic.Int64
+	for i, id := range receivers {
+		r := kB.MustSpawn(id, kernel.WithIdentity(signedIdentity(t, regB)))
+		sub, err := r.Subscribe(t.Context(), "pay.>", func(context.Context, amb.Delivery) error {
+			handled[i].Add(1)
+			return nil
+		})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = sub.Unsubscribe() })
+	}
+	tap := make(chan amb.Message, 1)
+	tsub, err := bus.Subscribe(t.Context(), "pay.approve", func(_ context.Context, d amb.Delivery) error {
+		select {
+		case tap <- d.Message:
+		default:
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, sender.Publish(t.Context(), "pay.approve", amb.Message{Payload: []byte("invoice 7: 10 EUR")}))
+	genuine := <-tap
+	require.NoError(t, tsub.Unsubscribe())
+	require.Eventually(t, func() bool { return handled[0].Load() == 1 && handled[1].Load() == 1 }, 5*time.Second, time.Millisecond,
+		"every subscriber gets the genuine broadcast")
+
+	before := []int{len(kB.Decisions("bob")), len(kB.Decisions("carol"))}
+	require.NoError(t, bus.Publish(t.Context(), "pay.approve", genuine))
+	for i, id := range receivers {
+		require.Eventually(t, func() bool { return len(kB.Decisions(id)) > before[i] }, 5*time.Second, time.Millisecond)
+		d := kB.LastDecision(id)
+		assert.Equal(t, agentos.Deny, d.Effect, id)
+		assert.Equal(t, kernel.RuleEnvelope, d.Rule, id)
+		assert.Equal(t, int64(1), handled[i].Load(), "%s handled the replay", id)
+	}
+}
