@@ -206,6 +206,14 @@ func appendInt(b []byte, v int64) []byte {
 // canonical encoding of every field in a fixed order, each string length
 // prefixed.
 func encode[S string | []byte](dst []byte, f *fields[S]) []byte {
+	dst = encodeHead(dst, f)
+	dst = appendBytes(dst, f.meta)
+	return encodeTail(dst, f)
+}
+
+// encodeHead appends encode's output up to the meta field: the header
+// and the fields before meta.
+func encodeHead[S string | []byte](dst []byte, f *fields[S]) []byte {
 	dst = append(dst, make([]byte, offBody)...)
 	dst[offVersion] = encodingVersion
 	dst = appendInt(dst, f.time)
@@ -217,8 +225,11 @@ func encode[S string | []byte](dst []byte, f *fields[S]) []byte {
 	dst = appendBytes(dst, f.path)
 	dst = appendBytes(dst, f.target)
 	dst = appendBytes(dst, f.args)
-	dst = appendBytes(dst, f.payloadType)
-	dst = appendBytes(dst, f.meta)
+	return appendBytes(dst, f.payloadType)
+}
+
+// encodeTail appends encode's output after the meta field.
+func encodeTail[S string | []byte](dst []byte, f *fields[S]) []byte {
 	dst = appendBytes(dst, f.policyVersion)
 	dst = appendBytes(dst, f.rule)
 	dst = appendInt(dst, f.effect)
@@ -241,10 +252,17 @@ func seal(buf []byte, prev Hash, seq uint64) Hash {
 }
 
 func fieldsOf(e *Entry) fields[string] {
+	f := fieldsNoMeta(e)
+	f.meta = metaJSON(e.Meta)
+	return f
+}
+
+// fieldsNoMeta is fieldsOf without the meta field, which it leaves empty.
+func fieldsNoMeta(e *Entry) fields[string] {
 	return fields[string]{
 		time: e.Time.UnixNano(), trace: e.Trace, agent: string(e.Agent), kind: string(e.Kind),
 		op: string(e.Op), tool: e.Tool, path: e.Path, target: string(e.Target), args: string(e.Args),
-		payloadType: e.PayloadType, meta: metaJSON(e.Meta),
+		payloadType:   e.PayloadType,
 		policyVersion: e.PolicyVersion, rule: e.Rule, effect: int64(e.Effect), severity: int64(e.Severity),
 		message: e.Message, status: string(e.Status), errText: e.Error, duration: int64(e.Duration),
 		resultDigest: e.ResultDigest, detail: e.Detail,
@@ -272,6 +290,16 @@ var (
 // normalize checks e and puts it in stored form: UTC time at nanosecond
 // precision and canonical args. It does not touch Seq or the hashes.
 func normalize(e *Entry) error {
+	if err := normalizeFields(e); err != nil {
+		return err
+	}
+	return checkMeta(e)
+}
+
+// normalizeFields is normalize without its last step, checkMeta: the
+// in-memory store checks the meta while it encodes it (appendMetaChecked),
+// with the same checks and errors.
+func normalizeFields(e *Entry) error {
 	if !e.Kind.Valid() {
 		return fmt.Errorf("%w: recorder: unknown entry kind %q", agentos.ErrInvalid, e.Kind)
 	}
@@ -300,9 +328,11 @@ func normalize(e *Entry) error {
 		return err
 	}
 	e.Args = args
-	if err := checkText("payload type", e.PayloadType, MaxPayloadType); err != nil {
-		return err
-	}
+	return checkText("payload type", e.PayloadType, MaxPayloadType)
+}
+
+// checkMeta checks e.Meta against its bounds and makes an empty map nil.
+func checkMeta(e *Entry) error {
 	if len(e.Meta) > MaxMetaEntries {
 		return fmt.Errorf("%w: recorder: %d meta entries, at most %d", agentos.ErrInvalid, len(e.Meta), MaxMetaEntries)
 	}
@@ -310,8 +340,8 @@ func normalize(e *Entry) error {
 		if err := checkText("meta key", k, MaxMetaKey); err != nil {
 			return err
 		}
-		if len(v) > MaxMetaValue || !utf8.ValidString(v) { // the label is made only for the error
-			return checkText("meta value of "+strconv.Quote(k), v, MaxMetaValue)
+		if err := checkMetaValue(k, v); err != nil {
+			return err
 		}
 	}
 	if len(e.Meta) == 0 {
@@ -319,6 +349,14 @@ func normalize(e *Entry) error {
 	}
 	// e.Meta stays the caller's map: the stores keep its stored form
 	// (metaJSON), made before Append returns, never the map itself.
+	return nil
+}
+
+// checkMetaValue checks the meta value v of key k.
+func checkMetaValue(k, v string) error {
+	if len(v) > MaxMetaValue || !utf8.ValidString(v) { // the label is made only for the error
+		return checkText("meta value of "+strconv.Quote(k), v, MaxMetaValue)
+	}
 	return nil
 }
 

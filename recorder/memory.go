@@ -114,10 +114,12 @@ type memChunk [memChunkSize]memEntry
 
 // memView is a consistent snapshot of the store: the entries at positions
 // off..off+n-1 of chunks. Slots below n are never written again, so a
-// reader uses a view without holding the lock.
+// reader uses a view without holding the lock. base is the number of
+// entries evicted before it: the entry at i is the store's base+i-th.
 type memView struct {
 	chunks []*memChunk
 	off, n int
+	base   uint64
 }
 
 func (v *memView) at(i int) *memEntry {
@@ -150,6 +152,17 @@ type memStore struct {
 	head    Anchor
 	evicted uint64
 	closed  bool
+	// traces indexes the entries held by trace: for each non-empty trace,
+	// the positions (base+i, see memView) of its entries, oldest first.
+	// It is nil until the first query by trace builds it (traceView);
+	// from then on put and evictOne keep it, so that appends pay for it
+	// only once somebody queries by trace. It holds one position per
+	// entry held, so MaxEntries bounds it too.
+	traces map[string][]uint64
+	// unindexed: a body held does not decode (only a tampered store holds
+	// one), so there is no trace index and queries by trace scan, and
+	// report the entry as the scan does.
+	unindexed bool
 }
 
 func newMemStore(o *Options, genesis Anchor) *memStore {
@@ -169,7 +182,56 @@ func (m *memStore) view() (memView, Anchor, error) {
 	if m.closed {
 		return memView{}, Anchor{}, agentos.ErrClosed
 	}
-	return memView{chunks: m.chunks, off: m.off, n: m.n}, m.genesis, nil
+	return memView{chunks: m.chunks, off: m.off, n: m.n, base: m.evicted}, m.genesis, nil
+}
+
+// traceView returns a snapshot of the store and the positions in it of
+// the entries of trace (not empty), oldest first, building the trace index
+// on first use; indexed is false when the store cannot have one (see
+// unindexed): the caller scans. The positions are the index's own slice:
+// its elements are never written again (put appends after them, evictOne
+// drops from the front by reslicing, and a trace whose list empties gets
+// a new one), so the caller reads them without the lock.
+func (m *memStore) traceView(trace string) (v memView, pos []uint64, indexed bool, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return memView{}, nil, false, agentos.ErrClosed
+	}
+	v = memView{chunks: m.chunks, off: m.off, n: m.n, base: m.evicted}
+	if m.traces == nil && !m.unindexed {
+		// Sized for the kernel's two entries per trace.
+		m.traces = make(map[string][]uint64, v.n/2)
+		for i := 0; i < v.n && m.traces != nil; i++ {
+			m.indexTrace(v.at(i).body, v.base+uint64(i))
+		}
+	}
+	if m.traces == nil {
+		return v, nil, false, nil
+	}
+	return v, m.traces[trace], true, nil
+}
+
+// indexTrace adds the entry with body at position pos to the trace index.
+// The key shares the body's memory. A body that does not decode drops the
+// index for good (unindexed). The caller holds mu.
+func (m *memStore) indexTrace(body string, pos uint64) {
+	t, ok := traceOf(body)
+	switch {
+	case !ok:
+		m.traces, m.unindexed = nil, true
+	case t != "":
+		m.traces[t] = append(m.traces[t], pos)
+	}
+}
+
+// traceOf returns the trace field of a stored body (the second field,
+// after the time).
+func traceOf(body string) (string, bool) {
+	d := bodyDecoder{s: body, ok: true}
+	d.int()
+	t := d.str()
+	return t, d.ok
 }
 
 // append checks, seals and stores e: Append and AppendLater of an
@@ -188,23 +250,29 @@ func (m *memStore) append(ctx context.Context, e Entry) (uint64, error) {
 	if isCanonical(e.Args) {
 		args, e.Args = e.Args, nil
 	}
-	if err := normalize(&e); err != nil {
+	// normalize, less its meta step: appendMetaChecked checks the meta
+	// as it encodes it, last of normalize's checks as in normalize.
+	if err := normalizeFields(&e); err != nil {
 		return 0, err
 	}
 	if args == nil {
 		args, e.Args = e.Args, nil
 	}
-	f := fieldsOf(&e)
+	f := fieldsNoMeta(&e)
 	// Encode reads args without keeping them: no copy to a string.
 	f.args = unsafe.String(unsafe.SliceData(args), len(args))
 	bp := bufPool.Get().(*[]byte)
-	buf := encode((*bp)[:0], &f)
+	buf, err := appendMetaChecked(encodeHead((*bp)[:0], &f), e.Meta)
 	defer func() {
 		if cap(buf) <= maxPooledBuf {
 			*bp = buf[:0]
 			bufPool.Put(bp)
 		}
 	}()
+	if err != nil {
+		return 0, err
+	}
+	buf = encodeTail(buf, &f)
 	if len(buf) > m.maxBytes {
 		return 0, fmt.Errorf("%w: recorder: entry of %d bytes exceeds MaxEntryBytes %d", agentos.ErrInvalid, len(buf), m.maxBytes)
 	}
@@ -228,6 +296,9 @@ func (m *memStore) put(e *memEntry) {
 		m.chunks = append(m.chunks, new(memChunk))
 	}
 	m.chunks[p/memChunkSize][p%memChunkSize] = *e
+	if m.traces != nil {
+		m.indexTrace(e.body, m.evicted+uint64(m.n))
+	}
 	m.n++
 	m.head = Anchor{Seq: e.seq, Hash: e.hash}
 	for m.maxEntries > 0 && m.n > m.maxEntries {
@@ -242,6 +313,18 @@ func (m *memStore) evictOne() {
 	v := memView{chunks: m.chunks, off: m.off, n: m.n}
 	first := v.at(0)
 	m.genesis = Anchor{Seq: first.seq, Hash: first.hash}
+	if m.traces != nil {
+		if t, ok := traceOf(first.body); ok && t != "" {
+			switch l := m.traces[t]; {
+			case len(l) == 0 || l[0] != m.evicted:
+				m.traces = nil // cannot happen; rebuilt by the next query
+			case len(l) == 1:
+				delete(m.traces, t)
+			default:
+				m.traces[t] = l[1:]
+			}
+		}
+	}
 	m.evicted++
 	m.off++
 	m.n--
@@ -281,6 +364,7 @@ func (m *memStore) close() {
 	m.mu.Lock()
 	m.closed = true
 	m.chunks, m.off, m.n = nil, 0, 0
+	m.traces = nil
 	m.mu.Unlock()
 }
 
@@ -372,10 +456,17 @@ func (m *matcher) match(e *fields[string]) bool {
 }
 
 // query is Recorder.Query in memory. It scans a view between the bounds
-// After and Before (found by binary search) and holds no lock while the
-// loop body runs. After and Before compare as the SQL does, as signed
-// 64-bit integers.
+// After and Before (found by binary search), or, for a filter with a
+// Trace, only the entries the trace index lists there, and holds no lock
+// while the loop body runs. After and Before compare as the SQL does, as
+// signed 64-bit integers.
 func (m *memStore) query(ctx context.Context, f Filter) iter.Seq2[Entry, error] {
+	return m.queryWith(ctx, f, true)
+}
+
+// queryWith is query; without useIndex it scans for a trace too (the
+// reference the index is tested against).
+func (m *memStore) queryWith(ctx context.Context, f Filter, useIndex bool) iter.Seq2[Entry, error] {
 	return func(yield func(Entry, error) bool) {
 		if f.Limit < 0 {
 			yield(Entry{}, fmt.Errorf("%w: recorder: negative limit", agentos.ErrInvalid))
@@ -385,7 +476,17 @@ func (m *memStore) query(ctx context.Context, f Filter) iter.Seq2[Entry, error] 
 			yield(Entry{}, fmt.Errorf("recorder: query: %w", err))
 			return
 		}
-		v, _, err := m.view()
+		var (
+			v       memView
+			indexed []uint64 // with byTrace: the positions of the trace's entries
+			err     error
+		)
+		byTrace := useIndex && f.Trace != ""
+		if byTrace {
+			v, indexed, byTrace, err = m.traceView(f.Trace)
+		} else {
+			v, _, err = m.view()
+		}
 		if err != nil {
 			yield(Entry{}, fmt.Errorf("recorder: query: %w", err))
 			return
@@ -398,20 +499,33 @@ func (m *memStore) query(ctx context.Context, f Filter) iter.Seq2[Entry, error] 
 		if f.Before > 0 {
 			hi = v.search(func(seq uint64) bool { return int64(seq) >= int64(f.Before) })
 		}
+		// The candidates are the positions lo..hi-1, or those of indexed
+		// between them: k runs over them in the order asked for.
+		first, end := lo, hi
+		if byTrace {
+			first = sort.Search(len(indexed), func(j int) bool { return indexed[j] >= v.base+uint64(lo) })
+			end = sort.Search(len(indexed), func(j int) bool { return indexed[j] >= v.base+uint64(hi) })
+		}
+		at := func(k int) int {
+			if byTrace {
+				return int(indexed[k] - v.base)
+			}
+			return k
+		}
 		mt := newMatcher(&f)
 		left := f.Limit
-		step, i, end := 1, lo, hi
+		step, k, stop := 1, first, end
 		if f.Order == Descending {
-			step, i, end = -1, hi-1, lo-1
+			step, k, stop = -1, end-1, first-1
 		}
-		for scanned := 0; i != end && lo < hi; i, scanned = i+step, scanned+1 {
+		for scanned := 0; k != stop && first < end; k, scanned = k+step, scanned+1 {
 			if scanned&1023 == 1023 {
 				if err := ctx.Err(); err != nil {
 					yield(Entry{}, fmt.Errorf("recorder: query: %w", err))
 					return
 				}
 			}
-			e := v.at(i)
+			e := v.at(at(k))
 			if !mt.mayMatch(e.body) {
 				continue
 			}

@@ -153,9 +153,9 @@ func BenchmarkMemoryAppendParallel(b *testing.B) {
 }
 
 // BenchmarkMemoryQuery queries a store of 100 000 kernel entries (and
-// verifies it): one
-// trace (a full scan), the newest 20 entries of an agent, and a page of 256
-// after a cursor.
+// verifies it): one trace (through the trace index, which the first query
+// by trace builds: see BenchmarkMemoryTraceIndex for that first query),
+// the newest 20 entries of an agent, and a page of 256 after a cursor.
 func BenchmarkMemoryQuery(b *testing.B) {
 	const n = 50_000
 	r, err := recorder.Open("", nil)

@@ -1,7 +1,8 @@
 package recorder
 
 import (
-	"slices"
+	"encoding/binary"
+	"fmt"
 	"unicode/utf8"
 
 	"github.com/agent-os/agentos"
@@ -235,35 +236,95 @@ func isShortHexControl(u string) bool {
 	return true
 }
 
-// fastMetaJSON is metaJSON without encoding/json: the keys sorted on the
-// stack (up to MaxMetaEntries of them; ok is false beyond) and every
-// string escaped as jsonenc.AppendString does without HTML escaping. The result is one allocation.
+// metaPair is one entry of a meta map.
+type metaPair struct{ k, v string }
+
+// sortedMeta appends m's entries to dst sorted by key, and the bytes their
+// JSON object takes at most before escaping. The caller bounds len(m).
+func sortedMeta(dst []metaPair, m map[string]string) ([]metaPair, int) {
+	size := 2
+	for k, v := range m {
+		dst = append(dst, metaPair{k, v})
+		size += len(k) + len(v) + 6
+	}
+	// Insertion sort: at most MaxMetaEntries pairs, usually one or two.
+	for i := 1; i < len(dst); i++ {
+		for j := i; j > 0 && dst[j].k < dst[j-1].k; j-- {
+			dst[j], dst[j-1] = dst[j-1], dst[j]
+		}
+	}
+	return dst, size
+}
+
+// appendMetaObject appends the JSON object of sorted pairs as metaJSON
+// writes it: every string escaped as jsonenc.AppendString does without
+// HTML escaping.
+func appendMetaObject(b []byte, pairs []metaPair) []byte {
+	b = append(b, '{')
+	for i, p := range pairs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = jsonenc.AppendString(b, p.k, false)
+		b = append(b, ':')
+		b = jsonenc.AppendString(b, p.v, false)
+	}
+	return append(b, '}')
+}
+
+// fastMetaJSON is metaJSON without encoding/json: the entries sorted on the
+// stack (up to MaxMetaEntries of them; ok is false beyond) and encoded by
+// appendMetaObject. The result is one allocation.
 func fastMetaJSON(m map[string]string) (s string, ok bool) {
 	if len(m) > MaxMetaEntries {
 		return "", false
 	}
-	var arr [MaxMetaEntries]string
-	keys := arr[:0]
-	size := 2
-	for k, v := range m {
-		keys = append(keys, k)
-		size += len(k) + len(v) + 6
-	}
-	slices.Sort(keys)
+	var arr [MaxMetaEntries]metaPair
+	pairs, size := sortedMeta(arr[:0], m)
 	var stack [512]byte
 	b := stack[:0]
 	if size > len(stack) {
 		b = make([]byte, 0, size+size/8)
 	}
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = jsonenc.AppendString(b, k, false)
-		b = append(b, ':')
-		b = jsonenc.AppendString(b, m[k], false)
+	return string(appendMetaObject(b, pairs)), true
+}
+
+// appendMetaChecked checks m as normalize does (checkMeta: the same
+// bounds, the same errors) and appends its stored form to dst as encode
+// writes the meta field: the uvarint length of metaJSON(m), then its bytes,
+// encoded in place rather than into a string first. It is the in-memory
+// store's meta step; TestAppendMetaChecked holds it to checkMeta and
+// appendBytes(metaJSON).
+func appendMetaChecked(dst []byte, m map[string]string) ([]byte, error) {
+	if len(m) == 0 {
+		return append(dst, 0), nil // appendBytes of ""
 	}
-	b = append(b, '}')
-	return string(b), true
+	if len(m) > MaxMetaEntries {
+		return dst, fmt.Errorf("%w: recorder: %d meta entries, at most %d", agentos.ErrInvalid, len(m), MaxMetaEntries)
+	}
+	var arr [MaxMetaEntries]metaPair
+	pairs, _ := sortedMeta(arr[:0], m)
+	for _, p := range pairs {
+		if err := checkText("meta key", p.k, MaxMetaKey); err != nil {
+			return dst, err
+		}
+		if err := checkMetaValue(p.k, p.v); err != nil {
+			return dst, err
+		}
+	}
+	// One byte holds the length of an object under 128 bytes; a longer
+	// one moves up by the bytes its uvarint takes beyond the first.
+	at := len(dst)
+	dst = appendMetaObject(append(dst, 0), pairs)
+	n := len(dst) - at - 1
+	if n < 0x80 {
+		dst[at] = byte(n)
+		return dst, nil
+	}
+	var lb [binary.MaxVarintLen64]byte
+	ln := binary.PutUvarint(lb[:], uint64(n))
+	dst = append(dst, lb[:ln-1]...) // room for the longer length
+	copy(dst[at+ln:], dst[at+1:at+1+n])
+	copy(dst[at:], lb[:ln])
+	return dst, nil
 }

@@ -2,6 +2,10 @@ package recorder
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +104,100 @@ func FuzzMetaJSON(f *testing.F) {
 			t.Fatalf("fastMetaJSON(%q) = %q, encoding/json gives %q", m, got, want)
 		}
 	})
+}
+
+// FuzzAppendMetaChecked holds the in-memory store's meta step to what
+// normalize and encode do: checkMeta accepts exactly the maps it accepts,
+// with the same error for a map with one bad entry, and what it appends
+// is appendBytes of encoding/json's stored meta.
+func FuzzAppendMetaChecked(f *testing.F) {
+	f.Add([]byte("version\x001.2.0"), uint16(0))
+	f.Add([]byte("direction\x00pipe\x00sender\x00a<1>&\"\\\x00\x01\b\f\n\r\t\x7f\u2028\u2029é"), uint16(0))
+	f.Add([]byte("k\x00\xff"), uint16(0))
+	f.Add([]byte("\xff\x00v"), uint16(0))
+	f.Add([]byte("long\x00"), uint16(200))
+	f.Add([]byte("long\x00"), uint16(MaxMetaValue+1))
+	f.Add([]byte("b\x00\x00a\x00x\x00\x00c\x00"), uint16(16390))
+	f.Fuzz(func(t *testing.T, b []byte, pad uint16) {
+		parts := bytes.Split(b, []byte{0})
+		m := map[string]string{}
+		for i := 0; i+1 < len(parts) && len(m) < MaxMetaEntries+2; i += 2 {
+			m[string(parts[i])] = string(parts[i+1])
+		}
+		if len(m) > 0 && pad > 0 {
+			// One value made long: lengths that take two and three
+			// uvarint bytes, and values over MaxMetaValue.
+			for k, v := range m {
+				m[k] = v + strings.Repeat("\"", int(pad)%(3*MaxMetaValue))
+				break
+			}
+		}
+		checkAppendMeta(t, m)
+	})
+}
+
+// checkAppendMeta compares appendMetaChecked with checkMeta and
+// appendBytes(metaJSON) on m.
+func checkAppendMeta(t *testing.T, m map[string]string) {
+	t.Helper()
+	prefix := []byte("prefix")
+	got, err := appendMetaChecked(bytes.Clone(prefix), m)
+	e := Entry{Meta: m}
+	wantErr := checkMeta(&e)
+	if (err == nil) != (wantErr == nil) {
+		t.Fatalf("appendMetaChecked(%q): error %v, checkMeta: %v", m, err, wantErr)
+	}
+	if err != nil {
+		require.ErrorIs(t, err, agentos.ErrInvalid)
+		if len(m) == 1 || len(m) > MaxMetaEntries {
+			require.EqualError(t, err, wantErr.Error())
+		}
+		return
+	}
+	want := prefix
+	if len(m) > 0 {
+		want = appendBytes(want, slowMetaJSON(m))
+	} else {
+		want = appendBytes(want, "")
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("appendMetaChecked(%q) = %q, want %q", m, got, want)
+	}
+}
+
+func TestAppendMetaChecked(t *testing.T) {
+	many := map[string]string{}
+	for i := range MaxMetaEntries + 1 {
+		many[strconv.Itoa(i)] = "v"
+	}
+	full := map[string]string{}
+	for i := range MaxMetaEntries {
+		full[fmt.Sprintf("k%02d", i)] = strings.Repeat("<é>", MaxMetaValue/6)
+	}
+	for name, m := range map[string]map[string]string{
+		"nil":               nil,
+		"empty":             {},
+		"one":               {"version": "1.2.0"},
+		"sorted on bytes":   {"b": "1", "a": "2", "B": "3", "é": "4", "": "5"},
+		"escapes":           {"k": "a<1>&\"\\\x00\x01\b\f\n\r\t\x7f\u2028\u2029"},
+		"127 bytes":         {"k": strings.Repeat("x", 127-8)},
+		"128 bytes":         {"k": strings.Repeat("x", 128-8)},
+		"longest value":     {"k": strings.Repeat("\x01", MaxMetaValue)},
+		"three-byte length": full,
+		"too many":          many,
+		"value too long":    {"k": strings.Repeat("x", MaxMetaValue+1)},
+		"key too long":      {strings.Repeat("k", MaxMetaKey+1): "v"},
+		"bad value":         {"k": "\xff"},
+		"bad key":           {"\xff": "v"},
+	} {
+		t.Run(name, func(t *testing.T) { checkAppendMeta(t, m) })
+	}
+	// The 128-byte and the full objects need two and three length bytes.
+	b, err := appendMetaChecked(nil, full)
+	require.NoError(t, err)
+	n, w := binary.Uvarint(b)
+	require.Equal(t, 3, w)
+	require.Equal(t, len(b)-w, int(n))
 }
 
 // FuzzMemoryBody checks the decoder of the memory store's entry bodies:

@@ -45,6 +45,7 @@ func (t MemTamperer) edit(fn func([]memEntry) ([]memEntry, error)) error {
 	}
 	head, bound := m.head, m.maxEntries
 	m.chunks, m.off, m.n, m.maxEntries = nil, 0, 0, 0
+	m.traces, m.unindexed = nil, false // rebuilt from the edited bodies by the next query by trace
 	for i := range all {
 		m.put(&all[i])
 	}
