@@ -374,16 +374,19 @@ func (a *Agent) Exec(ctx context.Context, tool string, args map[string]any) (any
 		rq.pre, rq.preRule = err, RuleToolName
 	} else if name, constraint, err := parseToolRef(tool); err != nil {
 		rq.pre, rq.preRule = fmt.Errorf("kernel: %w", err), RuleToolName
-	} else if cp, err := copyArgs(args); err != nil {
+	} else if cp, js, err := copyArgsJSON(args); err != nil {
 		rq.act.Tool = name
 		rq.pre, rq.preRule = fmt.Errorf("kernel: tool arguments: %w", err), RuleArgs
-	} else if js, err := marshalArgs(cp); err != nil {
-		rq.act.Tool = name
-		rq.pre, rq.preRule = fmt.Errorf("kernel: tool arguments: %w: %w", agentos.ErrInvalid, err), RuleArgs
 	} else {
 		rq.act.Tool, rq.act.Args, rq.argsJSON = name, cp, js
+		// The meta is the kernel's own: checkMeta's checks are made here,
+		// on each entry as it is put in, rather than by walking the map
+		// again in syscall (metaOK; when one fails, syscall's checkMeta
+		// refuses the action as it would any bad meta).
+		metaOK := true
 		if constraint != "" {
 			rq.act.Meta = map[string]string{MetaConstraint: constraint}
+			metaOK = checkMetaEntry(MetaConstraint, constraint) == nil
 		}
 		if t, err = a.k.tools.Resolve(name, constraint); err == nil {
 			if rq.act.Meta == nil {
@@ -391,8 +394,8 @@ func (a *Agent) Exec(ctx context.Context, tool string, args map[string]any) (any
 			} else {
 				rq.act.Meta[MetaVersion] = t.Meta.Version
 			}
-			desc := PolicyTool(t)
-			rq.tool = &desc
+			rq.metaOK = metaOK && checkMetaEntry(MetaVersion, t.Meta.Version) == nil
+			rq.tool, rq.hasTool = PolicyTool(t), true
 			if rq.checked, err = t.Check(cp); err != nil {
 				rq.pre, rq.preRule = fmt.Errorf("kernel: tool %q: %w", name, err), RuleToolArgs
 			}
@@ -489,10 +492,8 @@ func (a *Agent) Do(ctx context.Context, act agentos.Action, fn func(ctx context.
 		},
 	}
 	if act.Args != nil {
-		if cp, err := copyArgs(act.Args); err != nil {
+		if cp, js, err := copyArgsJSON(act.Args); err != nil {
 			rq.pre, rq.preRule = fmt.Errorf("kernel: arguments: %w", err), RuleArgs
-		} else if js, err := marshalArgs(cp); err != nil {
-			rq.pre, rq.preRule = fmt.Errorf("kernel: arguments: %w: %w", agentos.ErrInvalid, err), RuleArgs
 		} else {
 			rq.act.Args, rq.argsJSON = cp, js
 		}

@@ -275,6 +275,78 @@ func appendJSONFloat(b []byte, f float64) []byte {
 	return b
 }
 
+// copyArgsJSON is copyArgs and then marshalArgs of the copy, in one walk
+// of the top-level map: the copy's entries are kept in key order as they
+// are made, and the JSON is written from them without walking the map a
+// second time. It copies and refuses exactly as copyArgs does; an
+// encoding error is wrapped in agentos.ErrInvalid. A map of more than
+// maxFusedArgs entries takes the two steps.
+// TestCopyArgsJSONMatchesSteps holds it to copyArgs and marshalArgs.
+func copyArgsJSON(in map[string]any) (map[string]any, []byte, error) {
+	if len(in) > maxFusedArgs {
+		cp, err := copyArgs(in)
+		if err != nil {
+			return nil, nil, err
+		}
+		js, err := marshalArgs(cp)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w: %w", agentos.ErrInvalid, err)
+		}
+		return cp, js, nil
+	}
+	// copy's map[string]any case at depth 0, the entries kept.
+	b := argsBudget{values: MaxArgsValues, bytes: MaxArgsBytes}
+	if err := b.spend(0); err != nil {
+		return nil, nil, err
+	}
+	var arr [maxFusedArgs]argPair
+	pairs := arr[:0]
+	out := make(map[string]any, len(in))
+	for k, e := range in {
+		if _, err := b.str(k); err != nil {
+			return nil, nil, err
+		}
+		c, err := b.copy(e, 1)
+		if err != nil {
+			return nil, nil, err
+		}
+		out[k] = c
+		pairs = append(pairs, argPair{k, c})
+	}
+	// appendArgsJSON's map case over the kept entries.
+	for i := 1; i < len(pairs); i++ {
+		for j := i; j > 0 && pairs[j].k < pairs[j-1].k; j-- {
+			pairs[j], pairs[j-1] = pairs[j-1], pairs[j]
+		}
+	}
+	js := append(make([]byte, 0, 128), '{')
+	for i, p := range pairs {
+		if i > 0 {
+			js = append(js, ',')
+		}
+		js = jsonenc.AppendString(js, p.k, true)
+		js = append(js, ':')
+		var ok bool
+		if js, ok = appendArgsJSON(js, p.v); !ok {
+			j, err := json.Marshal(out)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%w: %w", agentos.ErrInvalid, err)
+			}
+			return out, j, nil
+		}
+	}
+	return out, append(js, '}'), nil
+}
+
+// maxFusedArgs is the most top-level arguments copyArgsJSON keeps on the
+// stack.
+const maxFusedArgs = 16
+
+type argPair struct {
+	k string
+	v any
+}
+
 // marshalArgs is the JSON of a copyArgs copy, as json.Marshal gives it.
 func marshalArgs(v map[string]any) ([]byte, error) {
 	if b, ok := appendArgsJSON(make([]byte, 0, 128), v); ok {

@@ -64,6 +64,39 @@ func ActionFromContext(ctx context.Context) (agentos.Action, bool) {
 	return *a, true
 }
 
+// frame is the state of one syscall that outlives its stack: the action
+// (policy, the recorder's entries, telemetry, observers and the tool all
+// see it by pointer), the registry's description of its tool, and, while
+// a tool runs, the context the tool gets, which carries the action for
+// ActionFromContext. One allocation holds all three, where the action,
+// the description and a context.WithValue were one each.
+type frame struct {
+	// Context is the context of execute (nil before it): Value answers
+	// actionKey with &act and asks Context for every other key, as the
+	// context.WithValue it replaces did. Done, Err and Deadline are
+	// Context's, so that contexts derived from it find the same cancelCtx.
+	context.Context
+	act  agentos.Action
+	tool policy.Tool
+}
+
+// Value implements context.Context.
+func (f *frame) Value(key any) any {
+	if key == (actionKey{}) {
+		return &f.act
+	}
+	return f.Context.Value(key)
+}
+
+// String names the context as context.WithValue's String would, without
+// printing the action.
+func (f *frame) String() string {
+	if s, ok := f.Context.(fmt.Stringer); ok {
+		return s.String() + ".WithValue(kernel.actionKey)"
+	}
+	return "kernel.frame"
+}
+
 // request is one syscall as the agent's methods build it.
 type request struct {
 	act      agentos.Action // Op, Path (raw), Tool, Args (the kernel's copy), Target, PayloadType, Meta
@@ -90,12 +123,17 @@ type request struct {
 	// the outcome entry's Detail (a search's hits and scores).
 	note func() string
 	// tool is the registry's description of an exec's tool (policy's tool
-	// variable); nil when the registry does not hold it.
-	tool *policy.Tool
+	// variable), when hasTool: the registry holds it. The syscall keeps
+	// its copy in its frame.
+	tool    policy.Tool
+	hasTool bool
 	// peer, when set, is the other party as policy sees it, verified by the
 	// kernel (a signed message's sender); it takes the place of the agent
 	// named by act.Target.
 	peer *policy.Subject
+	// metaOK: act.Meta passed checkMeta's checks where it was built (Exec
+	// checks the entries it puts in); syscall does not walk it again.
+	metaOK bool
 	// topic: act.Target names a bus topic, not an agent, so policy sees no
 	// peer. incoming: the syscall delivers a message to the agent, which did
 	// not choose it: a denial refuses the delivery and never kills.
@@ -114,7 +152,8 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 	}
 	defer k.inflight.Done()
 
-	act := rq.act
+	fr := &frame{act: rq.act}
+	act := &fr.act
 	act.ID = k.newTrace()
 	act.Agent = a.id
 	act.At = k.now()
@@ -122,8 +161,8 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 	// policy, the approver and the tool see (sctx below).
 	var tc telCall
 	if k.tel != nil {
-		tctx := k.tel.begin(ctx, &tc, &act)
-		defer func() { k.tel.end(tctx, k, &tc, &act, retErr) }()
+		tctx := k.tel.begin(ctx, &tc, act)
+		defer func() { k.tel.end(tctx, k, &tc, act, retErr) }()
 	}
 	// Entries are recorded even when the caller's context ends meanwhile
 	// (a context whose Done is nil never ends).
@@ -135,23 +174,25 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 	// Refusals the kernel makes before the gate, each recorded.
 	switch {
 	case !act.Op.Valid():
-		return nil, a.refuse(rctx, &act, rq.argsJSON, RuleUnknownOp, fmt.Sprintf("unknown operation %q", act.Op),
+		return nil, a.refuse(rctx, act, rq.argsJSON, RuleUnknownOp, fmt.Sprintf("unknown operation %q", act.Op),
 			fmt.Errorf("%w: unknown operation %q", agentos.ErrInvalid, act.Op))
 	case rq.pre != nil:
-		return nil, a.refuse(rctx, &act, rq.argsJSON, rq.preRule, rq.pre.Error(), rq.pre)
+		return nil, a.refuse(rctx, act, rq.argsJSON, rq.preRule, rq.pre.Error(), rq.pre)
 	}
-	if err := checkMeta(act.Meta); err != nil {
-		return nil, a.refuse(rctx, &act, rq.argsJSON, RuleMeta, err.Error(), err)
+	if !rq.metaOK {
+		if err := checkMeta(act.Meta); err != nil {
+			return nil, a.refuse(rctx, act, rq.argsJSON, RuleMeta, err.Error(), err)
+		}
 	}
 	if act.PayloadType != "" {
 		if err := checkPayloadType(act.PayloadType); err != nil {
-			return nil, a.refuse(rctx, &act, rq.argsJSON, RulePayloadType, err.Error(), err)
+			return nil, a.refuse(rctx, act, rq.argsJSON, RulePayloadType, err.Error(), err)
 		}
 	}
 	if act.Path != "" || needsPath(act.Op) {
 		p, err := cleanPath(act.Path)
 		if err != nil {
-			return nil, a.refuse(rctx, &act, rq.argsJSON, RulePath, "path refused: "+err.Error(), err)
+			return nil, a.refuse(rctx, act, rq.argsJSON, RulePath, "path refused: "+err.Error(), err)
 		}
 		act.Path = p
 	}
@@ -179,7 +220,12 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 		sctx = tc.within(sctx)
 	}
 
-	d, permitted, detail, evalErr := a.decide(sctx, &act, &rq)
+	var tool *policy.Tool
+	if rq.hasTool {
+		fr.tool = rq.tool
+		tool = &fr.tool
+	}
+	d, permitted, detail, evalErr := a.decide(sctx, act, &rq, tool)
 	if evalErr != nil && sctx.Err() != nil {
 		// The syscall was interrupted or its agent killed while policy was
 		// deciding: nothing was decided and nothing runs.
@@ -193,15 +239,15 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 		tc.decide(&d, permitted, detail)
 	}
 	if len(k.observers) > 0 {
-		seen = &Syscall{Action: act, Decision: d, Permitted: permitted, Status: recorder.StatusDenied}
+		seen = &Syscall{Action: *act, Decision: d, Permitted: permitted, Status: recorder.StatusDenied}
 	}
-	recErr := k.appendDecision(rctx, decisionEntry(&act, rq.argsJSON, k.argsLimit, d, status, detail, true))
+	recErr := k.appendDecision(rctx, decisionEntry(act, rq.argsJSON, k.argsLimit, d, status, detail, true))
 	if recErr != nil {
 		recErr = fmt.Errorf("%w: decision not recorded: %w", ErrRecorder, recErr)
 		k.log.Error("kernel: recording decision", "agent", a.id, "trace", act.ID, "err", recErr)
 	}
 	if !permitted {
-		v := &agentos.PolicyViolation{Action: act, Decision: d}
+		v := &agentos.PolicyViolation{Action: *act, Decision: d}
 		kill := (k.strict || !d.Refuse) && !rq.incoming
 		done()
 		done = func() {}
@@ -249,14 +295,14 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 		opErr = a.sig.Commit(func() error {
 			ran = true
 			var e error
-			res, dig, e = a.execute(sctx, &rq, &act)
+			res, dig, e = a.execute(sctx, &rq, fr)
 			return e
 		})
 		if !ran {
 			out = StatusKilled
 		}
 	default:
-		res, dig, opErr = a.execute(sctx, &rq, &act)
+		res, dig, opErr = a.execute(sctx, &rq, fr)
 		// A result that arrives after the kill is discarded: the commit
 		// point of a read or a tool call is its delivery.
 		if kerr := a.sig.Commit(func() error { return nil }); kerr != nil {
@@ -321,10 +367,11 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 }
 
 // decide asks policy, then the approver, and reports whether the syscall may
-// run. detail explains approvals and evaluator errors.
-func (a *Agent) decide(ctx context.Context, act *agentos.Action, rq *request) (_ agentos.Decision, permitted bool, detail string, evalErr error) {
+// run. tool is the registry's description of an exec's tool, or nil.
+// detail explains approvals and evaluator errors.
+func (a *Agent) decide(ctx context.Context, act *agentos.Action, rq *request, tool *policy.Tool) (_ agentos.Decision, permitted bool, detail string, evalErr error) {
 	k := a.k
-	in := policy.Input{Action: *act, Agent: a.subjectNow(), Tool: rq.tool, Now: act.At}
+	in := policy.Input{Action: *act, Agent: a.subjectNow(), Tool: tool, Now: act.At}
 	switch {
 	case rq.peer != nil:
 		in.Peer = rq.peer
@@ -480,14 +527,22 @@ func checkMeta(m map[string]string) error {
 		return fmt.Errorf("kernel: %w: %d meta entries, at most %d", agentos.ErrInvalid, len(m), recorder.MaxMetaEntries)
 	}
 	for k, v := range m {
-		switch {
-		case len(k) > recorder.MaxMetaKey:
-			return fmt.Errorf("kernel: %w: meta key of %d bytes, at most %d", agentos.ErrInvalid, len(k), recorder.MaxMetaKey)
-		case len(v) > recorder.MaxMetaValue:
-			return fmt.Errorf("kernel: %w: meta %q: value of %d bytes, at most %d", agentos.ErrInvalid, k, len(v), recorder.MaxMetaValue)
-		case !utf8.ValidString(k) || !utf8.ValidString(v):
-			return fmt.Errorf("kernel: %w: meta %q is not valid UTF-8", agentos.ErrInvalid, strings.ToValidUTF8(k, "?"))
+		if err := checkMetaEntry(k, v); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// checkMetaEntry is checkMeta's check of one entry.
+func checkMetaEntry(k, v string) error {
+	switch {
+	case len(k) > recorder.MaxMetaKey:
+		return fmt.Errorf("kernel: %w: meta key of %d bytes, at most %d", agentos.ErrInvalid, len(k), recorder.MaxMetaKey)
+	case len(v) > recorder.MaxMetaValue:
+		return fmt.Errorf("kernel: %w: meta %q: value of %d bytes, at most %d", agentos.ErrInvalid, k, len(v), recorder.MaxMetaValue)
+	case !utf8.ValidString(k) || !utf8.ValidString(v):
+		return fmt.Errorf("kernel: %w: meta %q is not valid UTF-8", agentos.ErrInvalid, strings.ToValidUTF8(k, "?"))
 	}
 	return nil
 }
@@ -537,8 +592,10 @@ func digestSum(sum [sha256.Size]byte) string {
 	return string(buf[:])
 }
 
-// execute runs the syscall's effect: rq.run, or the tool of a tool call.
-func (a *Agent) execute(ctx context.Context, rq *request, act *agentos.Action) (any, []byte, error) {
+// execute runs the syscall's effect: rq.run, or the tool of a tool call,
+// which gets fr as its context (ctx carrying fr.act).
+func (a *Agent) execute(ctx context.Context, rq *request, fr *frame) (any, []byte, error) {
+	act := &fr.act
 	if rq.run != nil {
 		return rq.run(ctx, act)
 	}
@@ -547,7 +604,8 @@ func (a *Agent) execute(ctx context.Context, rq *request, act *agentos.Action) (
 	}
 	// The arguments were checked against the tool's schema before policy
 	// decided (Exec); CallValidated does not check them again.
-	res, err := rq.exec.CallValidated(context.WithValue(ctx, actionKey{}, act), rq.checked)
+	fr.Context = ctx
+	res, err := rq.exec.CallValidated(fr, rq.checked)
 	if err != nil {
 		return nil, nil, err
 	}
