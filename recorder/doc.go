@@ -76,6 +76,21 @@
 // data is in the operating system's cache) but may be lost if the machine
 // loses power. Concurrent appenders share one commit (group commit).
 //
+// With SyncFull the fsync is the recorder's, not SQLite's: a commit is
+// written with synchronous=NORMAL (its frames in the WAL, no fsync), the
+// write lock is released, and the WAL is fsynced before the Appends of that
+// commit return. The next commit is written while the disk syncs the last
+// one, and one fsync covers every commit written before it began; a commit
+// is not started while one already waits for the next fsync, so that
+// batches stay whole. The promise is the one SQLite's FULL gives: an
+// acknowledged entry is in a WAL frame that a completed fsync covered. A
+// failed fsync is final ([ErrSync]): every later Append fails, since a
+// later fsync that succeeds does not bring back the pages the failed one
+// may have dropped. A reader may see an entry before its fsync completes
+// (its syscall's effect, which waits for the Append, has not run yet); the
+// [Recorder.Anchor] moves only with the fsync. A file that is not in WAL
+// mode is left to SQLite's FULL.
+//
 // [Recorder.AppendLater] queues an entry in WriteAhead mode without
 // waiting: it takes its place in the chain at once and is committed with
 // the next commit, which the next waiting Append, a Flush, a read, Close

@@ -27,6 +27,13 @@ var (
 	// ErrLost is wrapped by *LostError: buffered entries that Append had
 	// accepted could not be written.
 	ErrLost = errors.New("recorder: buffered entries lost")
+	// ErrSync means an fsync of the recorder's file failed (Sync: SyncFull):
+	// entries written since the last good fsync may not be on disk. It is
+	// final: the Appends waiting on that fsync fail with it, and so does
+	// every later Append and Flush, since a later fsync that succeeds does
+	// not bring back pages the failed one dropped. Close the recorder and
+	// check the file with Verify.
+	ErrSync = errors.New("recorder: fsync failed")
 	// ErrConflict means another writer appended to the same file.
 	ErrConflict = errors.New("recorder: another writer appended to the file")
 	// ErrSignature means a signed anchor does not verify with the key it

@@ -11,8 +11,10 @@ import (
 )
 
 // CommitFunc is told of one commit of a file recorder: the number of
-// entries the batch held, how long writing it took (one SQLite transaction,
-// with its fsync in WriteAhead mode) and its error, nil on success. It is
+// entries the batch held, how long writing it took (one SQLite transaction;
+// with SyncFull the fsync that makes it durable follows, and may cover
+// several commits: see "What is durable when" in the package documentation)
+// and its error, nil on success. It is
 // called on the goroutine that committed (the flusher, or an Append that
 // led the group commit) while that goroutine holds the commit order, so it
 // must be fast, must not block and must not call the Recorder.

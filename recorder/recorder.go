@@ -217,8 +217,15 @@ type Recorder struct {
 	late     atomic.Int64              // WriteAhead entries of AppendLater not yet committed
 	hooks    commitHooks               // OnCommit (metrics.go)
 
-	dmu      sync.Mutex
-	durable  Anchor // head of committed entries
+	dmu     sync.Mutex
+	durable Anchor // head of committed (durable) entries
+	// written is the head of the entries in the file; with a syncer they
+	// are durable once synced (walsync.go), and unsynced holds those not
+	// yet synced, in order, with the first failed sync in syncErr.
+	written  Anchor
+	unsynced []*item
+	syncErr  error
+	syncing  bool   // a sync is under way
 	origin   Anchor // genesis of the first file, read at Open
 	inFile   uint64 // entries in the current file
 	lastErr  error  // last commit or rollover error
@@ -226,13 +233,17 @@ type Recorder struct {
 
 	// wmu is held by whoever commits: the flusher, or an Append that found
 	// no commit under way (lead). It orders commits; drain runs under it.
-	wmu      sync.Mutex
-	wake     chan struct{}
-	later    chan struct{} // AppendLater queued an entry: arm the flush timer
-	quit     chan struct{}
-	done     chan struct{}
-	closeErr error
-	once     sync.Once
+	// smu is held by whoever syncs (syncWritten), after releasing wmu, so
+	// that the next commit is written while the last one is synced.
+	wmu        sync.Mutex
+	smu        sync.Mutex
+	syncFailed atomic.Pointer[error] // syncErr, read by append without a lock
+	wake       chan struct{}
+	later      chan struct{} // AppendLater queued an entry: arm the flush timer
+	quit       chan struct{}
+	done       chan struct{}
+	closeErr   error
+	once       sync.Once
 }
 
 // Open opens the recorder at path, creating the file when absent, or an
@@ -293,6 +304,9 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 	}
 	if fill != nil {
 		head, err := fill(st)
+		if err == nil && st.syncer != nil {
+			err = st.syncer.sync()
+		}
 		if err != nil {
 			st.close()
 			return nil, err
@@ -300,7 +314,7 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 		st.head = head
 	}
 	r.st = st
-	r.head, r.durable = st.head, st.head
+	r.head, r.durable, r.written = st.head, st.head, st.head
 	if r.origin, err = originOf(ctx, r.segments, st); err != nil {
 		st.close()
 		return nil, err
@@ -367,6 +381,9 @@ func (r *Recorder) append(ctx context.Context, e Entry, wait bool) (uint64, erro
 	}
 	if r.opts.ReadOnly {
 		return 0, fmt.Errorf("%w: recorder is read-only", agentos.ErrReadOnly)
+	}
+	if f := r.syncFailed.Load(); f != nil {
+		return 0, *f
 	}
 	if e.Time.IsZero() {
 		e.Time = r.opts.Clock()
@@ -456,11 +473,15 @@ func (r *Recorder) append(ctx context.Context, e Entry, wait bool) (uint64, erro
 // is under way, appenders queue and the flusher commits them together
 // after it.
 func (r *Recorder) lead() bool {
+	if r.st.syncer != nil && r.aheadFull() {
+		return false
+	}
 	if !r.wmu.TryLock() {
 		return false
 	}
 	r.drain()
 	r.wmu.Unlock()
+	r.syncWritten()
 	return true
 }
 
@@ -551,6 +572,11 @@ func (r *Recorder) Close() error {
 		r.mu.Unlock()
 		close(r.quit)
 		<-r.done
+		// A leader may still be syncing what it committed.
+		r.wmu.Lock()
+		r.smu.Lock()
+		defer r.wmu.Unlock()
+		defer r.smu.Unlock()
 		r.mu.Lock()
 		err := r.asyncErr
 		r.asyncErr = nil
@@ -594,20 +620,38 @@ func (r *Recorder) run() {
 		case <-r.quit:
 			stop = true
 		}
-		r.wmu.Lock()
-		r.drain()
+		for !stop {
+			if r.st.syncer != nil && r.aheadFull() {
+				break // the sync under way signals when it ends
+			}
+			r.wmu.Lock()
+			more := r.drain()
+			r.wmu.Unlock()
+			r.syncWritten()
+			if !more {
+				break
+			}
+		}
 		if stop {
 			// Appenders seen closed; drain what is left and answer markers.
-			r.drain()
-			r.wmu.Unlock()
-			return
+			for {
+				r.wmu.Lock()
+				more := r.drain()
+				r.wmu.Unlock()
+				r.syncWritten()
+				if !more {
+					return
+				}
+			}
 		}
-		r.wmu.Unlock()
 	}
 }
 
-// drain commits everything pending, in batches of at most MaxBatch.
-func (r *Recorder) drain() {
+// drain commits everything pending, in batches of at most MaxBatch. With a
+// syncer it commits one batch and reports whether more is pending: the
+// caller releases wmu and syncs before the next, so that the next batch is
+// written while this one is synced.
+func (r *Recorder) drain() (more bool) {
 	for {
 		r.mu.Lock()
 		n := 0
@@ -623,15 +667,23 @@ func (r *Recorder) drain() {
 		if len(r.pending) == 0 {
 			r.pending = nil
 		}
+		more = len(r.pending) > 0
 		r.mu.Unlock()
 		if cut == 0 {
-			return
+			return false
 		}
 		released := r.process(items)
 		// The taken entries count against QueueSize until committed.
 		r.release(n - released)
+		if r.pipelined() {
+			return more
+		}
 	}
 }
+
+// pipelined reports whether commits are synced after they are written
+// (walsync.go). Call with wmu held.
+func (r *Recorder) pipelined() bool { return r.st.syncer != nil }
 
 // release frees n entries of the queue's room and wakes the Appends
 // waiting for it.
@@ -663,6 +715,8 @@ func (r *Recorder) process(items []*item) (released int) {
 				r.release(n)
 				released += n
 			}
+			// A marker answers once what came before it is durable.
+			r.syncWritten()
 			var err error
 			if !items[i].quiet {
 				r.mu.Lock()
@@ -682,7 +736,7 @@ func (r *Recorder) process(items []*item) (released int) {
 // last durable entry and reports true.
 func (r *Recorder) commit(batch, rest []*item) (failed bool) {
 	r.dmu.Lock()
-	head := r.durable
+	head := r.written
 	r.dmu.Unlock()
 	t0 := r.hooks.start()
 	r.stMu.RLock()
@@ -691,24 +745,33 @@ func (r *Recorder) commit(batch, rest []*item) (failed bool) {
 	r.hooks.done(t0, len(batch), err)
 	if err == nil {
 		last := batch[len(batch)-1].e
+		pipelined := r.pipelined()
 		r.dmu.Lock()
-		r.durable = Anchor{Seq: last.Seq, Hash: last.Hash}
+		r.written = Anchor{Seq: last.Seq, Hash: last.Hash}
+		if pipelined {
+			r.unsynced = append(r.unsynced, batch...) // answered by syncWritten
+		} else {
+			r.durable = r.written
+		}
 		r.inFile += uint64(len(batch))
 		roll := r.opts.Rollover != nil && r.inFile >= r.opts.Rollover.MaxEntries
 		r.dmu.Unlock()
 		late := int64(0)
 		for _, it := range batch {
-			if it.done != nil {
+			if it.done != nil && !pipelined {
 				it.done <- nil
 			}
 			if it.late {
-				late++
+				late++ // visible to reads now, which is all settle needs
 			}
 		}
 		if late > 0 {
 			r.late.Add(-late)
 		}
 		if roll {
+			if pipelined {
+				r.syncWritten() // the new file's genesis is the durable head
+			}
 			r.rollover()
 		}
 		return false
@@ -804,7 +867,11 @@ func listSegments(base string) ([]string, error) {
 // the next commit; the error shows in Stats.
 func (r *Recorder) rollover() {
 	r.dmu.Lock()
-	head := r.durable
+	head := r.written
+	if r.syncErr != nil || head != r.durable {
+		r.dmu.Unlock()
+		return // the file's tail may not be on disk: no genesis to build on
+	}
 	next := segmentPath(r.base, len(r.segments)+1)
 	r.dmu.Unlock()
 	st, err := openStore(context.Background(), next, &r.opts, head)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync/atomic"
 )
 
 // schemaVersion is PRAGMA user_version of the databases this code writes.
@@ -107,9 +109,11 @@ func insertArgs(e *Entry, meta string) []any {
 type connector struct {
 	dsn     string
 	pragmas []string
+	opened  atomic.Int64 // connections opened
 }
 
 func (c *connector) Connect(ctx context.Context) (driver.Conn, error) {
+	c.opened.Add(1)
 	conn, err := sqliteDriver.Open(c.dsn)
 	if err != nil {
 		return nil, err
@@ -137,9 +141,13 @@ type store struct {
 	path    string // "" when in memory
 	w, r    *sql.DB
 	insert  *sql.Stmt
-	maxSeq  *sql.Stmt // the head check of writeBatch, prepared once
 	genesis Anchor
-	head    Anchor // durable head when opened
+	head    Anchor    // durable head when opened
+	raw     rawWriter // writeBatch's statements, on the writer's connection
+	// syncer, when set, makes commits durable after they are written (the
+	// writer commits with synchronous=NORMAL): see walsync.go. Nil when
+	// SQLite syncs each commit itself, or not at all.
+	syncer syncer
 }
 
 func syncPragma(s Sync) string {
@@ -159,7 +167,16 @@ func openStore(ctx context.Context, path string, o *Options, genesis Anchor) (_ 
 			s.close()
 		}
 	}()
+	// A file written with SyncFull commits with synchronous=NORMAL and is
+	// synced by the recorder after each commit, outside SQLite's write lock
+	// (walsync.go), when it is in WAL mode.
+	pipelined := path != "" && !o.ReadOnly && o.Sync == SyncFull
+	writerSync := syncPragma(o.Sync)
+	if pipelined {
+		writerSync = syncPragma(SyncNormal)
+	}
 	pragmas := []string{"PRAGMA busy_timeout=10000", syncPragma(o.Sync)}
+	var wc *connector
 	if path == "" {
 		c := &connector{dsn: ":memory:", pragmas: pragmas}
 		s.w = sql.OpenDB(c)
@@ -175,11 +192,12 @@ func openStore(ctx context.Context, path string, o *Options, genesis Anchor) (_ 
 			q.Set("mode", "ro")
 		}
 		dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
-		wp := append([]string{}, pragmas...)
+		wp := []string{"PRAGMA busy_timeout=10000", writerSync}
 		if !o.ReadOnly {
 			wp = append(wp, "PRAGMA journal_mode=WAL")
 		}
-		s.w = sql.OpenDB(&connector{dsn: dsn, pragmas: wp})
+		wc = &connector{dsn: dsn, pragmas: wp}
+		s.w = sql.OpenDB(wc)
 		s.w.SetMaxOpenConns(1)
 		s.w.SetMaxIdleConns(1)
 		s.r = sql.OpenDB(&connector{dsn: dsn, pragmas: append(pragmas, "PRAGMA query_only=1")})
@@ -188,6 +206,24 @@ func openStore(ctx context.Context, path string, o *Options, genesis Anchor) (_ 
 	}
 	if err := s.init(ctx, o, genesis); err != nil {
 		return nil, err
+	}
+	if pipelined {
+		var mode string
+		if err := s.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+			return nil, s.wrap(err)
+		}
+		if strings.EqualFold(mode, "wal") {
+			s.syncer = newWALFile(path, &wc.opened)
+			if err := s.syncer.sync(); err != nil { // what init wrote
+				return nil, err
+			}
+		} else {
+			// No WAL to sync behind SQLite's back: let it sync each commit.
+			wc.pragmas[1] = syncPragma(SyncFull)
+			if _, err := s.w.ExecContext(ctx, wc.pragmas[1]); err != nil {
+				return nil, s.wrap(err)
+			}
+		}
 	}
 	if o.MaxBytes > 0 && !o.ReadOnly {
 		var pageSize int64
@@ -201,9 +237,6 @@ func openStore(ctx context.Context, path string, o *Options, genesis Anchor) (_ 
 	}
 	if !o.ReadOnly {
 		if s.insert, err = s.w.PrepareContext(ctx, insertSQL); err != nil {
-			return nil, s.wrap(err)
-		}
-		if s.maxSeq, err = s.w.PrepareContext(ctx, "SELECT max(seq) FROM entries"); err != nil {
 			return nil, s.wrap(err)
 		}
 	}
@@ -311,36 +344,162 @@ func (s *store) create(ctx context.Context, genesis Anchor) error {
 }
 
 // writeBatch inserts sealed entries in one transaction, after checking that
-// nobody else appended since head.
+// nobody else appended since head. It works on the writer's driver
+// connection (rawWriter): the values of each entry are bound straight into
+// SQLite's prepared statement.
 func (s *store) writeBatch(ctx context.Context, head Anchor, batch []*item) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	conn, err := s.w.Conn(ctx)
 	if err != nil {
 		return s.wrap(err)
 	}
-	defer tx.Rollback()
-	var last sql.NullInt64
-	if err := tx.StmtContext(ctx, s.maxSeq).QueryRowContext(ctx).Scan(&last); err != nil {
+	defer conn.Close()
+	return conn.Raw(func(dc any) error { return s.raw.write(ctx, s, dc, head, batch) })
+}
+
+// rawWriter holds the insert and the head check prepared on the writer's
+// driver connection, and the values of one insert. Binding through the
+// driver interfaces skips database/sql's per-statement work (argument
+// conversion, a lock and a connection check per row): 10.1 → 6.9–8.6 µs
+// per row with 64 agents' rows in 128-row transactions on this machine.
+// Used under the recorder's wmu only.
+type rawWriter struct {
+	conn   any // the driver connection insert and maxSeq belong to
+	insert driver.StmtExecContext
+	maxSeq driver.StmtQueryContext
+	closer []driver.Stmt
+	vals   [numColumns]driver.NamedValue
+}
+
+// prepare readies w on the driver connection dc, once per connection.
+func (w *rawWriter) prepare(ctx context.Context, dc any) error {
+	if w.conn == dc && w.insert != nil {
+		return nil
+	}
+	w.close()
+	pc, ok := dc.(driver.ConnPrepareContext)
+	if !ok {
+		return fmt.Errorf("recorder: driver connection %T cannot prepare", dc)
+	}
+	ins, err := pc.PrepareContext(ctx, insertSQL)
+	if err != nil {
+		return err
+	}
+	w.closer = append(w.closer, ins)
+	max, err := pc.PrepareContext(ctx, "SELECT max(seq) FROM entries")
+	if err != nil {
+		w.close()
+		return err
+	}
+	w.closer = append(w.closer, max)
+	ie, ok1 := ins.(driver.StmtExecContext)
+	mq, ok2 := max.(driver.StmtQueryContext)
+	if !ok1 || !ok2 {
+		w.close()
+		return fmt.Errorf("recorder: driver statement %T lacks ExecContext or QueryContext", ins)
+	}
+	w.conn, w.insert, w.maxSeq = dc, ie, mq
+	for i := range w.vals {
+		w.vals[i].Ordinal = i + 1
+	}
+	return nil
+}
+
+// close closes the prepared statements (their connection is still open).
+func (w *rawWriter) close() error {
+	var errs []error
+	for _, st := range w.closer {
+		errs = append(errs, st.Close())
+	}
+	w.conn, w.insert, w.maxSeq, w.closer = nil, nil, nil, nil
+	return errors.Join(errs...)
+}
+
+func (w *rawWriter) write(ctx context.Context, s *store, dc any, head Anchor, batch []*item) (err error) {
+	if err := w.prepare(ctx, dc); err != nil {
 		return s.wrap(err)
 	}
-	if last.Valid && uint64(last.Int64) != head.Seq || !last.Valid && head.Seq != s.genesis.Seq {
-		return fmt.Errorf("%w: %s: head is %d, expected %d", ErrConflict, s.name(), last.Int64, head.Seq)
+	bt, ok := dc.(driver.ConnBeginTx)
+	if !ok {
+		return fmt.Errorf("recorder: driver connection %T cannot begin a transaction", dc)
 	}
-	stmt := tx.StmtContext(ctx, s.insert)
+	tx, err := bt.BeginTx(ctx, driver.TxOptions{})
+	if err != nil {
+		return s.wrap(err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = tx.Rollback()
+		}
+	}()
+	rows, err := w.maxSeq.QueryContext(ctx, nil)
+	if err != nil {
+		return s.wrap(err)
+	}
+	var dest [1]driver.Value
+	err = rows.Next(dest[:])
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return s.wrap(err)
+	}
+	last, valid := dest[0].(int64)
+	if valid && uint64(last) != head.Seq || !valid && head.Seq != s.genesis.Seq {
+		return fmt.Errorf("%w: %s: head is %d, expected %d", ErrConflict, s.name(), last, head.Seq)
+	}
 	for _, it := range batch {
-		if _, err := stmt.ExecContext(ctx, insertArgs(&it.e, it.meta)...); err != nil {
+		w.bind(&it.e, it.meta)
+		if _, err := w.insert.ExecContext(ctx, w.vals[:]); err != nil {
 			return s.wrap(err)
 		}
 	}
-	return s.wrap(tx.Commit())
+	clear(w.vals[:]) // hold no entry's values past the batch
+	for i := range w.vals {
+		w.vals[i].Ordinal = i + 1
+	}
+	if err := tx.Commit(); err != nil {
+		return s.wrap(err)
+	}
+	committed = true
+	return nil
+}
+
+// bind sets the values of the insert of a sealed entry whose Meta encodes
+// to meta (see metaJSON), in the order of columns, as insertArgs gives them.
+func (w *rawWriter) bind(e *Entry, meta string) {
+	args := []byte(e.Args)
+	if args == nil {
+		args = []byte{}
+	}
+	v := &w.vals
+	v[0].Value, v[1].Value, v[2].Value, v[3].Value = int64(e.Seq), e.Time.UnixNano(), e.Trace, string(e.Agent)
+	v[4].Value, v[5].Value, v[6].Value, v[7].Value = string(e.Kind), string(e.Op), e.Tool, e.Path
+	v[8].Value, v[9].Value, v[10].Value, v[11].Value = string(e.Target), args, e.PayloadType, meta
+	v[12].Value, v[13].Value, v[14].Value, v[15].Value = e.PolicyVersion, e.Rule, int64(e.Effect), e.Message
+	v[16].Value, v[17].Value, v[18].Value, v[19].Value = int64(e.Severity), string(e.Status), e.Error, int64(e.Duration)
+	v[20].Value, v[21].Value, v[22].Value, v[23].Value = e.ResultDigest, e.Detail, e.PrevHash[:], e.Hash[:]
 }
 
 func (s *store) close() error {
 	var errs []error
+	if s.raw.conn != nil && s.w != nil {
+		if conn, err := s.w.Conn(context.Background()); err == nil {
+			errs = append(errs, conn.Raw(func(dc any) error {
+				if dc != s.raw.conn {
+					s.raw = rawWriter{} // prepared on a connection closed since
+					return nil
+				}
+				return s.raw.close()
+			}))
+			errs = append(errs, conn.Close())
+		}
+	}
+	if s.syncer != nil {
+		errs = append(errs, s.syncer.close())
+	}
 	if s.insert != nil {
 		errs = append(errs, s.insert.Close())
-	}
-	if s.maxSeq != nil {
-		errs = append(errs, s.maxSeq.Close())
 	}
 	if s.r != nil && s.r != s.w {
 		errs = append(errs, s.r.Close())
