@@ -279,28 +279,16 @@ func appendJSONFloat(b []byte, f float64) []byte {
 // of the top-level map: the copy's entries are kept in key order as they
 // are made, and the JSON is written from them without walking the map a
 // second time. It copies and refuses exactly as copyArgs does; an
-// encoding error is wrapped in agentos.ErrInvalid. A map of more than
-// maxFusedArgs entries takes the two steps.
+// encoding error is wrapped in agentos.ErrInvalid.
 // TestCopyArgsJSONMatchesSteps holds it to copyArgs and marshalArgs.
 func copyArgsJSON(in map[string]any) (map[string]any, []byte, error) {
-	if len(in) > maxFusedArgs {
-		cp, err := copyArgs(in)
-		if err != nil {
-			return nil, nil, err
-		}
-		js, err := marshalArgs(cp)
-		if err != nil {
-			return nil, nil, fmt.Errorf("%w: %w", agentos.ErrInvalid, err)
-		}
-		return cp, js, nil
-	}
 	// copy's map[string]any case at depth 0, the entries kept.
 	b := argsBudget{values: MaxArgsValues, bytes: MaxArgsBytes}
 	if err := b.spend(0); err != nil {
 		return nil, nil, err
 	}
-	var arr [maxFusedArgs]argPair
-	pairs := arr[:0]
+	var arr [smallArgs]argPair
+	pairs := arr[:0] // more entries grow onto the heap
 	out := make(map[string]any, len(in))
 	for k, e := range in {
 		if _, err := b.str(k); err != nil {
@@ -338,9 +326,10 @@ func copyArgsJSON(in map[string]any) (map[string]any, []byte, error) {
 	return out, append(js, '}'), nil
 }
 
-// maxFusedArgs is the most top-level arguments copyArgsJSON keeps on the
-// stack.
-const maxFusedArgs = 16
+// smallArgs is the number of top-level arguments copyArgsJSON sorts in an
+// array on the stack (a larger array costs more to zero than most calls
+// save).
+const smallArgs = 8
 
 type argPair struct {
 	k string

@@ -69,7 +69,8 @@ func ActionFromContext(ctx context.Context) (agentos.Action, bool) {
 // see it by pointer), the registry's description of its tool, and, while
 // a tool runs, the context the tool gets, which carries the action for
 // ActionFromContext. One allocation holds all three, where the action,
-// the description and a context.WithValue were one each.
+// the description and a context.WithValue were one each. (The trace id's
+// bytes in it too, through unsafe.String, measured no faster: not kept.)
 type frame struct {
 	// Context is the context of execute (nil before it): Value answers
 	// actionKey with &act and asks Context for every other key, as the
@@ -346,7 +347,9 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 	if rq.note != nil && opErr == nil {
 		oe.Detail = joinDetail(rq.note(), oe.Detail)
 	}
-	cutFields(&oe)
+	if overlong(&oe) {
+		cutFields(&oe)
+	}
 	if seen != nil {
 		seen.Status = out
 	}
@@ -516,8 +519,16 @@ func decisionEntry(act *agentos.Action, args json.RawMessage, argsLimit int, d a
 		}
 		e.Detail = truncateString(sh, maxErrorRecorded)
 	}
-	cutFields(&e)
+	if overlong(&e) {
+		cutFields(&e)
+	}
 	return e
+}
+
+// overlong reports whether cutFields would cut e: a path, tool or target
+// over maxFieldRecorded. Most entries have none, and skip the call.
+func overlong(e *recorder.Entry) bool {
+	return len(e.Path) > maxFieldRecorded || len(e.Tool) > maxFieldRecorded || len(e.Target) > maxFieldRecorded
 }
 
 // checkMeta checks action meta against the bounds of a recorder entry, so

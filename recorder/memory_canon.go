@@ -239,6 +239,11 @@ func isShortHexControl(u string) bool {
 // metaPair is one entry of a meta map.
 type metaPair struct{ k, v string }
 
+// smallMeta is the number of meta entries sorted in an array on the
+// stack; more grow onto the heap. The kernel's meta has one to three:
+// an array of MaxMetaEntries would cost more to zero than to sort.
+const smallMeta = 4
+
 // sortedMeta appends m's entries to dst sorted by key, and the bytes their
 // JSON object takes at most before escaping. The caller bounds len(m).
 func sortedMeta(dst []metaPair, m map[string]string) ([]metaPair, int) {
@@ -279,7 +284,7 @@ func fastMetaJSON(m map[string]string) (s string, ok bool) {
 	if len(m) > MaxMetaEntries {
 		return "", false
 	}
-	var arr [MaxMetaEntries]metaPair
+	var arr [smallMeta]metaPair
 	pairs, size := sortedMeta(arr[:0], m)
 	var stack [512]byte
 	b := stack[:0]
@@ -302,7 +307,7 @@ func appendMetaChecked(dst []byte, m map[string]string) ([]byte, error) {
 	if len(m) > MaxMetaEntries {
 		return dst, fmt.Errorf("%w: recorder: %d meta entries, at most %d", agentos.ErrInvalid, len(m), MaxMetaEntries)
 	}
-	var arr [MaxMetaEntries]metaPair
+	var arr [smallMeta]metaPair
 	pairs, _ := sortedMeta(arr[:0], m)
 	for _, p := range pairs {
 		if err := checkText("meta key", p.k, MaxMetaKey); err != nil {
