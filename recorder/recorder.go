@@ -343,7 +343,8 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 // queue is full it blocks (or fails with ErrQueueFull under WhenFull: Fail).
 //
 // Errors: agentos.ErrInvalid for a malformed entry, agentos.ErrClosed after
-// Close, agentos.ErrReadOnly, ErrStorageFull, ErrQueueFull, and in Buffered
+// Close, agentos.ErrReadOnly, ErrStorageFull, ErrQueueFull, ErrSync (for
+// good, once an fsync of the file failed), and in Buffered
 // mode a *LostError (once) when earlier accepted entries could not be
 // written — the entry given to that call is not recorded.
 func (r *Recorder) Append(ctx context.Context, e Entry) (uint64, error) {
@@ -494,7 +495,8 @@ func (r *Recorder) signal() {
 
 // Flush returns once every entry accepted before the call is committed. It
 // returns a *LostError if accepted entries could not be written since the
-// error was last reported, and agentos.ErrClosed after Close.
+// error was last reported, an error wrapping ErrSync, for good, once an
+// fsync failed, and agentos.ErrClosed after Close.
 func (r *Recorder) Flush(ctx context.Context) error {
 	if r.mem != nil {
 		return r.mem.flush()
@@ -723,6 +725,9 @@ func (r *Recorder) process(items []*item) (released int) {
 				err = r.asyncErr
 				r.asyncErr = nil
 				r.mu.Unlock()
+				if f := r.syncFailed.Load(); err == nil && f != nil {
+					err = *f // final
+				}
 			}
 			items[i].flush <- err
 		}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/agent-os/agentos"
 	"github.com/stretchr/testify/require"
@@ -194,5 +196,59 @@ func TestSyncerOnlyWithSyncFull(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, c.want, r.st.syncer != nil, "%+v", c.o)
 		require.NoError(t, r.Close())
+	}
+}
+
+// Under concurrent appenders and a sync that fails at a random call, every
+// Append returns (none hangs), every Append that succeeded was covered by
+// a sync that succeeded, and once an Append has failed with ErrSync no
+// later Append succeeds. Fresh seed each run.
+func TestSyncFailureUnderLoad(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 7))
+	for round := range 8 {
+		ctx := context.Background()
+		r, err := Open(filepath.Join(t.TempDir(), fmt.Sprintf("w%d.db", round)), &Options{Durability: WriteAhead})
+		require.NoError(t, err)
+		w := watch(t, r, 2+rng.Int64N(40))
+		var failedAt atomic.Int64 // a time after the first ErrSync
+		var wg sync.WaitGroup
+		for g := range 12 {
+			wg.Go(func() {
+				for i := range 30 {
+					var seq uint64
+					var err error
+					start := time.Now().UnixNano()
+					if i%4 == 3 {
+						_, err = r.AppendLater(ctx, walEntry(fmt.Sprint("l", g), i))
+						if err != nil {
+							require.ErrorIs(t, err, ErrSync)
+						}
+						continue
+					}
+					seq, err = r.Append(ctx, walEntry(fmt.Sprint("a", g), i))
+					if err != nil {
+						if !errors.Is(err, ErrSync) {
+							t.Errorf("unexpected error %v", err)
+						}
+						failedAt.CompareAndSwap(0, time.Now().UnixNano())
+						continue
+					}
+					if f := failedAt.Load(); f != 0 && start > f {
+						t.Errorf("Append of %d began after a failed sync and succeeded", seq)
+					}
+					if c := w.covers.Load(); c < seq {
+						t.Errorf("entry %d acknowledged, syncs cover %d", seq, c)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if failedAt.Load() != 0 {
+			require.ErrorIs(t, r.Flush(ctx), ErrSync)
+			require.LessOrEqual(t, r.Anchor().Seq, w.covers.Load())
+		}
+		_ = r.Close()
 	}
 }
