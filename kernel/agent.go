@@ -204,13 +204,7 @@ func (a *Agent) SignalHistory() []signals.Event { return a.sig.History() }
 
 // Read returns the contents of the file at path.
 func (a *Agent) Read(ctx context.Context, path string) ([]byte, error) {
-	res, err := a.syscall(ctx, request{
-		act: agentos.Action{Op: agentos.OpRead, Path: path},
-		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
-			b, err := a.ns.Read(ctx, act.Path)
-			return b, b, err
-		},
-	})
+	res, err := a.syscall(ctx, request{act: agentos.Action{Op: agentos.OpRead, Path: path}, file: true})
 	b, _ := res.([]byte)
 	return b, err
 }
@@ -220,13 +214,11 @@ func (a *Agent) Read(ctx context.Context, path string) ([]byte, error) {
 // stored and what the outcome's digest is computed over, whatever the
 // caller does with data meanwhile.
 func (a *Agent) Write(ctx context.Context, path string, data []byte) error {
-	own := bytes.Clone(data) // stored by the namespace itself (WriteOwned)
 	_, err := a.syscall(ctx, request{
 		act:    agentos.Action{Op: agentos.OpWrite, Path: path},
 		commit: true,
-		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
-			return nil, own, a.ns.WriteOwned(ctx, act.Path, own)
-		},
+		file:   true,
+		data:   bytes.Clone(data), // stored by the namespace itself (WriteOwned)
 	})
 	return err
 }
@@ -236,63 +228,70 @@ func (a *Agent) Write(ctx context.Context, path string, data []byte) error {
 // takes, besides creating a new file. As for Write, what is appended and
 // digested is the kernel's one copy of data.
 func (a *Agent) Append(ctx context.Context, path string, data []byte) error {
-	own := bytes.Clone(data)
 	_, err := a.syscall(ctx, request{
 		act:    agentos.Action{Op: agentos.OpAppend, Path: path},
 		commit: true,
-		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
-			return nil, own, a.ns.AppendOwned(ctx, act.Path, own)
-		},
+		file:   true,
+		data:   bytes.Clone(data),
 	})
 	return err
 }
 
 // Delete removes the file at path.
 func (a *Agent) Delete(ctx context.Context, path string) error {
-	_, err := a.syscall(ctx, request{
-		act:    agentos.Action{Op: agentos.OpDelete, Path: path},
-		commit: true,
-		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
-			return nil, nil, a.ns.Delete(ctx, act.Path)
-		},
-	})
+	_, err := a.syscall(ctx, request{act: agentos.Action{Op: agentos.OpDelete, Path: path}, commit: true, file: true})
 	return err
 }
 
 // Stat describes the file or directory at path.
 func (a *Agent) Stat(ctx context.Context, path string) (vfs.FileInfo, error) {
-	res, err := a.syscall(ctx, request{
-		act: agentos.Action{Op: agentos.OpStat, Path: path},
-		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
-			fi, err := a.ns.Stat(ctx, act.Path)
-			if err != nil {
-				return nil, nil, err
-			}
-			return fi, infoDigest(nil, fi), nil
-		},
-	})
+	res, err := a.syscall(ctx, request{act: agentos.Action{Op: agentos.OpStat, Path: path}, file: true})
 	fi, _ := res.(vfs.FileInfo)
 	return fi, err
 }
 
 // List returns the entries of the directory at path, sorted by name.
 func (a *Agent) List(ctx context.Context, path string) ([]vfs.FileInfo, error) {
-	res, err := a.syscall(ctx, request{
-		act: agentos.Action{Op: agentos.OpList, Path: path},
-		run: func(ctx context.Context, act *agentos.Action) (any, []byte, error) {
-			list, err := a.ns.List(ctx, act.Path)
-			if err != nil {
-				return nil, nil, err
-			}
-			var d []byte
-			for _, fi := range list {
-				d = infoDigest(d, fi)
-			}
-			return list, d, nil
-		},
-	})
+	res, err := a.syscall(ctx, request{act: agentos.Action{Op: agentos.OpList, Path: path}, file: true})
 	list, _ := res.([]vfs.FileInfo)
 	return list, err
+}
+
+// fileOp runs a file syscall (read, write, append, delete, stat, list) on
+// the agent's namespace, at act.Path as the kernel cleaned it; data is the
+// kernel's copy of what a write or an append stores. It returns the result
+// and the bytes the outcome digests. The file methods name their op and
+// fileOp runs it, rather than each passing a closure: a closure in the
+// request escapes to the heap, one allocation per syscall.
+func (a *Agent) fileOp(ctx context.Context, act *agentos.Action, data []byte) (any, []byte, error) {
+	switch act.Op {
+	case agentos.OpRead:
+		b, err := a.ns.Read(ctx, act.Path)
+		return b, b, err
+	case agentos.OpWrite:
+		return nil, data, a.ns.WriteOwned(ctx, act.Path, data)
+	case agentos.OpAppend:
+		return nil, data, a.ns.AppendOwned(ctx, act.Path, data)
+	case agentos.OpDelete:
+		return nil, nil, a.ns.Delete(ctx, act.Path)
+	case agentos.OpStat:
+		fi, err := a.ns.Stat(ctx, act.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		return fi, infoDigest(nil, fi), nil
+	case agentos.OpList:
+		list, err := a.ns.List(ctx, act.Path)
+		if err != nil {
+			return nil, nil, err
+		}
+		var d []byte
+		for _, fi := range list {
+			d = infoDigest(d, fi)
+		}
+		return list, d, nil
+	}
+	return nil, nil, fmt.Errorf("kernel: %w: op %q is not a file op", agentos.ErrInvalid, act.Op)
 }
 
 // infoDigest appends the digest input of a FileInfo to b.

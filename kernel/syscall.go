@@ -109,9 +109,13 @@ type request struct {
 	// commit runs the effect inside the dispatcher's Commit, so that it
 	// happens only while the agent is alive.
 	commit bool
-	// run executes the syscall. It returns the result, the bytes to digest
-	// (nil: no digest) and an error. A tool call has no run: the kernel
-	// calls exec with the arguments checked.
+	// file: the syscall is a file op that fileOp runs (data is what a
+	// write or an append stores).
+	file bool
+	data []byte
+	// run executes any other syscall. It returns the result, the bytes to
+	// digest (nil: no digest) and an error. A tool call has no run: the
+	// kernel calls exec with the arguments checked.
 	run func(ctx context.Context, act *agentos.Action) (result any, digest []byte, err error)
 	// exec is the tool an Exec calls (nil: not in the registry) and checked
 	// the proof that act.Args satisfy its input schema.
@@ -603,10 +607,13 @@ func digestSum(sum [sha256.Size]byte) string {
 	return string(buf[:])
 }
 
-// execute runs the syscall's effect: rq.run, or the tool of a tool call,
-// which gets fr as its context (ctx carrying fr.act).
+// execute runs the syscall's effect: a file op, rq.run, or the tool of a
+// tool call, which gets fr as its context (ctx carrying fr.act).
 func (a *Agent) execute(ctx context.Context, rq *request, fr *frame) (any, []byte, error) {
 	act := &fr.act
+	if rq.file {
+		return a.fileOp(ctx, act, rq.data)
+	}
 	if rq.run != nil {
 		return rq.run(ctx, act)
 	}
