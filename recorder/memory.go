@@ -221,7 +221,13 @@ func (m *memStore) indexTrace(body string, pos uint64) {
 	case !ok:
 		m.traces, m.unindexed = nil, true
 	case t != "":
-		m.traces[t] = append(m.traces[t], pos)
+		l, ok := m.traces[t]
+		if !ok {
+			// Room for the kernel's two entries per trace (a decision
+			// and its outcome): one allocation per trace, not two.
+			l = make([]uint64, 0, 2)
+		}
+		m.traces[t] = append(l, pos)
 	}
 }
 
