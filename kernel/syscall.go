@@ -64,10 +64,10 @@ func ActionFromContext(ctx context.Context) (agentos.Action, bool) {
 	return *a, true
 }
 
-// frame is the state of one syscall that outlives its stack: the action
+// frame is the state of one tool call that outlives its stack: the action
 // (policy, the recorder's entries, telemetry, observers and the tool all
 // see it by pointer), the registry's description of its tool, and, while
-// a tool runs, the context the tool gets, which carries the action for
+// the tool runs, the context the tool gets, which carries the action for
 // ActionFromContext. One allocation holds all three, where the action,
 // the description and a context.WithValue were one each. (The trace id's
 // bytes in it too, through unsafe.String, measured no faster: not kept.)
@@ -157,8 +157,19 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 	}
 	defer k.inflight.Done()
 
-	fr := &frame{act: rq.act}
-	act := &fr.act
+	// A tool call's action lives in its frame; any other syscall's alone
+	// (a frame is nearly twice the size of an action).
+	var (
+		fr  *frame
+		act *agentos.Action
+	)
+	if rq.exec != nil {
+		fr = &frame{act: rq.act}
+		act = &fr.act
+	} else {
+		act = new(agentos.Action)
+		*act = rq.act
+	}
 	act.ID = k.newTrace()
 	act.Agent = a.id
 	act.At = k.now()
@@ -226,7 +237,7 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 	}
 
 	var tool *policy.Tool
-	if rq.hasTool {
+	if rq.hasTool && fr != nil {
 		fr.tool = rq.tool
 		tool = &fr.tool
 	}
@@ -300,14 +311,14 @@ func (a *Agent) syscall(ctx context.Context, rq request) (ret any, retErr error)
 		opErr = a.sig.Commit(func() error {
 			ran = true
 			var e error
-			res, dig, e = a.execute(sctx, &rq, fr)
+			res, dig, e = a.execute(sctx, &rq, act, fr)
 			return e
 		})
 		if !ran {
 			out = StatusKilled
 		}
 	default:
-		res, dig, opErr = a.execute(sctx, &rq, fr)
+		res, dig, opErr = a.execute(sctx, &rq, act, fr)
 		// A result that arrives after the kill is discarded: the commit
 		// point of a read or a tool call is its delivery.
 		if kerr := a.sig.Commit(func() error { return nil }); kerr != nil {
@@ -607,10 +618,10 @@ func digestSum(sum [sha256.Size]byte) string {
 	return string(buf[:])
 }
 
-// execute runs the syscall's effect: a file op, rq.run, or the tool of a
-// tool call, which gets fr as its context (ctx carrying fr.act).
-func (a *Agent) execute(ctx context.Context, rq *request, fr *frame) (any, []byte, error) {
-	act := &fr.act
+// execute runs the syscall's effect on act: a file op, rq.run, or the
+// tool of a tool call, which gets fr (whose action act is; non-nil when
+// rq.exec is) as its context, ctx carrying act.
+func (a *Agent) execute(ctx context.Context, rq *request, act *agentos.Action, fr *frame) (any, []byte, error) {
 	if rq.file {
 		return a.fileOp(ctx, act, rq.data)
 	}
