@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -49,29 +50,12 @@ var _ recorder.AnchorSink = (*AnchorStream)(nil)
 // NewAnchorStream creates (or updates) the anchor stream on nc. The caller
 // keeps ownership of nc. It returns an error wrapping ErrConfig for
 // invalid options or a stream that cannot be created before ctx ends.
+// A reader that must not change the server, such as a verifier, uses
+// OpenAnchorStream.
 func NewAnchorStream(ctx context.Context, nc *nats.Conn, o *AnchorStreamOptions) (*AnchorStream, error) {
-	var opts AnchorStreamOptions
-	if o != nil {
-		opts = *o
-	}
-	if opts.Stream == "" {
-		opts.Stream = "AGENTOS_ANCHORS"
-	}
-	if opts.Subject == "" {
-		opts.Subject = "agentos.anchors"
-	}
-	if opts.Replicas <= 0 {
-		opts.Replicas = 1
-	}
-	if opts.MaxFetch <= 0 {
-		opts.MaxFetch = 100000
-	}
-	if nc == nil {
-		return nil, fmt.Errorf("%w: nil connection", ErrConfig)
-	}
-	js, err := jetstream.New(nc)
+	opts, js, err := anchorStreamSetup(nc, o)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+		return nil, err
 	}
 	storage := jetstream.FileStorage
 	if opts.MemoryStorage {
@@ -101,6 +85,60 @@ func NewAnchorStream(ctx context.Context, nc *nats.Conn, o *AnchorStreamOptions)
 		}
 	}
 	return &AnchorStream{js: js, stream: stream, o: opts}, nil
+}
+
+// OpenAnchorStream opens the existing anchor stream on nc for Fetch and
+// Latest, creating and changing nothing on the server (of the options,
+// Stream, Subject and MaxFetch apply). A stream that does not exist gives
+// an error wrapping agentos.ErrNotFound; one whose subjects do not hold
+// Subject's anchors an error wrapping ErrConfig. The caller keeps
+// ownership of nc.
+func OpenAnchorStream(ctx context.Context, nc *nats.Conn, o *AnchorStreamOptions) (*AnchorStream, error) {
+	opts, js, err := anchorStreamSetup(nc, o)
+	if err != nil {
+		return nil, err
+	}
+	stream, err := js.Stream(ctx, opts.Stream)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil, fmt.Errorf("%w: natsbus: anchor stream %s", agentos.ErrNotFound, opts.Stream)
+	case err != nil:
+		return nil, fmt.Errorf("natsbus: anchor stream %s: %w", opts.Stream, err)
+	}
+	want := opts.Subject + ".>"
+	if !slices.Contains(stream.CachedInfo().Config.Subjects, want) {
+		return nil, fmt.Errorf("%w: stream %s does not hold subject %s (it holds %v)",
+			ErrConfig, opts.Stream, want, stream.CachedInfo().Config.Subjects)
+	}
+	return &AnchorStream{js: js, stream: stream, o: opts}, nil
+}
+
+// anchorStreamSetup fills in o's defaults and checks nc.
+func anchorStreamSetup(nc *nats.Conn, o *AnchorStreamOptions) (AnchorStreamOptions, jetstream.JetStream, error) {
+	var opts AnchorStreamOptions
+	if o != nil {
+		opts = *o
+	}
+	if opts.Stream == "" {
+		opts.Stream = "AGENTOS_ANCHORS"
+	}
+	if opts.Subject == "" {
+		opts.Subject = "agentos.anchors"
+	}
+	if opts.Replicas <= 0 {
+		opts.Replicas = 1
+	}
+	if opts.MaxFetch <= 0 {
+		opts.MaxFetch = 100000
+	}
+	if nc == nil {
+		return opts, nil, fmt.Errorf("%w: nil connection", ErrConfig)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return opts, nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return opts, js, nil
 }
 
 // subject is where the anchors of source go: the source in hex, so that

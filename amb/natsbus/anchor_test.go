@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -117,4 +118,49 @@ func TestAnchorStream(t *testing.T) {
 func TestAnchorStreamConfig(t *testing.T) {
 	_, err := natsbus.NewAnchorStream(context.Background(), nil, nil)
 	assert.ErrorIs(t, err, natsbus.ErrConfig)
+}
+
+// OpenAnchorStream reads an existing stream and creates or changes
+// nothing: on a server without the stream it fails with ErrNotFound and
+// the stream still does not exist; a stream without the anchors' subject
+// is refused; on the publisher's stream it fetches what was published.
+func TestOpenAnchorStream(t *testing.T) {
+	srv := natstest.Start(t, natstest.Options{})
+	nc, err := nats.Connect(srv.URL())
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+
+	_, err = natsbus.OpenAnchorStream(ctx, nc, nil)
+	require.ErrorIs(t, err, agentos.ErrNotFound)
+	_, err = js.Stream(ctx, "AGENTOS_ANCHORS")
+	require.ErrorIs(t, err, jetstream.ErrStreamNotFound, "opening created nothing")
+
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"other.>"}, Storage: jetstream.MemoryStorage})
+	require.NoError(t, err)
+	_, err = natsbus.OpenAnchorStream(ctx, nc, &natsbus.AnchorStreamOptions{Stream: "OTHER"})
+	require.ErrorIs(t, err, natsbus.ErrConfig)
+	info, err := js.Stream(ctx, "OTHER")
+	require.NoError(t, err)
+	require.Equal(t, []string{"other.>"}, info.CachedInfo().Config.Subjects, "not updated")
+
+	w, err := natsbus.NewAnchorStream(ctx, nc, &natsbus.AnchorStreamOptions{MemoryStorage: true})
+	require.NoError(t, err)
+	_, key, err := ed25519.GenerateKey(nil)
+	require.NoError(t, err)
+	a, err := recorder.SignAnchor(key, "host-a", recorder.Anchor{Seq: 3}, time.Unix(1, 0))
+	require.NoError(t, err)
+	require.NoError(t, w.Publish(ctx, a))
+	r, err := natsbus.OpenAnchorStream(ctx, nc, nil)
+	require.NoError(t, err)
+	got, err := r.Fetch(ctx, "host-a")
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, uint64(3), got[0].Anchor.Seq)
+
+	_, err = natsbus.OpenAnchorStream(ctx, nil, nil)
+	require.ErrorIs(t, err, natsbus.ErrConfig)
 }

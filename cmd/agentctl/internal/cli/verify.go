@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 
+	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/amb/natsbus"
 	"github.com/agent-os/agentos/recorder"
 )
@@ -229,7 +230,11 @@ func fetchNATSAnchors(ctx context.Context, f *verifyFlags) ([]recorder.SignedAnc
 		return nil, usageError("--anchor-nats %s: %v", f.natsURL, err)
 	}
 	defer nc.Close()
-	st, err := natsbus.NewAnchorStream(ctx, nc, &natsbus.AnchorStreamOptions{Stream: f.natsStream, Subject: f.natsSubject})
+	// Open, never create or update: verifying changes nothing on the server.
+	st, err := natsbus.OpenAnchorStream(ctx, nc, &natsbus.AnchorStreamOptions{Stream: f.natsStream, Subject: f.natsSubject})
+	if errors.Is(err, agentos.ErrNotFound) {
+		return nil, usageError("--anchor-nats %s: no stream %s on the server (see --anchor-stream)", f.natsURL, f.natsStream)
+	}
 	if err != nil {
 		return nil, usageError("--anchor-nats %s: %s", f.natsURL, strings.TrimPrefix(err.Error(), "natsbus: "))
 	}

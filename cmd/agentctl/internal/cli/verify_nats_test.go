@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/agent-os/agentos/amb/natsbus"
@@ -73,4 +74,12 @@ func TestVerifyNATSAnchors(t *testing.T) {
 	code, _, errOut = run("--anchor-nats", "nats://127.0.0.1:1", "--source", "host1")
 	require.Equal(t, ExitUsage, code)
 	require.Regexp(t, `^agentctl: --anchor-nats nats://127\.0\.0\.1:1: `, errOut)
+	// A stream that is not there is reported, and verify does not create it.
+	code, _, errOut = run("--anchor-nats", srv.URL(), "--source", "host1", "--anchor-stream", "ELSEWHERE")
+	require.Equal(t, ExitUsage, code)
+	require.Regexp(t, `^agentctl: --anchor-nats nats://127\.0\.0\.1:\d+: no stream ELSEWHERE on the server \(see --anchor-stream\)\n$`, errOut)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = js.Stream(ctx, "ELSEWHERE")
+	require.ErrorIs(t, err, jetstream.ErrStreamNotFound)
 }
