@@ -238,3 +238,60 @@ func TestBroadcastReplayedToEverySubscriber(t *testing.T) {
 		assert.Equal(t, int64(1), handled[i].Load(), "%s handled the replay", id)
 	}
 }
+
+// An agent that subscribes after a signed broadcast went by is not handed
+// a replayed copy of it: the attacker who captured the message cannot
+// deliver it to a newcomer, which never opened the original, within the
+// replay window. A replaying subscription (DeliverAll), which asks for
+// what went by, still gets the genuine retained copy.
+func TestBroadcastReplayedToLateSubscriber(t *testing.T) {
+	bus := amb.NewMemory(&amb.MemoryOptions{Options: amb.Options{Retry: amb.Retry{MaxAttempts: 1}}})
+	t.Cleanup(func() { _ = bus.Close() })
+	regA, regB := iatp.NewRegistry(), iatp.NewRegistry()
+	alice := signedIdentity(t, regA, regB)
+	kA := kerneltest.New(t, kerneltest.Policy(trustAttackPolicy), kernel.WithBus(bus),
+		kernel.WithIATP(kernel.Trust{Registry: regA, RequireSigned: true}))
+	kB := kerneltest.New(t, kerneltest.Policy(trustAttackPolicy), kernel.WithBus(bus),
+		kernel.WithIATP(kernel.Trust{Registry: regB, RequireSigned: true}))
+	sender := kA.MustSpawn("alice", kernel.WithIdentity(alice))
+
+	var early, late atomic.Int64
+	bob := kB.MustSpawn("bob", kernel.WithIdentity(signedIdentity(t, regB)))
+	sub, err := bob.Subscribe(t.Context(), "pay.>", func(context.Context, amb.Delivery) error { early.Add(1); return nil })
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	tap := make(chan amb.Message, 1)
+	tsub, err := bus.Subscribe(t.Context(), "pay.approve", func(_ context.Context, d amb.Delivery) error {
+		select {
+		case tap <- d.Message:
+		default:
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, sender.Publish(t.Context(), "pay.approve", amb.Message{Payload: []byte("invoice 7: 10 EUR")}))
+	genuine := <-tap
+	require.NoError(t, tsub.Unsubscribe())
+	require.Eventually(t, func() bool { return early.Load() == 1 }, 5*time.Second, time.Millisecond)
+
+	// A second later (the kernels' fake clocks stand still unless moved;
+	// at one instant, before and after cannot be told apart) carol joins.
+	kA.Clock.Advance(time.Second)
+	kB.Clock.Advance(time.Second)
+	carol := kB.MustSpawn("carol", kernel.WithIdentity(signedIdentity(t, regB)))
+	lsub, err := carol.Subscribe(t.Context(), "pay.>", func(context.Context, amb.Delivery) error { late.Add(1); return nil })
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = lsub.Unsubscribe() })
+	before := len(kB.Decisions("carol"))
+	require.NoError(t, bus.Publish(t.Context(), "pay.approve", genuine))
+	require.Eventually(t, func() bool { return len(kB.Decisions("carol")) > before }, 5*time.Second, time.Millisecond)
+	d := kB.LastDecision("carol")
+	assert.Equal(t, agentos.Deny, d.Effect)
+	assert.Equal(t, kernel.RuleEnvelope, d.Rule)
+	assert.Equal(t, int64(0), late.Load(), "the late subscriber handled the replay")
+	assert.Equal(t, int64(1), early.Load(), "bob refused it as before")
+
+	// What is published after carol subscribed reaches her.
+	require.NoError(t, sender.Publish(t.Context(), "pay.approve", amb.Message{Payload: []byte("invoice 8: 12 EUR")}))
+	require.Eventually(t, func() bool { return late.Load() == 1 && early.Load() == 2 }, 5*time.Second, time.Millisecond)
+}

@@ -208,7 +208,7 @@ type Opener struct {
 	maxNonces int
 
 	mu    sync.Mutex
-	seen  map[nonceKey]struct{}
+	seen  map[nonceKey]int64 // when accepted, Unix nanoseconds by the Opener's clock
 	order nonceHeap
 	floor int64 // Unix nanoseconds: envelopes at or before it are refused
 }
@@ -217,12 +217,16 @@ type nonceKey struct {
 	sender   string
 	receiver string // OpenFor's receiver: "" for Open
 	nonce    [16]byte
+	// first marks the entry of an envelope's first acceptance by OpenFor
+	// for any receiver (receiver ""), which OpenJoined compares with the
+	// time its receiver joined.
+	first bool
 }
 
 // NewOpener returns an Opener over reg.
 func NewOpener(reg *Registry, opts ...OpenerOption) *Opener {
 	o := &Opener{reg: reg, window: DefaultReplayWindow, skew: DefaultMaxSkew, maxNonces: DefaultMaxNonces,
-		seen: map[nonceKey]struct{}{}}
+		seen: map[nonceKey]int64{}}
 	if reg != nil {
 		o.now = reg.now
 	} else {
@@ -267,7 +271,27 @@ func (o *Opener) Open(env Envelope, recipient string, payload []byte) (Peer, err
 // nonce is refused as a replay only when the same receiver accepted it
 // before, so every subscriber of a topic can open a message once and none
 // can open it twice. Open is OpenFor with receiver "".
+//
+// A receiver that joins later, with the same broadcast's genuine copy gone
+// by, would accept one replayed copy within the replay window: use
+// OpenJoined for it.
 func (o *Opener) OpenFor(env Envelope, recipient, receiver string, payload []byte) (Peer, error) {
+	return o.open(env, recipient, receiver, time.Time{}, payload)
+}
+
+// OpenJoined is OpenFor for a receiver that began to listen at joined (a
+// reading of the Opener's clock taken before it could receive anything)
+// and is handed only what is published from then on, such as a live bus
+// subscription. Besides OpenFor's checks it refuses as a replay
+// (ErrReplay) an envelope this Opener accepted for any receiver before
+// joined — its genuine copy went by before the receiver listened — and
+// one signed more than the allowed skew (WithMaxSkew) before joined, which
+// it could not have been handed unless replayed. A zero joined is OpenFor.
+func (o *Opener) OpenJoined(env Envelope, recipient, receiver string, joined time.Time, payload []byte) (Peer, error) {
+	return o.open(env, recipient, receiver, joined, payload)
+}
+
+func (o *Opener) open(env Envelope, recipient, receiver string, joined time.Time, payload []byte) (Peer, error) {
 	var buf [len(domainEnvelope) + MaxEnvelopeSize]byte
 	signed, err := env.appendBody(append(buf[:0], domainEnvelope...))
 	if err != nil {
@@ -296,15 +320,19 @@ func (o *Opener) OpenFor(env Envelope, recipient, receiver string, payload []byt
 	if !ed25519.Verify(peer.Key, signed, env.Signature) {
 		return Peer{}, fmt.Errorf("%w: envelope from %s", ErrBadSignature, env.Sender)
 	}
-	if err := o.remember(env, receiver, now); err != nil {
+	if !joined.IsZero() && env.At.Before(joined.Add(-o.skew)) {
+		return Peer{}, fmt.Errorf("%w: envelope from %s signed at %v, before %q listened (%v)", ErrReplay, env.Sender, env.At, receiver, joined.UTC())
+	}
+	if err := o.remember(env, receiver, joined, now); err != nil {
 		return Peer{}, err
 	}
 	return peer, nil
 }
 
-func (o *Opener) remember(env Envelope, receiver string, now time.Time) error {
+func (o *Opener) remember(env Envelope, receiver string, joined, now time.Time) error {
 	at := env.At.UnixNano()
 	k := nonceKey{sender: env.Sender, receiver: receiver, nonce: env.Nonce}
+	first := nonceKey{sender: env.Sender, nonce: env.Nonce, first: true}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	cutoff := now.Add(-o.window).UnixNano()
@@ -317,7 +345,19 @@ func (o *Opener) remember(env Envelope, receiver string, now time.Time) error {
 	if _, dup := o.seen[k]; dup {
 		return fmt.Errorf("%w: nonce from %s", ErrReplay, env.Sender)
 	}
-	for len(o.order) >= o.maxNonces {
+	// The first acceptance of a nonce by OpenFor, for any receiver, is kept
+	// apart (not by Open, whose one entry is it, nor in a cache of one).
+	track := receiver != "" && o.maxNonces >= 2
+	firstAt, seenBefore := o.seen[first]
+	if track && seenBefore && !joined.IsZero() && firstAt < joined.UnixNano() {
+		return fmt.Errorf("%w: nonce from %s, accepted here before %q listened", ErrReplay, env.Sender, receiver)
+	}
+	addFirst := track && !seenBefore
+	need := 1
+	if addFirst {
+		need = 2
+	}
+	for len(o.order) > 0 && len(o.order)+need > o.maxNonces {
 		e := heap.Pop(&o.order).(nonceEntry)
 		delete(o.seen, e.key)
 		o.floor = max(o.floor, e.at)
@@ -325,8 +365,12 @@ func (o *Opener) remember(env Envelope, receiver string, now time.Time) error {
 	if at <= o.floor { // the eviction just above may have raised the floor past env
 		return fmt.Errorf("%w: envelope from %s older than the replay cache remembers", ErrReplay, env.Sender)
 	}
-	o.seen[k] = struct{}{}
+	o.seen[k] = now.UnixNano()
 	heap.Push(&o.order, nonceEntry{at: at, key: k})
+	if addFirst {
+		o.seen[first] = now.UnixNano()
+		heap.Push(&o.order, nonceEntry{at: at, key: first})
+	}
 	return nil
 }
 

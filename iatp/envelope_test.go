@@ -3,6 +3,7 @@ package iatp
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -333,4 +334,71 @@ func TestEnvelopeOpenForReceivers(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadSignature)
 	_, err = op.OpenFor(env, "grid.other", "producer-3", payload)
 	require.ErrorIs(t, err, ErrWrongRecipient)
+}
+
+// A receiver that joined after a broadcast went by opens no replayed copy
+// of it: not one another receiver accepted before it joined, and not one
+// signed more than the skew before it joined, even if nobody here opened
+// it. What is signed after it joined opens once, as for OpenFor; a zero
+// join time is OpenFor.
+func TestEnvelopeOpenJoined(t *testing.T) {
+	w := newWorld(t, 1)
+	a := w.ids[0]
+	op := NewOpener(w.reg, WithMaxSkew(5*time.Second))
+	payload := []byte("grid.need: 40 MW")
+	old, err := Seal(a, "grid.need", payload, w.clk.Now())
+	require.NoError(t, err)
+	_, err = op.OpenJoined(old, "grid.need", "balancer", w.clk.Now(), payload)
+	require.NoError(t, err, "signed as the balancer joined")
+
+	w.clk.Advance(2 * time.Second)
+	joined := w.clk.Now()
+	_, err = op.OpenJoined(old, "grid.need", "producer-9", joined, payload)
+	require.ErrorIs(t, err, ErrReplay, "the balancer accepted it before producer-9 joined")
+	_, err = op.OpenFor(old, "grid.need", "producer-9", payload)
+	require.NoError(t, err, "OpenFor alone would have accepted the replay")
+
+	// Signed before the skew, opened by nobody: refused all the same.
+	unseen, err := Seal(a, "grid.need", payload, w.clk.Now())
+	require.NoError(t, err)
+	w.clk.Advance(10 * time.Second)
+	_, err = op.OpenJoined(unseen, "grid.need", "late", w.clk.Now(), payload)
+	require.ErrorIs(t, err, ErrReplay)
+	_, err = op.OpenJoined(unseen, "grid.need", "late", time.Time{}, payload)
+	require.NoError(t, err, "zero joined: OpenFor")
+
+	// Signed after the receiver joined: once for each receiver.
+	joined = w.clk.Now()
+	w.clk.Advance(time.Second)
+	fresh, err := Seal(a, "grid.need", payload, w.clk.Now())
+	require.NoError(t, err)
+	for _, rcv := range []string{"balancer", "producer-9"} {
+		_, err = op.OpenJoined(fresh, "grid.need", rcv, joined, payload)
+		require.NoError(t, err, rcv)
+		_, err = op.OpenJoined(fresh, "grid.need", rcv, joined, payload)
+		require.ErrorIs(t, err, ErrReplay, rcv)
+	}
+	// A receiver joining after fresh went by is refused it.
+	w.clk.Advance(time.Second)
+	_, err = op.OpenJoined(fresh, "grid.need", "newcomer", w.clk.Now(), payload)
+	require.ErrorIs(t, err, ErrReplay)
+}
+
+// The first-acceptance entries count against WithMaxNonces.
+func TestEnvelopeOpenJoinedBounded(t *testing.T) {
+	w := newWorld(t, 1)
+	a := w.ids[0]
+	op := NewOpener(w.reg, WithMaxNonces(8))
+	for i := range 50 {
+		payload := []byte(fmt.Sprint("m", i))
+		env, err := Seal(a, "t", payload, w.clk.Now())
+		require.NoError(t, err)
+		_, err = op.OpenJoined(env, "t", "r", time.Time{}, payload)
+		require.NoError(t, err)
+		w.clk.Advance(time.Millisecond)
+		op.mu.Lock()
+		require.LessOrEqual(t, len(op.seen), 8)
+		require.Equal(t, len(op.seen), op.order.Len())
+		op.mu.Unlock()
+	}
 }

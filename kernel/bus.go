@@ -117,7 +117,7 @@ func (a *Agent) Request(ctx context.Context, topic string, m amb.Message) (amb.M
 			// A reply is signed for the request's topic; one that fails
 			// (or, with RequireSigned, is unsigned) is not handed over.
 			h := func(k string) string { return headerFold(reply.Headers, k) }
-			if _, err := ts.verify(h, topic, a.id, reply.Payload); err != nil {
+			if _, err := ts.verify(h, topic, a.id, time.Time{}, reply.Payload); err != nil {
 				return nil, payloadBytes(reply.Payload), fmt.Errorf("%w (rule %s)", err, RuleEnvelope)
 			}
 		}
@@ -240,6 +240,12 @@ func (a *Agent) Subscribe(ctx context.Context, pattern string, h amb.Handler, op
 		return nil, err
 	}
 	s := &Subscription{a: a, pattern: pattern, h: h, hub: k.hub}
+	if cfg, err := amb.NewSubConfig(opts...); err == nil && cfg.Start == amb.StartNew && cfg.Durable == "" {
+		// A live subscription is handed only what is published from now
+		// on: a signed message that went by before (or was signed well
+		// before) is a replay (iatp.Opener.OpenJoined).
+		s.joined = k.now()
+	}
 	inner, err := k.hub.bus.Subscribe(ctx, pattern, s.deliver, opts...)
 	if err != nil {
 		return nil, err
@@ -271,6 +277,7 @@ type Subscription struct {
 	h       amb.Handler
 	hub     *busHub
 	inner   amb.Subscription // set before the subscription is registered
+	joined  time.Time        // when a live subscription began; zero for a replaying or durable one
 
 	// active is held shared by each delivery in flight; the kernel takes it
 	// exclusively to end the subscription of a dead agent only after those
@@ -328,7 +335,7 @@ func (s *Subscription) deliver(ctx context.Context, d amb.Delivery) error {
 		vErr   error
 	)
 	if ts := a.k.trust; ts != nil {
-		if signer, vErr = ts.verify(d.Header, d.Topic, a.id, d.Payload); signer != nil {
+		if signer, vErr = ts.verify(d.Header, d.Topic, a.id, s.joined, d.Payload); signer != nil {
 			meta[MetaSigner] = signer.ID
 		}
 	}

@@ -220,10 +220,13 @@ func Signer(ctx context.Context) (iatp.Peer, bool) {
 }
 
 // verify checks the envelope of a message arriving on topic for agent
-// receiver. It returns the verified peer (nil for an unsigned message that
-// may pass) or the reason to refuse it. Replays are refused per receiver:
-// every agent subscribed to a topic opens a broadcast once.
-func (ts *trustState) verify(headers func(string) string, topic string, receiver agentos.AgentID, payload []byte) (*iatp.Peer, error) {
+// receiver, whose live subscription began at joined (zero: a reply, or a
+// subscription that replays retained messages). It returns the verified
+// peer (nil for an unsigned message that may pass) or the reason to refuse
+// it. Replays are refused per receiver: every agent subscribed to a topic
+// opens a broadcast once, and a live subscriber none that went by before
+// it subscribed.
+func (ts *trustState) verify(headers func(string) string, topic string, receiver agentos.AgentID, joined time.Time, payload []byte) (*iatp.Peer, error) {
 	enc := headers(HeaderEnvelope)
 	if enc == "" {
 		if ts.require {
@@ -235,7 +238,7 @@ func (ts *trustState) verify(headers func(string) string, topic string, receiver
 	if err != nil {
 		return nil, fmt.Errorf("kernel: the message's envelope: %w", err)
 	}
-	p, err := ts.opener.OpenFor(env, topic, string(receiver), payloadBytes(payload))
+	p, err := ts.opener.OpenJoined(env, topic, string(receiver), joined, payloadBytes(payload))
 	if err != nil {
 		return nil, fmt.Errorf("kernel: the message's envelope: %w", err)
 	}
