@@ -403,6 +403,23 @@ func WithRole(role string) AgentOption {
 	}
 }
 
+// validLabelKey reports whether k may name a label (see WithLabels).
+func validLabelKey(k string) bool {
+	if k == "" || len(k) > maxLabelLen {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case i > 0 && (c == '.' || c == '_' || c == '-' || c == '/'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // WithTrust sets the agent's trust score in [0, 1] (agent.trust in policy).
 // An agent with an identity ([WithIdentity]) that the kernel's iatp
 // registry holds has its registry score / 10 instead.
@@ -418,15 +435,22 @@ func WithTrust(trust float64) AgentOption {
 }
 
 // WithLabels adds labels to the agent (agent.labels in policy). At most 64
-// labels of at most 256 bytes each.
+// labels; a key is 1 to 256 ASCII letters, digits, '.', '_', '-' and '/',
+// beginning with a letter or a digit ("team", "app.kubernetes.io/name"); a
+// value at most 256 bytes of UTF-8. The recorder's "spawned" entry writes
+// them so that a replay reads them back, which needs keys that cannot be
+// mistaken for the text around them.
 func WithLabels(labels map[string]string) AgentOption {
 	return func(c *agentConfig) error {
 		if len(labels)+len(c.labels) > maxLabels {
 			return fmt.Errorf("kernel: %w: more than %d labels", agentos.ErrInvalid, maxLabels)
 		}
 		for k, v := range labels {
-			if len(k) > maxLabelLen || len(v) > maxLabelLen || !utf8.ValidString(k) || !utf8.ValidString(v) {
-				return fmt.Errorf("kernel: %w: label %q: keys and values must be at most %d bytes of UTF-8", agentos.ErrInvalid, k, maxLabelLen)
+			if !validLabelKey(k) {
+				return fmt.Errorf("kernel: %w: label key %q: 1 to %d ASCII letters, digits, '.', '_', '-' and '/', beginning with a letter or a digit", agentos.ErrInvalid, truncateString(k, 64), maxLabelLen)
+			}
+			if len(v) > maxLabelLen || !utf8.ValidString(v) {
+				return fmt.Errorf("kernel: %w: label %q: a value must be at most %d bytes of UTF-8", agentos.ErrInvalid, k, maxLabelLen)
 			}
 			if c.labels == nil {
 				c.labels = make(map[string]string, len(labels))

@@ -36,11 +36,11 @@ const maxSpawnDetail = 1 << 20
 // Agent). The kernel writes role="analyst" trust=0.5 team="blue" …: the
 // role quoted, the trust as a number, then each label (sorted by key) as
 // its key unquoted, "=" and its value quoted. Role and trust always come
-// first, so a label named "role" or "trust" is read as a label.
-//
-// A label key is read up to the first `="` in it: a key that itself holds
-// `="` cannot be told apart from a value and a further label, and may be
-// read as two labels or refused. Errors wrap agentos.ErrInvalid.
+// first, so a label named "role" or "trust" is read as a label. A label key
+// is what WithLabels accepts (letters, digits, '.', '_', '-', '/'), so it
+// cannot be mistaken for the text around it; a detail with any other key
+// (written by a kernel that accepted any key) is refused rather than read
+// one way of several. Errors wrap agentos.ErrInvalid.
 func ParseSpawnDetail(detail string) (policy.Subject, error) {
 	var s policy.Subject
 	if detail == "" {
@@ -72,6 +72,9 @@ func ParseSpawnDetail(detail string) (policy.Subject, error) {
 			return policy.Subject{}, fmt.Errorf("kernel: %w: spawn detail: %q: expected key=\"value\"", agentos.ErrInvalid, truncateString(rest, 64))
 		}
 		key := rest[:eq]
+		if !validLabelKey(key) {
+			return policy.Subject{}, fmt.Errorf("kernel: %w: spawn detail: label key %q", agentos.ErrInvalid, truncateString(key, 64))
+		}
 		var val string
 		if val, rest, err = spawnValue(rest[eq+1:], key, true); err != nil {
 			return policy.Subject{}, err

@@ -106,10 +106,7 @@ func TestParseSpawnDetailRoundTrip(t *testing.T) {
 			s.Trust = trusts[i]
 		}
 		for range r.IntN(6) {
-			key := randText(r, 32)
-			if strings.Contains(key, `="`) {
-				continue // ambiguous, as ParseSpawnDetail says
-			}
+			key := randLabelKey(r)
 			if s.Labels == nil {
 				s.Labels = map[string]string{}
 			}
@@ -143,7 +140,9 @@ func TestParseSpawnDetail(t *testing.T) {
 		{in: `role="analyst" trust=0.75 team="blue" zone="eu west"`, want: policy.Subject{Role: "analyst", Trust: 0.75, Labels: map[string]string{"team": "blue", "zone": "eu west"}}},
 		{in: `role="a\"b" trust=1`, want: policy.Subject{Role: `a"b`, Trust: 1}},
 		{in: `role="r" trust=0.5 role="x" trust="y"`, want: policy.Subject{Role: "r", Trust: 0.5, Labels: map[string]string{"role": "x", "trust": "y"}}},
-		{in: `role="r" trust=0 a b="1" ="2" k=v="3"`, want: policy.Subject{Role: "r", Labels: map[string]string{"a b": "1", "": "2", "k=v": "3"}}},
+		{in: `role="r" trust=0 a b="1"`, bad: true},
+		{in: `role="r" trust=0 ="2"`, bad: true},
+		{in: `role="r" trust=0 k=v="3"`, bad: true},
 		{in: `role="x"`, want: policy.Subject{Role: "x"}},
 		{in: `role`, bad: true},
 		{in: `trust=0.5 role="x"`, bad: true},
@@ -705,4 +704,40 @@ spec:
 			}
 		}
 	})
+}
+
+// randLabelKey is a random label key WithLabels accepts: 1 to 40 of its
+// characters, beginning with a letter or a digit.
+func randLabelKey(r *rand.Rand) string {
+	const first = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	const rest = first + "._-/"
+	b := []byte{first[r.IntN(len(first))]}
+	for range r.IntN(40) {
+		b = append(b, rest[r.IntN(len(rest))])
+	}
+	return string(b)
+}
+
+// A label key outside WithLabels' alphabet is refused when the agent is
+// spawned, and by ParseSpawnDetail, which reads only details it can read
+// one way.
+func TestLabelKeys(t *testing.T) {
+	k, err := kernel.New()
+	require.NoError(t, err)
+	defer k.Close()
+	for _, key := range []string{"team", "app.kubernetes.io/name", "a_b-c", "0", strings.Repeat("k", 256)} {
+		_, err := k.Spawn(t.Context(), agentos.AgentID("ok-"+fmt.Sprint(len(key))+key[:1]), kernel.WithLabels(map[string]string{key: "v"}))
+		require.NoError(t, err, key)
+	}
+	for _, key := range []string{"", `a="b`, "a b", "é", "-x", ".x", "/x", "a=b", "a\"b", "a\nb", strings.Repeat("k", 257)} {
+		_, err := k.Spawn(t.Context(), "bad", kernel.WithLabels(map[string]string{key: "v"}))
+		require.ErrorIs(t, err, agentos.ErrInvalid, "%q", key)
+	}
+	for _, detail := range []string{`role="" trust=0 a b="c"`, `role="" trust=0 é="c"`, `role="" trust=0 ="c"`, `role="" trust=0 -x="c"`} {
+		_, err := kernel.ParseSpawnDetail(detail)
+		require.ErrorIs(t, err, agentos.ErrInvalid, detail)
+	}
+	s, err := kernel.ParseSpawnDetail(`role="r" trust=0.5 app.kubernetes.io/name="x y" team="a=\"b"`)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"app.kubernetes.io/name": "x y", "team": `a="b`}, s.Labels)
 }
