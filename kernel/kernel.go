@@ -423,8 +423,9 @@ func (k *Kernel) Agents() []agentos.AgentID {
 }
 
 // Reap removes a terminated agent from the kernel, freeing its id and its
-// memory. Reaping a live agent fails with agentos.ErrInvalid; an unknown id
-// with agentos.ErrNotFound.
+// memory, and records a "reaped" lifecycle entry (an id spawned again
+// later is a new agent). Reaping a live agent fails with
+// agentos.ErrInvalid; an unknown id with agentos.ErrNotFound.
 func (k *Kernel) Reap(id agentos.AgentID) error {
 	k.mu.Lock()
 	a := k.agents[id]
@@ -440,6 +441,11 @@ func (k *Kernel) Reap(id agentos.AgentID) error {
 	k.mu.Unlock()
 	k.forgetSandbox(a)
 	_ = a.ns.Close() // gives its share of the memory budget back; never fails
+	if _, err := k.appendEntry(context.Background(), recorder.Entry{
+		Kind: recorder.KindLifecycle, Agent: id, Message: "reaped",
+	}); err != nil {
+		k.log.Error("kernel: recording a reap", "agent", id, "err", err)
+	}
 	return nil
 }
 

@@ -286,6 +286,11 @@ func TestSpawnValidation(t *testing.T) {
 	require.NoError(t, k.Reap("agent-3"))
 	k.MustSpawn("agent-4")
 	assert.Equal(t, []agentos.AgentID{"agent-1", "agent-2", "agent-4"}, k.Agents())
+	var lifecycle []string
+	for _, e := range k.Query(recorder.Filter{Agent: "agent-3", Kind: recorder.KindLifecycle}) {
+		lifecycle = append(lifecycle, e.Message)
+	}
+	assert.Equal(t, "reaped", lifecycle[len(lifecycle)-1], "the reap is recorded: %v", lifecycle)
 }
 
 // The agent's role, trust and labels reach policy.
