@@ -238,6 +238,7 @@ type Recorder struct {
 	wmu        sync.Mutex
 	smu        sync.Mutex
 	syncFailed atomic.Pointer[error] // syncErr, read by append without a lock
+	synced     atomic.Bool           // the current store has a syncer, read without wmu
 	wake       chan struct{}
 	later      chan struct{} // AppendLater queued an entry: arm the flush timer
 	quit       chan struct{}
@@ -314,6 +315,7 @@ func open(ctx context.Context, path string, opts *Options, genesis Anchor, fill 
 		st.head = head
 	}
 	r.st = st
+	r.synced.Store(st.syncer != nil)
 	r.head, r.durable, r.written = st.head, st.head, st.head
 	if r.origin, err = originOf(ctx, r.segments, st); err != nil {
 		st.close()
@@ -474,7 +476,7 @@ func (r *Recorder) append(ctx context.Context, e Entry, wait bool) (uint64, erro
 // is under way, appenders queue and the flusher commits them together
 // after it.
 func (r *Recorder) lead() bool {
-	if r.st.syncer != nil && r.aheadFull() {
+	if r.synced.Load() && r.aheadFull() {
 		return false
 	}
 	if !r.wmu.TryLock() {
@@ -623,7 +625,7 @@ func (r *Recorder) run() {
 			stop = true
 		}
 		for !stop {
-			if r.st.syncer != nil && r.aheadFull() {
+			if r.synced.Load() && r.aheadFull() {
 				break // the sync under way signals when it ends
 			}
 			r.wmu.Lock()
@@ -897,6 +899,7 @@ func (r *Recorder) rollover() {
 	r.stMu.Lock()
 	old := r.st
 	r.st = st
+	r.synced.Store(st.syncer != nil)
 	r.stMu.Unlock()
 	cerr := old.close()
 	r.dmu.Lock()
