@@ -39,7 +39,9 @@
 // entry takes about 256 bytes of heap in memory (its fields in one string
 // in their hashed encoding, plus an 88-byte slot; see
 // BenchmarkMemoryBytesPerEntry): without a bound, a million entries hold
-// about 250 MiB.
+// about 250 MiB. A query by trace in memory goes through an index that the
+// first such query builds (about 40 bytes an entry) and later appends and
+// evictions keep; until then appends pay nothing for it.
 //
 // # What an entry records
 //
