@@ -482,9 +482,12 @@ func (r *Recorder) lead() bool {
 	if !r.wmu.TryLock() {
 		return false
 	}
-	r.drain()
+	more := r.drain()
 	r.wmu.Unlock()
 	r.syncWritten()
+	if more {
+		r.signal() // past MaxBatch: the flusher commits the rest
+	}
 	return true
 }
 

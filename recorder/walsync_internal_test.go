@@ -252,3 +252,50 @@ func TestSyncFailureUnderLoad(t *testing.T) {
 		_ = r.Close()
 	}
 }
+
+// With a batch of one entry, a leader commits someone else's entry and
+// leaves its own queued: the flusher commits it; no Append waits forever.
+func TestSyncSmallBatches(t *testing.T) {
+	ctx := context.Background()
+	for _, batch := range []int{1, 2, 3} {
+		r, err := Open(filepath.Join(t.TempDir(), "w.db"), &Options{Durability: WriteAhead, MaxBatch: batch})
+		require.NoError(t, err)
+		w := watch(t, r, 0)
+		var wg sync.WaitGroup
+		for g := range 8 {
+			wg.Go(func() {
+				for i := range 25 {
+					seq, err := r.Append(ctx, walEntry(fmt.Sprint("a", g), i))
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if c := w.covers.Load(); c < seq {
+						t.Errorf("entry %d acknowledged, syncs cover %d", seq, c)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		require.Equal(t, uint64(200), r.Anchor().Seq)
+		require.NoError(t, r.Close())
+	}
+}
+
+// An Append that leads with more queued before it than one batch holds
+// still returns: what is left after its batch goes to the flusher.
+func TestSyncLeaderPastMaxBatch(t *testing.T) {
+	r, err := Open(filepath.Join(t.TempDir(), "w.db"), &Options{Durability: WriteAhead, MaxBatch: 1, FlushInterval: time.Hour})
+	require.NoError(t, err)
+	defer r.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i := range 3 {
+		_, err := r.AppendLater(ctx, walEntry("l", i))
+		require.NoError(t, err)
+	}
+	seq, err := r.Append(ctx, walEntry("a", 0))
+	require.NoError(t, err, "the Append must not wait for the hour-long timer")
+	require.Equal(t, uint64(4), seq)
+	require.Equal(t, uint64(4), r.Anchor().Seq)
+}
