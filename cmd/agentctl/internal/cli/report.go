@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +23,7 @@ func newReportCmd(e *env) *cobra.Command {
 		rows  int
 	)
 	cmd := &cobra.Command{
-		Use:   "report FILE -o report.html",
+		Use:   "report FILE... -o report.html",
 		Short: "Write a self-contained HTML report of a flight recorder",
 		Long: `report reads the flight recorder FILE (read-only) and writes one HTML page:
 the chain's verification status (green when it verifies, red with the first
@@ -46,10 +45,11 @@ limits agents and rules are folded together; the page says what it shows
 file is not replaced without --force; the page is written to a temporary
 file and renamed into place, so a reader never sees half a page.
 
-FILE is one file: of a rolled-over set (audit.db, audit.000002.db, …) the
-page covers the file given and says how many files follow it. A later
-file of a set continues a chain from a genesis that only an anchor can
-vouch for, so its page shows the chain as broken at its first entry.
+FILE brings the files of its rolled-over set (audit.db, audit.000002.db,
+…): the page covers them all, in chain order, and verifies their chain as
+one. Several FILEs are read as given, in that order. A later file of a set
+read alone continues a chain from a genesis that only an anchor can vouch
+for, so its page shows the chain as broken at its first entry.
 
 Exit status: 0 when the chain verifies, 1 when it does not (the page is
 still written, with the red status), 2 for a usage error or a FILE that
@@ -57,7 +57,7 @@ cannot be read as a recorder.`,
 		Example: `  agentctl report audit.db -o report.html
   agentctl report audit.db -o - > report.html
   agentctl report audit.db -o report.html --force`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return usageError("report: -o FILE is required (\"-o -\" for standard output)")
@@ -67,7 +67,11 @@ cannot be read as a recorder.`,
 			}
 			lim := defaultReportLimits
 			lim.TimelineRows = rows
-			return runReport(cmd, e, args[0], out, force, lim)
+			files := args
+			if len(args) == 1 {
+				files = segments(args[0])
+			}
+			return runReport(cmd, e, files, out, force, lim)
 		},
 	}
 	f := cmd.Flags()
@@ -77,34 +81,37 @@ cannot be read as a recorder.`,
 	return cmd
 }
 
-// runReport reads path and writes its page to out.
-func runReport(cmd *cobra.Command, e *env, path, out string, force bool, lim reportLimits) error {
+// runReport reads the recorder files (one, or a rolled-over set in chain
+// order) and writes their page to out.
+func runReport(cmd *cobra.Command, e *env, files []string, out string, force bool, lim reportLimits) error {
 	ctx := cmd.Context()
+	path := files[0]
 	if out != "-" && !force {
 		// Fail before reading a large recorder; reportPublish checks again.
 		if err := reportRefuseExisting(out); err != nil {
 			return err
 		}
 	}
-	if out != "-" {
-		if err := reportNotInput(path, out); err != nil {
+	for _, f := range files {
+		if out != "-" {
+			if err := reportNotInput(f, out); err != nil {
+				return err
+			}
+		}
+		// Each file is a readable recorder before any is read in full.
+		rec, err := reportOpen(f)
+		if err != nil {
 			return err
 		}
+		if err := rec.Close(); err != nil {
+			return usageError("report: %s: %v", f, err)
+		}
 	}
-	rec, err := reportOpen(path)
-	if err != nil {
-		return err
-	}
-	d, err := reportBuild(ctx, rec, path, lim)
-	if err == nil {
-		d.Later = reportLaterFiles(path)
-	}
-	cerr := rec.Close()
+	d, err := reportBuildFiles(ctx, files, func(p string) (*recorder.Recorder, error) {
+		return recorder.Open(p, &recorder.Options{ReadOnly: true})
+	}, lim)
 	if err != nil {
 		return usageError("report: %s: %v", path, err)
-	}
-	if cerr != nil {
-		return usageError("report: %s: %v", path, cerr)
 	}
 	if out == "-" {
 		bw := bufio.NewWriter(e.stdout)
@@ -126,7 +133,11 @@ func runReport(cmd *cobra.Command, e *env, path, out string, force bool, lim rep
 	}
 	if !d.Chain.OK {
 		if b := d.Chain.Broken; b != nil {
-			return checkFailed("report: %s: chain broken at seq %d: %s (the report shows it)", path, b.Seq, b.Reason)
+			where := path
+			if len(files) > 1 && b.File != "" {
+				where = b.File
+			}
+			return checkFailed("report: %s: chain broken at seq %d: %s (the report shows it)", where, b.Seq, b.Reason)
 		}
 		return checkFailed("report: %s: chain does not verify (the report shows it)", path)
 	}
@@ -174,21 +185,6 @@ func reportNotInput(path, out string) error {
 		return usageError("report: -o %s would replace the recorder %s", out, path)
 	}
 	return nil
-}
-
-// reportLaterFiles returns how many files continue path's chain after it
-// (a rollover set: "audit.db", "audit.000002.db", …), which the report,
-// reading path alone, does not cover.
-func reportLaterFiles(path string) int {
-	ext := filepath.Ext(path)
-	n := 0
-	for i := 2; i < 1<<20; i++ {
-		if _, err := os.Stat(fmt.Sprintf("%s.%06d%s", strings.TrimSuffix(path, ext), i, ext)); err != nil {
-			return n
-		}
-		n++
-	}
-	return n
 }
 
 // reportRefuseExisting fails when path exists (anything: a file, a

@@ -118,7 +118,7 @@ type reportChain struct {
 // over the recorder with bounded memory.
 type reportData struct {
 	File    string
-	Later   int // files that continue the chain after File (rollover), not read
+	Files   []string // the files of a rolled-over recorder read, in order (nil: File alone)
 	Stats   recorder.Stats
 	Chain   reportChain
 	lim     reportLimits
@@ -135,6 +135,9 @@ type reportData struct {
 	// moreVersions says more were seen.
 	versions     []string
 	moreVersions bool
+	// agentsAtLeast says Stats.Agents stopped counting distinct agents at
+	// reportMaxDistinct (several files).
+	agentsAtLeast bool
 }
 
 // reportBuild reads rec: its statistics, the verification of its chain and
@@ -150,6 +153,106 @@ func reportBuild(ctx context.Context, rec *recorder.Recorder, file string, lim r
 	if err != nil {
 		return nil, err
 	}
+	d := newReportData(file, st, rep, lim)
+	if err := d.describeBroken(ctx, rec); err != nil {
+		return nil, err
+	}
+	if err := d.stream(ctx, rec, st.Oldest.IsZero()); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// reportMaxDistinct bounds the agent ids a report over several files
+// keeps to count the distinct agents; past it the page says "at least".
+const reportMaxDistinct = 1 << 20
+
+// reportBuildFiles is reportBuild over the files of a rolled-over recorder,
+// in chain order, each opened read-only with open in turn: their
+// statistics added up, their chain verified as one (recorder.VerifyFiles)
+// and their entries streamed one file after the other.
+func reportBuildFiles(ctx context.Context, files []string, open func(string) (*recorder.Recorder, error), lim reportLimits) (*reportData, error) {
+	with := func(path string, fn func(*recorder.Recorder) error) error {
+		rec, err := open(path)
+		if err != nil {
+			return err
+		}
+		err = fn(rec)
+		if cerr := rec.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("%s: %w", path, cerr)
+		}
+		return err
+	}
+	if len(files) == 1 {
+		var d *reportData
+		err := with(files[0], func(rec *recorder.Recorder) (err error) {
+			d, err = reportBuild(ctx, rec, files[0], lim)
+			return err
+		})
+		return d, err
+	}
+	var st recorder.Stats
+	for i, f := range files {
+		if err := with(f, func(rec *recorder.Recorder) error {
+			fs, err := rec.Stats(ctx)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f, err)
+			}
+			if i == 0 {
+				st = fs
+				st.ByKind, st.ByEffect = map[recorder.Kind]uint64{}, map[agentos.Effect]uint64{}
+			} else {
+				st.Entries += fs.Entries
+				if st.Oldest.IsZero() || !fs.Oldest.IsZero() && fs.Oldest.Before(st.Oldest) {
+					st.Oldest = fs.Oldest
+				}
+				if fs.Newest.After(st.Newest) {
+					st.Newest = fs.Newest
+				}
+			}
+			st.Head = fs.Head
+			for k, n := range fs.ByKind {
+				st.ByKind[k] += n
+			}
+			for k, n := range fs.ByEffect {
+				st.ByEffect[k] += n
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	st.Files = len(files)
+	rep, err := recorder.VerifyFiles(ctx, files...)
+	if err != nil {
+		return nil, err
+	}
+	d := newReportData(files[0], st, rep, lim)
+	d.Files = files
+	distinct := map[agentos.AgentID]struct{}{}
+	for _, f := range files {
+		if err := with(f, func(rec *recorder.Recorder) error {
+			if err := d.describeBroken(ctx, rec); err != nil {
+				return err
+			}
+			return d.streamEach(ctx, rec, st.Oldest.IsZero(), func(e *recorder.Entry) {
+				if len(distinct) < reportMaxDistinct {
+					distinct[e.Agent] = struct{}{}
+				} else if _, ok := distinct[e.Agent]; !ok {
+					d.agentsAtLeast = true
+				}
+			})
+		}); err != nil {
+			return nil, err
+		}
+	}
+	d.Stats.Agents = len(distinct)
+	return d, nil
+}
+
+// newReportData starts the report of a recorder with statistics st and
+// verification rep.
+func newReportData(file string, st recorder.Stats, rep recorder.Report, lim reportLimits) *reportData {
 	d := &reportData{
 		File: file, Stats: st, lim: lim,
 		Chain: reportChain{OK: rep.OK, Checked: rep.Entries, Head: rep.Head, Broken: rep.Broken,
@@ -158,29 +261,51 @@ func reportBuild(ctx context.Context, rec *recorder.Recorder, file string, lim r
 		agents: map[string]*reportAgent{},
 		rules:  map[string]*reportRule{},
 	}
-	if b := rep.Broken; b != nil && b.Seq > 0 {
-		for e, err := range rec.Query(ctx, recorder.Filter{After: b.Seq - 1, Before: b.Seq + 1, Limit: 1}) {
-			if err != nil {
-				return nil, err
-			}
-			d.Chain.BadKind = reportKindKey(e.Kind)
-			d.Chain.BadEntry = reportDescribe(&e, lim.Label)
-		}
-	}
 	if !st.Oldest.IsZero() {
 		d.t0, d.t1 = st.Oldest.UnixNano(), st.Newest.UnixNano()
 	}
+	return d
+}
+
+// describeBroken notes the entry rec stores at the first broken sequence,
+// if it stores one.
+func (d *reportData) describeBroken(ctx context.Context, rec *recorder.Recorder) error {
+	b := d.Chain.Broken
+	if b == nil || b.Seq == 0 || d.Chain.BadEntry != "" {
+		return nil
+	}
+	for e, err := range rec.Query(ctx, recorder.Filter{After: b.Seq - 1, Before: b.Seq + 1, Limit: 1}) {
+		if err != nil {
+			return err
+		}
+		d.Chain.BadKind = reportKindKey(e.Kind)
+		d.Chain.BadEntry = reportDescribe(&e, d.lim.Label)
+	}
+	return nil
+}
+
+// stream adds every entry of rec. empty says the statistics saw no entry,
+// so the time axis starts from the first entry read.
+func (d *reportData) stream(ctx context.Context, rec *recorder.Recorder, empty bool) error {
+	return d.streamEach(ctx, rec, empty, nil)
+}
+
+// streamEach is stream, calling each (when set) with every entry too.
+func (d *reportData) streamEach(ctx context.Context, rec *recorder.Recorder, empty bool, each func(*recorder.Entry)) error {
 	for e, err := range rec.Query(ctx, recorder.Filter{}) {
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if d.read == 0 && st.Oldest.IsZero() {
+		if d.read == 0 && empty {
 			// Entries appeared after Stats read an empty file.
 			d.t0, d.t1 = e.Time.UnixNano(), e.Time.UnixNano()
 		}
 		d.add(&e)
+		if each != nil {
+			each(&e)
+		}
 	}
-	return d, nil
+	return nil
 }
 
 // add counts one entry.

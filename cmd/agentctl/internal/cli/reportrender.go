@@ -53,23 +53,25 @@ const (
 )
 
 type reportView struct {
-	CSS        template.CSS
-	File       string
-	Later      string
-	Entries    uint64
-	Read       uint64
-	Agents     int
-	From, To   string
-	Span       string
-	Kinds      []reportKV
-	Versions   string
-	Head       string
-	Unknown    string
-	Chain      reportChainView
-	Legend     []reportLegendItem
-	Timeline   reportTimelineView
-	Denials    reportDenialsView
-	AgentTable reportAgentTableView
+	CSS   template.CSS
+	File  string
+	Files string // the files of a rolled-over recorder, when several
+	// AgentsAtLeast: Agents stopped counting (reportMaxDistinct).
+	AgentsAtLeast bool
+	Entries       uint64
+	Read          uint64
+	Agents        int
+	From, To      string
+	Span          string
+	Kinds         []reportKV
+	Versions      string
+	Head          string
+	Unknown       string
+	Chain         reportChainView
+	Legend        []reportLegendItem
+	Timeline      reportTimelineView
+	Denials       reportDenialsView
+	AgentTable    reportAgentTableView
 }
 
 type reportKV struct {
@@ -172,8 +174,14 @@ func reportViewOf(d *reportData) *reportView {
 		Agents:  d.agentCount(),
 		Head:    fmt.Sprintf("seq %d, hash %s", d.Stats.Head.Seq, d.Stats.Head.Hash),
 	}
-	if d.Later > 0 {
-		v.Later = fmt.Sprintf("%d later files of this rolled-over recorder continue its chain; this page covers %s only", d.Later, d.File)
+	v.AgentsAtLeast = d.agentsAtLeast
+	if n := len(d.Files); n > 1 {
+		const shown = 10
+		names := d.Files[:min(n, shown)]
+		v.Files = fmt.Sprintf("%d files of a rolled-over recorder, read in chain order: %s", n, strings.Join(names, ", "))
+		if n > shown {
+			v.Files += fmt.Sprintf(", … (%d more)", n-shown)
+		}
 	}
 	if d.Stats.Oldest.IsZero() {
 		v.From, v.To, v.Span = "—", "—", "no entries"
