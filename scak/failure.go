@@ -36,7 +36,8 @@ type Failure struct {
 	Op   agentos.Op
 	Tool string
 	// Task names what the agent was asked to do, when the caller knows it;
-	// patches are keyed by agent and task.
+	// patches are keyed by agent and task. The Monitor takes it from the
+	// syscall's context (WithTask).
 	Task string
 	// Rule is the policy rule of a denial, or the name of the pattern
 	// family or judge that matched.

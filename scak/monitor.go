@@ -228,7 +228,7 @@ func (m *Monitor) Observer() kernel.Observer { return m.observe }
 func (m *Monitor) observe(ctx context.Context, s kernel.Syscall) {
 	m.observed.Add(1)
 	a := s.Action
-	base := Failure{Agent: a.Agent, Trace: a.ID, Op: a.Op, Tool: a.Tool, Confidence: 1}
+	base := Failure{Agent: a.Agent, Trace: a.ID, Op: a.Op, Tool: a.Tool, Task: TaskFrom(ctx), Confidence: 1}
 	switch {
 	case !s.Permitted:
 		f := base
@@ -244,7 +244,7 @@ func (m *Monitor) observe(ctx context.Context, s kernel.Syscall) {
 		m.emit(f)
 	case a.Op == agentos.OpExec && s.Err == nil && (m.tools == nil || m.tools[a.Tool]):
 		if text, ok := resultText(s.Result); ok {
-			if mt := m.detector.Match(Answer{Agent: a.Agent, Text: text}); m.detector.GiveUp(mt) {
+			if mt := m.detector.Match(Answer{Agent: a.Agent, Task: base.Task, Text: text}); m.detector.GiveUp(mt) {
 				f := base
 				f.Kind, f.Rule, f.Evidence, f.Confidence = KindGiveUp, mt.Family, mt.Text, mt.Confidence
 				m.emit(f)

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -103,6 +104,9 @@ func TestMonitorClassifies(t *testing.T) {
 
 	fs := m.Failures()
 	require.Len(t, fs, 4)
+	for _, f := range fs {
+		assert.Empty(t, f.Task, "no task in the context")
+	}
 	assert.Equal(t, scak.KindToolError, fs[0].Kind)
 	assert.Equal(t, "flaky", fs[0].Tool)
 	assert.Contains(t, fs[0].Evidence, "upstream returned 503")
@@ -320,4 +324,28 @@ func TestMonitorConcurrent(t *testing.T) {
 	assert.Equal(t, uint64(8*300), st.Observed)
 	assert.Positive(t, st.Loops)
 	assert.Len(t, m.Failures(), 8)
+}
+
+// The task a syscall's context names (WithTask) is the failure's task,
+// bounded; syscalls without one have none.
+func TestMonitorTaskFromContext(t *testing.T) {
+	m, err := scak.NewMonitor()
+	require.NoError(t, err)
+	k, _ := monitoredKernel(t, m)
+	a := k.MustSpawn("worker")
+	ctx := scak.WithTask(context.Background(), "quarterly report: acme")
+	_, err = a.Exec(ctx, "flaky", map[string]any{"n": 1})
+	require.Error(t, err)
+	_, err = a.Exec(scak.WithTask(ctx, strings.Repeat("é", scak.MaxTaskLen)), "flaky", map[string]any{"n": 2})
+	require.Error(t, err)
+	_, err = a.Exec(context.Background(), "flaky", map[string]any{"n": 3})
+	require.Error(t, err)
+	fs := m.Failures()
+	require.Len(t, fs, 3)
+	assert.Equal(t, "quarterly report: acme", fs[0].Task)
+	assert.LessOrEqual(t, len(fs[1].Task), scak.MaxTaskLen)
+	assert.True(t, utf8.ValidString(fs[1].Task))
+	assert.NotEmpty(t, fs[1].Task)
+	assert.Empty(t, fs[2].Task)
+	assert.Equal(t, "", scak.TaskFrom(context.Background()))
 }
