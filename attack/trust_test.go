@@ -36,6 +36,25 @@ spec:
       when: action.op == "send" && action.meta.direction == "receive" && peer.present && peer.trust >= 0.7
 `
 
+// captureOne is the attacker on the bus: it records the message sender
+// publishes on topic with payload, as it went over the bus.
+func captureOne(t *testing.T, bus amb.Bus, sender *kernel.Agent, topic, payload string) amb.Message {
+	t.Helper()
+	tap := make(chan amb.Message, 1)
+	tsub, err := bus.Subscribe(t.Context(), topic, func(_ context.Context, d amb.Delivery) error {
+		select {
+		case tap <- d.Message:
+		default:
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.NoError(t, sender.Publish(t.Context(), topic, amb.Message{Payload: []byte(payload)}))
+	m := <-tap
+	require.NoError(t, tsub.Unsubscribe())
+	return m
+}
+
 func signedIdentity(t *testing.T, reg ...*iatp.Registry) *iatp.Identity {
 	t.Helper()
 	id, err := iatp.NewIdentity(nil)
@@ -77,18 +96,7 @@ func TestForgedSendersOnTheBus(t *testing.T) {
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
 
 	// The attacker records one genuine message.
-	tap := make(chan amb.Message, 1)
-	tsub, err := bus.Subscribe(t.Context(), "pay.approve", func(_ context.Context, d amb.Delivery) error {
-		select {
-		case tap <- d.Message:
-		default:
-		}
-		return nil
-	})
-	require.NoError(t, err)
-	require.NoError(t, sender.Publish(t.Context(), "pay.approve", amb.Message{Payload: []byte("invoice 7: 10 EUR")}))
-	genuine := <-tap
-	require.NoError(t, tsub.Unsubscribe())
+	genuine := captureOne(t, bus, sender, "pay.approve", "invoice 7: 10 EUR")
 	require.Eventually(t, func() bool { return handled.Load() == 1 }, 5*time.Second, time.Millisecond)
 
 	mallory, err := iatp.NewIdentity(nil)
@@ -213,18 +221,7 @@ func TestBroadcastReplayedToEverySubscriber(t *testing.T) {
 		require.NoError(t, err)
 		t.Cleanup(func() { _ = sub.Unsubscribe() })
 	}
-	tap := make(chan amb.Message, 1)
-	tsub, err := bus.Subscribe(t.Context(), "pay.approve", func(_ context.Context, d amb.Delivery) error {
-		select {
-		case tap <- d.Message:
-		default:
-		}
-		return nil
-	})
-	require.NoError(t, err)
-	require.NoError(t, sender.Publish(t.Context(), "pay.approve", amb.Message{Payload: []byte("invoice 7: 10 EUR")}))
-	genuine := <-tap
-	require.NoError(t, tsub.Unsubscribe())
+	genuine := captureOne(t, bus, sender, "pay.approve", "invoice 7: 10 EUR")
 	require.Eventually(t, func() bool { return handled[0].Load() == 1 && handled[1].Load() == 1 }, 5*time.Second, time.Millisecond,
 		"every subscriber gets the genuine broadcast")
 
@@ -260,18 +257,7 @@ func TestBroadcastReplayedToLateSubscriber(t *testing.T) {
 	sub, err := bob.Subscribe(t.Context(), "pay.>", func(context.Context, amb.Delivery) error { early.Add(1); return nil })
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	tap := make(chan amb.Message, 1)
-	tsub, err := bus.Subscribe(t.Context(), "pay.approve", func(_ context.Context, d amb.Delivery) error {
-		select {
-		case tap <- d.Message:
-		default:
-		}
-		return nil
-	})
-	require.NoError(t, err)
-	require.NoError(t, sender.Publish(t.Context(), "pay.approve", amb.Message{Payload: []byte("invoice 7: 10 EUR")}))
-	genuine := <-tap
-	require.NoError(t, tsub.Unsubscribe())
+	genuine := captureOne(t, bus, sender, "pay.approve", "invoice 7: 10 EUR")
 	require.Eventually(t, func() bool { return early.Load() == 1 }, 5*time.Second, time.Millisecond)
 
 	// A second later (the kernels' fake clocks stand still unless moved;

@@ -627,29 +627,29 @@ func (r *Recorder) run() {
 		case <-r.quit:
 			stop = true
 		}
-		for !stop {
-			if r.synced.Load() && r.aheadFull() {
-				break // the sync under way signals when it ends
-			}
-			r.wmu.Lock()
-			more := r.drain()
-			r.wmu.Unlock()
-			r.syncWritten()
-			if !more {
-				break
-			}
-		}
 		if stop {
 			// Appenders seen closed; drain what is left and answer markers.
-			for {
-				r.wmu.Lock()
-				more := r.drain()
-				r.wmu.Unlock()
-				r.syncWritten()
-				if !more {
-					return
-				}
-			}
+			r.flush(true)
+			return
+		}
+		r.flush(false)
+	}
+}
+
+// flush commits and syncs what is pending, a batch at a time. Unless final,
+// it stops when a commit already waits for the sync under way (aheadFull):
+// that sync signals the flusher when it ends.
+func (r *Recorder) flush(final bool) {
+	for {
+		if !final && r.synced.Load() && r.aheadFull() {
+			return
+		}
+		r.wmu.Lock()
+		more := r.drain()
+		r.wmu.Unlock()
+		r.syncWritten()
+		if !more {
+			return
 		}
 	}
 }
