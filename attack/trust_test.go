@@ -36,6 +36,22 @@ spec:
       when: action.op == "send" && action.meta.direction == "receive" && peer.present && peer.trust >= 0.7
 `
 
+// broadcastKernels are two kernels on one memory bus, each requiring
+// signed messages, with alice (kernel A) known to both registries; kernel
+// B's agents register their identities in regB.
+func broadcastKernels(t *testing.T) (*amb.Memory, *kerneltest.Kernel, *kerneltest.Kernel, *iatp.Registry, *kernel.Agent) {
+	t.Helper()
+	bus := amb.NewMemory(&amb.MemoryOptions{Options: amb.Options{Retry: amb.Retry{MaxAttempts: 1}}})
+	t.Cleanup(func() { _ = bus.Close() })
+	regA, regB := iatp.NewRegistry(), iatp.NewRegistry()
+	alice := signedIdentity(t, regA, regB)
+	kA := kerneltest.New(t, kerneltest.Policy(trustAttackPolicy), kernel.WithBus(bus),
+		kernel.WithIATP(kernel.Trust{Registry: regA, RequireSigned: true}))
+	kB := kerneltest.New(t, kerneltest.Policy(trustAttackPolicy), kernel.WithBus(bus),
+		kernel.WithIATP(kernel.Trust{Registry: regB, RequireSigned: true}))
+	return bus, kA, kB, regB, kA.MustSpawn("alice", kernel.WithIdentity(alice))
+}
+
 // captureOne is the attacker on the bus: it records the message sender
 // publishes on topic with payload, as it went over the bus.
 func captureOne(t *testing.T, bus amb.Bus, sender *kernel.Agent, topic, payload string) amb.Message {
@@ -200,15 +216,7 @@ func TestRotatedKeyRefused(t *testing.T) {
 // attacker who replays it gets it past none of them, though each receiver
 // opens the first copy on its own (replay protection is per receiver).
 func TestBroadcastReplayedToEverySubscriber(t *testing.T) {
-	bus := amb.NewMemory(&amb.MemoryOptions{Options: amb.Options{Retry: amb.Retry{MaxAttempts: 1}}})
-	t.Cleanup(func() { _ = bus.Close() })
-	regA, regB := iatp.NewRegistry(), iatp.NewRegistry()
-	alice := signedIdentity(t, regA, regB)
-	kA := kerneltest.New(t, kerneltest.Policy(trustAttackPolicy), kernel.WithBus(bus),
-		kernel.WithIATP(kernel.Trust{Registry: regA, RequireSigned: true}))
-	kB := kerneltest.New(t, kerneltest.Policy(trustAttackPolicy), kernel.WithBus(bus),
-		kernel.WithIATP(kernel.Trust{Registry: regB, RequireSigned: true}))
-	sender := kA.MustSpawn("alice", kernel.WithIdentity(alice))
+	bus, _, kB, regB, sender := broadcastKernels(t)
 
 	receivers := []agentos.AgentID{"bob", "carol"}
 	var handled [2]atomic.Int64
@@ -242,15 +250,7 @@ func TestBroadcastReplayedToEverySubscriber(t *testing.T) {
 // replay window. A replaying subscription (DeliverAll), which asks for
 // what went by, still gets the genuine retained copy.
 func TestBroadcastReplayedToLateSubscriber(t *testing.T) {
-	bus := amb.NewMemory(&amb.MemoryOptions{Options: amb.Options{Retry: amb.Retry{MaxAttempts: 1}}})
-	t.Cleanup(func() { _ = bus.Close() })
-	regA, regB := iatp.NewRegistry(), iatp.NewRegistry()
-	alice := signedIdentity(t, regA, regB)
-	kA := kerneltest.New(t, kerneltest.Policy(trustAttackPolicy), kernel.WithBus(bus),
-		kernel.WithIATP(kernel.Trust{Registry: regA, RequireSigned: true}))
-	kB := kerneltest.New(t, kerneltest.Policy(trustAttackPolicy), kernel.WithBus(bus),
-		kernel.WithIATP(kernel.Trust{Registry: regB, RequireSigned: true}))
-	sender := kA.MustSpawn("alice", kernel.WithIdentity(alice))
+	bus, kA, kB, regB, sender := broadcastKernels(t)
 
 	var early, late atomic.Int64
 	bob := kB.MustSpawn("bob", kernel.WithIdentity(signedIdentity(t, regB)))
@@ -280,4 +280,15 @@ func TestBroadcastReplayedToLateSubscriber(t *testing.T) {
 	// What is published after carol subscribed reaches her.
 	require.NoError(t, sender.Publish(t.Context(), "pay.approve", amb.Message{Payload: []byte("invoice 8: 12 EUR")}))
 	require.Eventually(t, func() bool { return late.Load() == 1 && early.Load() == 2 }, 5*time.Second, time.Millisecond)
+
+	// A subscription that asks for what went by gets the retained genuine
+	// copies within the replay window, each once.
+	var replayed atomic.Int64
+	dave := kB.MustSpawn("dave", kernel.WithIdentity(signedIdentity(t, regB)))
+	rsub, err := dave.Subscribe(t.Context(), "pay.>", func(context.Context, amb.Delivery) error { replayed.Add(1); return nil }, amb.DeliverAll())
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = rsub.Unsubscribe() })
+	require.Eventually(t, func() bool { return len(kB.Decisions("dave")) == 3 }, 5*time.Second, time.Millisecond,
+		"the three retained messages are each decided")
+	assert.Equal(t, int64(2), replayed.Load(), "invoice 7 and invoice 8; the attacker's copy of invoice 7 is the same nonce")
 }
