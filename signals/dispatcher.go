@@ -184,6 +184,14 @@ type Dispatcher struct {
 	histFull bool
 	outbox   []Event
 	dropped  uint64
+	// reported is the sequence of the last event handed to the observer;
+	// resumed is that of the SIGCONT that last released the gate. A
+	// syscall does not pass the gate before reported reaches resumed (it
+	// waits on reportedCond, tied to mu), so that the observer (the
+	// kernel's flight recorder) is told of the SIGCONT before anything the
+	// released syscalls do.
+	reported, resumed uint64
+	reportedCond      *sync.Cond
 
 	obsMu sync.Mutex // held by the goroutine reporting to the observer
 }
@@ -205,13 +213,15 @@ func New(agent agentos.AgentID, opts ...Option) (*Dispatcher, error) {
 			return nil, err
 		}
 	}
-	return &Dispatcher{
+	d := &Dispatcher{
 		agent: agent,
 		cfg:   cfg,
 		done:  make(chan struct{}),
 		live:  make(map[*flight]struct{}),
 		hist:  make([]Event, cfg.history),
-	}, nil
+	}
+	d.reportedCond = sync.NewCond(&d.mu)
+	return d, nil
 }
 
 // Agent returns the agent the dispatcher belongs to.
@@ -506,6 +516,11 @@ func (d *Dispatcher) cont(reason string) error {
 		close(d.resume)
 		d.resume = nil
 		ev.To = Running
+		d.emitLocked(ev)
+		if d.cfg.observer != nil {
+			d.resumed = d.seq
+		}
+		return nil
 	}
 	d.emitLocked(ev)
 	return nil
@@ -694,5 +709,24 @@ func (d *Dispatcher) drain() {
 		for _, ev := range evs {
 			d.cfg.observer(ev)
 		}
+		d.mu.Lock()
+		d.reported = evs[len(evs)-1].Seq
+		d.reportedCond.Broadcast()
+		d.mu.Unlock()
+	}
+}
+
+// awaitReportedLocked waits, with mu held (it is released meanwhile), until
+// the observer has been told of the SIGCONT that last released the gate.
+func (d *Dispatcher) awaitReportedLocked() {
+	target := d.resumed
+	if d.reported >= target {
+		return
+	}
+	d.mu.Unlock()
+	d.flush() // unless another goroutine is reporting, which will report it
+	d.mu.Lock()
+	for d.reported < target {
+		d.reportedCond.Wait()
 	}
 }

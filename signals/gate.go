@@ -28,8 +28,10 @@ type flight struct {
 func noop() {}
 
 // Enter is the signal gate, called at the start of every syscall. While the
-// agent is Stopped it blocks until SIGCONT, termination, or the end of ctx.
-// Then, if the agent is terminated, it returns the termination error (a
+// agent is Stopped it blocks until SIGCONT, termination, or the end of ctx;
+// after a SIGCONT it also waits until the observer (WithObserver) has been
+// told of it, so that nothing the resumed agent does is reported before
+// the signal that resumed it. Then, if the agent is terminated, it returns the termination error (a
 // *SignalError wrapping agentos.ErrKilled). Otherwise it returns the context
 // the syscall must run under and done, to call exactly once when the
 // syscall ends.
@@ -52,7 +54,7 @@ func (d *Dispatcher) Enter(ctx context.Context) (context.Context, func(), error)
 	// read lock lets syscalls enter in parallel while a Send, which takes
 	// the write lock, is never kept waiting behind a stream of them.
 	d.mu.RLock()
-	if f := d.cur; d.state == Running && f != nil && sameContext(f.parent, ctx) {
+	if f := d.cur; d.state == Running && d.reported >= d.resumed && f != nil && sameContext(f.parent, ctx) {
 		f.refs.Add(1)
 		d.inflight.Add(1)
 		d.mu.RUnlock()
@@ -64,7 +66,12 @@ func (d *Dispatcher) Enter(ctx context.Context) (context.Context, func(), error)
 
 func (d *Dispatcher) enterSlow(ctx context.Context) (context.Context, func(), error) {
 	d.mu.Lock()
-	for d.state == Stopped {
+	for d.state == Stopped || d.state == Running && d.reported < d.resumed {
+		if d.state == Running {
+			// Released by a SIGCONT the observer has not been told of yet.
+			d.awaitReportedLocked()
+			continue
+		}
 		ch := d.resume
 		d.waiting++
 		d.mu.Unlock()

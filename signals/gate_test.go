@@ -284,3 +284,50 @@ func TestEnterUncomparableContext(t *testing.T) {
 		done()
 	}
 }
+
+// A syscall released by SIGCONT passes the gate only once the observer (the
+// kernel's flight recorder) has been told of the SIGCONT: what the
+// released agent does is never recorded before the signal that let it go.
+// A syscall entering afresh meanwhile waits too.
+func TestGateWaitsForResumeReported(t *testing.T) {
+	hold := make(chan struct{})
+	contSeen := make(chan struct{})
+	d := newDispatcher("a", signals.WithObserver(func(e signals.Event) {
+		if e.Signal == signals.SIGCONT {
+			close(contSeen)
+			<-hold
+		}
+	}))
+	ctx := context.Background()
+	require.NoError(t, d.Send(ctx, signals.SIGSTOP, ""))
+	entered := make(chan struct{}, 2)
+	enter := func() {
+		_, done, err := d.Enter(ctx)
+		if err != nil {
+			t.Error(err)
+		}
+		done()
+		entered <- struct{}{}
+	}
+	go enter()
+	require.Eventually(t, func() bool { return d.Waiting() == 1 }, 5*time.Second, time.Millisecond)
+	sent := make(chan error, 1)
+	go func() { sent <- d.Send(ctx, signals.SIGCONT, "") }()
+	<-contSeen
+	require.Equal(t, signals.Running, d.State())
+	go enter() // a fresh syscall, not one that waited
+	select {
+	case <-entered:
+		t.Fatal("a syscall passed the gate before the SIGCONT was reported")
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(hold)
+	<-entered
+	<-entered
+	require.NoError(t, <-sent)
+
+	// Once reported, syscalls take the fast path again.
+	_, done, err := d.Enter(ctx)
+	require.NoError(t, err)
+	done()
+}
