@@ -49,8 +49,9 @@ const (
 	// memory). Unit {entry}.
 	MetricRecorderQueueDepth = "agentos.recorder.queue.depth"
 	// MetricRecorderCommitDuration is a histogram of the time a file
-	// recorder takes to commit one batch (one transaction, its fsync
-	// included in WriteAhead mode), in seconds, with attribute
+	// recorder takes to commit one batch (one transaction; with the
+	// recorder's own fsync, the WriteAhead default, the fsync is
+	// MetricRecorderSyncDuration), in seconds, with attribute
 	// [AttrCommitError]. Only a recorder with commits to time reports it
 	// (*recorder.Recorder writing a file: Recorder.OnCommit).
 	MetricRecorderCommitDuration = "agentos.recorder.commit.duration"
@@ -58,6 +59,14 @@ const (
 	// commit of MetricRecorderCommitDuration wrote: how well the group
 	// commit groups. Unit {entry}.
 	MetricRecorderCommitEntries = "agentos.recorder.commit.entries"
+	// MetricRecorderSyncDuration is a histogram of the time each fsync of
+	// a file recorder with Sync: SyncFull takes (the durability every
+	// WriteAhead decision waits for), in seconds, with attribute
+	// [AttrCommitError] (Recorder.OnSync).
+	MetricRecorderSyncDuration = "agentos.recorder.sync.duration"
+	// MetricRecorderSyncEntries is a histogram of the entries each fsync
+	// of MetricRecorderSyncDuration made durable. Unit {entry}.
+	MetricRecorderSyncEntries = "agentos.recorder.sync.entries"
 )
 
 // Attribute keys of the kernel's spans and metrics.
@@ -174,6 +183,9 @@ type (
 	commitNotifier interface {
 		OnCommit(fn recorder.CommitFunc) (remove func(), err error)
 	}
+	syncNotifier interface {
+		OnSync(fn recorder.CommitFunc) (remove func(), err error)
+	}
 )
 
 // numOpSlots indexes ops: agentos.Ops() in order, then one slot for an op
@@ -197,6 +209,8 @@ type telemetry struct {
 	signals   metric.Int64Counter
 	commitDur metric.Float64Histogram
 	commitN   metric.Int64Histogram
+	syncDur   metric.Float64Histogram
+	syncN     metric.Int64Histogram
 
 	ops       map[agentos.Op]int // op → slot
 	spanNames []string           // by op slot
@@ -263,6 +277,16 @@ func newTelemetry(c *otelConfig) (*telemetry, error) {
 		metric.WithDescription("Entries per flight recorder commit."),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)); err != nil {
 		return nil, fmt.Errorf("kernel: metric %s: %w", MetricRecorderCommitEntries, err)
+	}
+	if t.syncDur, err = m.Float64Histogram(MetricRecorderSyncDuration, metric.WithUnit("s"),
+		metric.WithDescription("Time each fsync of the flight recorder took."),
+		metric.WithExplicitBucketBoundaries(commitBuckets...)); err != nil {
+		return nil, fmt.Errorf("kernel: metric %s: %w", MetricRecorderSyncDuration, err)
+	}
+	if t.syncN, err = m.Int64Histogram(MetricRecorderSyncEntries, metric.WithUnit("{entry}"),
+		metric.WithDescription("Entries each flight recorder fsync made durable."),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)); err != nil {
+		return nil, fmt.Errorf("kernel: metric %s: %w", MetricRecorderSyncEntries, err)
 	}
 	t.meter = true
 
@@ -352,6 +376,13 @@ func (t *telemetry) attach(c *otelConfig, sink Sink) (err error) {
 		}
 		t.detachFns = append(t.detachFns, remove)
 	}
+	if sn, ok := sink.(syncNotifier); ok {
+		remove, err := sn.OnSync(t.sync)
+		if err != nil {
+			return fmt.Errorf("kernel: recorder sync metrics: %w", err)
+		}
+		t.detachFns = append(t.detachFns, remove)
+	}
 	return nil
 }
 
@@ -376,6 +407,17 @@ func (t *telemetry) commit(n int, took time.Duration, err error) {
 	ctx := context.Background()
 	t.commitDur.Record(ctx, took.Seconds(), opt...)
 	t.commitN.Record(ctx, int64(n), opt...)
+}
+
+// sync is the recorder's sync function (Recorder.OnSync).
+func (t *telemetry) sync(n int, took time.Duration, err error) {
+	opt := t.commitOK[0]
+	if err != nil {
+		opt = t.commitOK[1]
+	}
+	ctx := context.Background()
+	t.syncDur.Record(ctx, took.Seconds(), opt...)
+	t.syncN.Record(ctx, int64(n), opt...)
 }
 
 // begin starts the span of a syscall whose action act has its trace id,

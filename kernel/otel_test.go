@@ -374,6 +374,20 @@ func TestOtelRecorderMetrics(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, sum, int64(2), "spawn and decision at least")
 	require.Contains(t, got, kernel.MetricRecorderQueueDepth)
+	syncs, isHist := got[kernel.MetricRecorderSyncDuration].(metricdata.Histogram[float64])
+	require.True(t, isHist, "the recorder's own fsync is timed")
+	var ns uint64
+	for _, dp := range syncs.DataPoints {
+		ns += dp.Count
+	}
+	require.Positive(t, ns, "the decision waited for an fsync")
+	synced, isHist := got[kernel.MetricRecorderSyncEntries].(metricdata.Histogram[int64])
+	require.True(t, isHist)
+	var ss int64
+	for _, dp := range synced.DataPoints {
+		ss += dp.Sum
+	}
+	require.GreaterOrEqual(t, ss, int64(2))
 
 	// Close detaches the kernel from the recorder and the provider.
 	require.NoError(t, ok.Close())

@@ -66,10 +66,27 @@ func (h *commitHooks) done(t0 time.Time, n int, err error) {
 // that, and for a nil fn, OnCommit fails with an error wrapping
 // agentos.ErrInvalid. Safe for concurrent use.
 func (r *Recorder) OnCommit(fn CommitFunc) (remove func(), err error) {
+	return r.hooks.add(fn, "commit")
+}
+
+// OnSync registers fn to be told of every fsync a file recorder with
+// Sync: SyncFull makes from now on, after the commits it covers were
+// written (see "What is durable when" in the package documentation): the
+// entries it made durable, how long the fsync took and its error. Like a
+// CommitFunc it runs on the goroutine that synced, holding the order of
+// syncs, and must be fast, must not block and must not call the Recorder.
+// A recorder that SQLite syncs itself (another Sync level, or a file not in
+// WAL mode) and an in-memory one never call it. The bound and the errors
+// are OnCommit's.
+func (r *Recorder) OnSync(fn CommitFunc) (remove func(), err error) {
+	return r.syncs.add(fn, "sync")
+}
+
+// add registers fn (see OnCommit); what names the hook in errors.
+func (h *commitHooks) add(fn CommitFunc, what string) (remove func(), err error) {
 	if fn == nil {
-		return nil, fmt.Errorf("recorder: %w: nil commit function", agentos.ErrInvalid)
+		return nil, fmt.Errorf("recorder: %w: nil %s function", agentos.ErrInvalid, what)
 	}
-	h := &r.hooks
 	box := &commitFuncs{fn: fn}
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -78,7 +95,7 @@ func (r *Recorder) OnCommit(fn CommitFunc) (remove func(), err error) {
 		cur = *p
 	}
 	if len(cur) >= MaxCommitFuncs {
-		return nil, fmt.Errorf("recorder: %w: %d commit functions registered already", agentos.ErrInvalid, MaxCommitFuncs)
+		return nil, fmt.Errorf("recorder: %w: %d %s functions registered already", agentos.ErrInvalid, MaxCommitFuncs, what)
 	}
 	next := append(slices.Clip(cur), box)
 	h.fns.Store(&next)

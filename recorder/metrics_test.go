@@ -119,3 +119,52 @@ func TestRecorderOnCommitMetricsBounds(t *testing.T) {
 	require.Zero(t, calls)
 	require.Zero(t, mem.QueueDepth())
 }
+
+// OnSync is told of each fsync a SyncFull file recorder makes, and of the
+// entries each made durable: every entry once. A recorder SQLite syncs
+// (SyncNormal) and one in memory never call it.
+func TestRecorderOnSyncMetrics(t *testing.T) {
+	ctx := context.Background()
+	r := mustOpen(t, tempPath(t, "s.db"), &recorder.Options{Durability: recorder.WriteAhead})
+	var log commitLog
+	remove, err := r.OnSync(log.fn)
+	require.NoError(t, err)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 5 {
+				if _, err := r.Append(ctx, recorder.Entry{Kind: recorder.KindLifecycle, Message: "m"}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	calls, entries := log.counts()
+	require.Positive(t, calls)
+	require.LessOrEqual(t, calls, 40)
+	require.Equal(t, 40, entries, "every entry made durable once")
+	remove()
+	_, err = r.Append(ctx, recorder.Entry{Kind: recorder.KindLifecycle, Message: "after"})
+	require.NoError(t, err)
+	_, entries = log.counts()
+	require.Equal(t, 40, entries, "a removed function is not called")
+
+	for _, o := range []*recorder.Options{{Durability: recorder.WriteAhead, Sync: recorder.SyncNormal}, nil} {
+		path := ""
+		if o != nil {
+			path = tempPath(t, "n.db")
+		}
+		n := mustOpen(t, path, o)
+		var quiet commitLog
+		_, err := n.OnSync(quiet.fn)
+		require.NoError(t, err)
+		_, err = n.Append(ctx, recorder.Entry{Kind: recorder.KindLifecycle, Message: "m"})
+		require.NoError(t, err)
+		require.NoError(t, n.Flush(ctx))
+		calls, _ := quiet.counts()
+		require.Zero(t, calls)
+	}
+	_, err = r.OnSync(nil)
+	require.ErrorIs(t, err, agentos.ErrInvalid)
+}

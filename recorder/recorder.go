@@ -216,6 +216,7 @@ type Recorder struct {
 	lost     atomic.Pointer[LostError] // the first loss, kept (see Lost)
 	late     atomic.Int64              // WriteAhead entries of AppendLater not yet committed
 	hooks    commitHooks               // OnCommit (metrics.go)
+	syncs    commitHooks               // OnSync (metrics.go)
 
 	dmu     sync.Mutex
 	durable Anchor // head of committed (durable) entries

@@ -139,10 +139,12 @@ func (r *Recorder) syncWritten() {
 	err := failed
 	var name string
 	if err == nil {
+		t0 := r.syncs.start()
 		r.stMu.RLock()
 		name = r.st.name()
 		err = r.st.syncer.sync()
 		r.stMu.RUnlock()
+		r.syncs.done(t0, len(items), err)
 	}
 	if err == nil {
 		r.dmu.Lock()
