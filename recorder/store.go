@@ -91,18 +91,15 @@ const numColumns = 24
 const insertSQL = `INSERT INTO entries (` + columns + `) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
 
 // insertArgs returns the insert parameters of a sealed entry whose Meta
-// encodes to meta (see metaJSON).
+// encodes to meta (see metaJSON), as rawWriter.bind sets them.
 func insertArgs(e *Entry, meta string) []any {
-	args := []byte(e.Args)
-	if args == nil {
-		args = []byte{}
+	var v [numColumns]driver.NamedValue
+	bindEntry(&v, e, meta)
+	out := make([]any, numColumns)
+	for i := range v {
+		out[i] = v[i].Value
 	}
-	return []any{
-		int64(e.Seq), e.Time.UnixNano(), e.Trace, string(e.Agent), string(e.Kind), string(e.Op),
-		e.Tool, e.Path, string(e.Target), args, e.PayloadType, meta, e.PolicyVersion, e.Rule, int64(e.Effect),
-		e.Message, int64(e.Severity), string(e.Status), e.Error, int64(e.Duration),
-		e.ResultDigest, e.Detail, e.PrevHash[:], e.Hash[:],
-	}
+	return out
 }
 
 // connector opens SQLite connections and runs per-connection pragmas.
@@ -466,13 +463,17 @@ func (w *rawWriter) write(ctx context.Context, s *store, dc any, head Anchor, ba
 }
 
 // bind sets the values of the insert of a sealed entry whose Meta encodes
-// to meta (see metaJSON), in the order of columns, as insertArgs gives them.
-func (w *rawWriter) bind(e *Entry, meta string) {
+// to meta (see metaJSON).
+func (w *rawWriter) bind(e *Entry, meta string) { bindEntry(&w.vals, e, meta) }
+
+// bindEntry sets v to the insert values of a sealed entry whose Meta
+// encodes to meta, in the order of columns: the one mapping of an entry to
+// its row, for the writer and for Import.
+func bindEntry(v *[numColumns]driver.NamedValue, e *Entry, meta string) {
 	args := []byte(e.Args)
 	if args == nil {
 		args = []byte{}
 	}
-	v := &w.vals
 	v[0].Value, v[1].Value, v[2].Value, v[3].Value = int64(e.Seq), e.Time.UnixNano(), e.Trace, string(e.Agent)
 	v[4].Value, v[5].Value, v[6].Value, v[7].Value = string(e.Kind), string(e.Op), e.Tool, e.Path
 	v[8].Value, v[9].Value, v[10].Value, v[11].Value = string(e.Target), args, e.PayloadType, meta
