@@ -55,6 +55,7 @@ type Kernel struct {
 	strict    bool
 	shadow    bool
 	observers []Observer // WithObserver, in order
+	reaps     reapFuncs  // OnReap
 	now       func() time.Time
 	// realClock: now is time.Now, whose readings carry the monotonic
 	// clock, so a syscall's end is its start plus a monotonic reading
@@ -423,8 +424,8 @@ func (k *Kernel) Agents() []agentos.AgentID {
 }
 
 // Reap removes a terminated agent from the kernel, freeing its id and its
-// memory, and records a "reaped" lifecycle entry (an id spawned again
-// later is a new agent). Reaping a live agent fails with
+// memory, records a "reaped" lifecycle entry (an id spawned again later is
+// a new agent) and tells the OnReap functions. Reaping a live agent fails with
 // agentos.ErrInvalid; an unknown id with agentos.ErrNotFound.
 func (k *Kernel) Reap(id agentos.AgentID) error {
 	k.mu.Lock()
@@ -446,6 +447,7 @@ func (k *Kernel) Reap(id agentos.AgentID) error {
 	}); err != nil {
 		k.log.Error("kernel: recording a reap", "agent", id, "err", err)
 	}
+	k.reaped(id)
 	return nil
 }
 

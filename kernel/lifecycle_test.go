@@ -524,3 +524,41 @@ func TestToolPanicRecovered(t *testing.T) {
 	_, err = a.Exec(ctx, "nope", nil)
 	kerneltest.DeniedBy(t, err, "")
 }
+
+// OnReap functions are told of each reaped agent, after its entry is
+// recorded; a removed one is not, a panicking one does not stop the others,
+// and the registrations are bounded.
+func TestOnReap(t *testing.T) {
+	k := kerneltest.New(t)
+	ctx := context.Background()
+	var got []agentos.AgentID
+	remove, err := k.OnReap(func(id agentos.AgentID) {
+		var reaped bool
+		for _, e := range k.Query(recorder.Filter{Agent: id, Kind: recorder.KindLifecycle}) {
+			reaped = reaped || e.Message == "reaped"
+		}
+		require.True(t, reaped, "told after the entry is recorded")
+		got = append(got, id)
+	})
+	require.NoError(t, err)
+	_, err = k.OnReap(func(agentos.AgentID) { panic("boom") })
+	require.NoError(t, err)
+	for _, id := range []agentos.AgentID{"a", "b"} {
+		k.MustSpawn(id)
+		require.NoError(t, k.Signal(ctx, id, signals.SIGKILL, ""))
+	}
+	require.NoError(t, k.Reap("a"))
+	remove()
+	remove()
+	require.NoError(t, k.Reap("b"))
+	require.Equal(t, []agentos.AgentID{"a"}, got)
+
+	_, err = k.OnReap(nil)
+	require.ErrorIs(t, err, agentos.ErrInvalid)
+	for i := 1; i < kernel.MaxReapFuncs; i++ { // the panicking one holds a place
+		_, err := k.OnReap(func(agentos.AgentID) {})
+		require.NoError(t, err)
+	}
+	_, err = k.OnReap(func(agentos.AgentID) {})
+	require.ErrorIs(t, err, agentos.ErrInvalid)
+}

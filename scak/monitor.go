@@ -204,16 +204,27 @@ func NewMonitor(opts ...MonitorOption) (*Monitor, error) {
 }
 
 // Bind gives the monitor the kernel whose agents it signals; until it is
-// bound, loops are reported but no agent is stopped. The kernel is built
-// with the monitor's observer first, so Bind comes after kernel.New.
-// Binding the same kernel again does nothing. Errors wrap
-// agentos.ErrInvalid: a nil kernel, or a second, different one.
+// bound, loops are reported but no agent is stopped. It also has the
+// kernel tell the monitor of reaped agents (kernel.Kernel.OnReap), whose
+// loop history it forgets, so that an agent spawned later under the same
+// id starts afresh. The kernel is built with the monitor's observer first,
+// so Bind comes after kernel.New. Binding the same kernel again does
+// nothing. Errors wrap agentos.ErrInvalid: a nil kernel, a second,
+// different one, or a kernel holding kernel.MaxReapFuncs reap functions
+// already.
 func (m *Monitor) Bind(k *kernel.Kernel) error {
 	if k == nil {
 		return fmt.Errorf("scak: %w: nil kernel", agentos.ErrInvalid)
 	}
-	if !m.k.CompareAndSwap(nil, k) && m.k.Load() != k {
-		return fmt.Errorf("scak: %w: monitor is bound to another kernel", agentos.ErrInvalid)
+	if !m.k.CompareAndSwap(nil, k) {
+		if m.k.Load() != k {
+			return fmt.Errorf("scak: %w: monitor is bound to another kernel", agentos.ErrInvalid)
+		}
+		return nil
+	}
+	if _, err := k.OnReap(m.Forget); err != nil {
+		m.k.Store(nil)
+		return fmt.Errorf("scak: %w", err)
 	}
 	return nil
 }

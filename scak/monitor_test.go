@@ -349,3 +349,31 @@ func TestMonitorTaskFromContext(t *testing.T) {
 	assert.Empty(t, fs[2].Task)
 	assert.Equal(t, "", scak.TaskFrom(context.Background()))
 }
+
+// A bound monitor forgets a reaped agent's loop history: an agent spawned
+// later under the same id starts afresh instead of inheriting the calls of
+// its predecessor.
+func TestMonitorForgetsReaped(t *testing.T) {
+	m, err := scak.NewMonitor()
+	require.NoError(t, err)
+	k, _ := monitoredKernel(t, m)
+	ctx := context.Background()
+	same := map[string]any{"q": "acme revenue"}
+	a := k.MustSpawn("worker")
+	for range 2 {
+		_, err := a.Exec(ctx, "search", same)
+		require.NoError(t, err)
+	}
+	require.NoError(t, k.Signal(ctx, "worker", signals.SIGKILL, "done"))
+	require.NoError(t, k.Reap("worker"))
+
+	b := k.MustSpawn("worker")
+	_, err = b.Exec(ctx, "search", same)
+	require.NoError(t, err)
+	assert.Zero(t, m.Stats().Loops, "the new worker's first call is not its predecessor's third")
+	for range 2 {
+		_, err := b.Exec(ctx, "search", same)
+		require.NoError(t, err)
+	}
+	assert.Equal(t, uint64(1), m.Stats().Loops, "its own third call is")
+}
