@@ -368,6 +368,9 @@ func TestMonitorForgetsReaped(t *testing.T) {
 	require.NoError(t, k.Reap("worker"))
 
 	b := k.MustSpawn("worker")
+	// A wrongly inherited loop would stop b at its next call: bound it.
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
 	_, err = b.Exec(ctx, "search", same)
 	require.NoError(t, err)
 	assert.Zero(t, m.Stats().Loops, "the new worker's first call is not its predecessor's third")
