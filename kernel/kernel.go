@@ -22,6 +22,7 @@ import (
 	"github.com/agent-os/agentos"
 	"github.com/agent-os/agentos/amb"
 	"github.com/agent-os/agentos/atr"
+	"github.com/agent-os/agentos/internal/hooks"
 	"github.com/agent-os/agentos/policy"
 	"github.com/agent-os/agentos/recorder"
 	"github.com/agent-os/agentos/signals"
@@ -54,8 +55,8 @@ type Kernel struct {
 	approveTO time.Duration
 	strict    bool
 	shadow    bool
-	observers []Observer // WithObserver, in order
-	reaps     reapFuncs  // OnReap
+	observers []Observer                        // WithObserver, in order
+	reaps     hooks.List[func(agentos.AgentID)] // OnReap
 	now       func() time.Time
 	// realClock: now is time.Now, whose readings carry the monotonic
 	// clock, so a syscall's end is its start plus a monotonic reading

@@ -3,9 +3,6 @@ package kernel
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/agent-os/agentos"
@@ -79,14 +76,6 @@ func (k *Kernel) callObserver(ctx context.Context, fn Observer, s *Syscall) {
 // MaxReapFuncs bounds the functions OnReap holds at once.
 const MaxReapFuncs = 16
 
-// reapFuncs holds the functions of OnReap, copy on write.
-type reapFuncs struct {
-	mu  sync.Mutex
-	fns atomic.Pointer[[]*reapFunc]
-}
-
-type reapFunc struct{ fn func(agentos.AgentID) }
-
 // OnReap registers fn to be told of every agent Reap removes from now on,
 // after its "reaped" entry is recorded, on Reap's goroutine: whatever keeps
 // state per agent id (a monitor's loop history, say) forgets it there, so
@@ -99,46 +88,21 @@ func (k *Kernel) OnReap(fn func(agentos.AgentID)) (remove func(), err error) {
 	if fn == nil {
 		return nil, fmt.Errorf("kernel: %w: nil reap function", agentos.ErrInvalid)
 	}
-	h := &k.reaps
-	box := &reapFunc{fn: fn}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var cur []*reapFunc
-	if p := h.fns.Load(); p != nil {
-		cur = *p
-	}
-	if len(cur) >= MaxReapFuncs {
+	remove, full := k.reaps.Add(fn, MaxReapFuncs)
+	if full {
 		return nil, fmt.Errorf("kernel: %w: %d reap functions registered already", agentos.ErrInvalid, MaxReapFuncs)
 	}
-	next := append(slices.Clip(cur), box)
-	h.fns.Store(&next)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			if p := h.fns.Load(); p != nil {
-				next := slices.DeleteFunc(slices.Clone(*p), func(f *reapFunc) bool { return f == box })
-				h.fns.Store(&next)
-			}
-		})
-	}, nil
+	return remove, nil
 }
 
 // reaped tells the OnReap functions of agent id.
 func (k *Kernel) reaped(id agentos.AgentID) {
-	p := k.reaps.fns.Load()
-	if p == nil {
-		return
-	}
-	for _, f := range *p {
-		func() {
-			defer func() {
-				if r := recover(); r != nil {
-					k.log.Error("kernel: reap function panicked", "agent", id, "panic", fmt.Sprint(r))
-				}
-			}()
-			f.fn(id)
+	k.reaps.Each(func(fn func(agentos.AgentID)) {
+		defer func() {
+			if r := recover(); r != nil {
+				k.log.Error("kernel: reap function panicked", "agent", id, "panic", fmt.Sprint(r))
+			}
 		}()
-	}
+		fn(id)
+	})
 }

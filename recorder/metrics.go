@@ -2,12 +2,10 @@ package recorder
 
 import (
 	"fmt"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/agent-os/agentos"
+	"github.com/agent-os/agentos/internal/hooks"
 )
 
 // CommitFunc is told of one commit of a file recorder: the number of
@@ -26,17 +24,13 @@ const MaxCommitFuncs = 16
 // commitHooks holds the CommitFuncs of a Recorder. A commit reads them with
 // one atomic load; a commit with none registered reads no clock.
 type commitHooks struct {
-	mu  sync.Mutex                     // serialises changes to fns
-	fns atomic.Pointer[[]*commitFuncs] // copy on write; nil when empty
+	fns hooks.List[CommitFunc]
 }
-
-// commitFuncs boxes a CommitFunc so that its removal finds it by identity.
-type commitFuncs struct{ fn CommitFunc }
 
 // start returns the time a commit starts, or the zero time when no
 // function is registered.
 func (h *commitHooks) start() time.Time {
-	if h.fns.Load() == nil {
+	if h.fns.Empty() {
 		return time.Time{}
 	}
 	return time.Now()
@@ -48,14 +42,8 @@ func (h *commitHooks) done(t0 time.Time, n int, err error) {
 	if t0.IsZero() {
 		return
 	}
-	fns := h.fns.Load()
-	if fns == nil {
-		return
-	}
 	took := time.Since(t0)
-	for _, f := range *fns {
-		f.fn(n, took, err)
-	}
+	h.fns.Each(func(f CommitFunc) { f(n, took, err) })
 }
 
 // OnCommit registers fn to be told of every batch a file recorder commits
@@ -87,35 +75,11 @@ func (h *commitHooks) add(fn CommitFunc, what string) (remove func(), err error)
 	if fn == nil {
 		return nil, fmt.Errorf("recorder: %w: nil %s function", agentos.ErrInvalid, what)
 	}
-	box := &commitFuncs{fn: fn}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	var cur []*commitFuncs
-	if p := h.fns.Load(); p != nil {
-		cur = *p
-	}
-	if len(cur) >= MaxCommitFuncs {
+	remove, full := h.fns.Add(fn, MaxCommitFuncs)
+	if full {
 		return nil, fmt.Errorf("recorder: %w: %d %s functions registered already", agentos.ErrInvalid, MaxCommitFuncs, what)
 	}
-	next := append(slices.Clip(cur), box)
-	h.fns.Store(&next)
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			h.mu.Lock()
-			defer h.mu.Unlock()
-			p := h.fns.Load()
-			if p == nil {
-				return
-			}
-			next := slices.DeleteFunc(slices.Clone(*p), func(f *commitFuncs) bool { return f == box })
-			if len(next) == 0 {
-				h.fns.Store(nil)
-				return
-			}
-			h.fns.Store(&next)
-		})
-	}, nil
+	return remove, nil
 }
 
 // QueueDepth returns the number of entries the recorder has accepted and
