@@ -268,25 +268,13 @@ func newTelemetry(c *otelConfig) (*telemetry, error) {
 		metric.WithDescription("Signal events of agents, by signal and action taken.")); err != nil {
 		return nil, fmt.Errorf("kernel: metric %s: %w", MetricSignals, err)
 	}
-	if t.commitDur, err = m.Float64Histogram(MetricRecorderCommitDuration, metric.WithUnit("s"),
-		metric.WithDescription("Time the flight recorder took to commit one batch."),
-		metric.WithExplicitBucketBoundaries(commitBuckets...)); err != nil {
-		return nil, fmt.Errorf("kernel: metric %s: %w", MetricRecorderCommitDuration, err)
+	if t.commitDur, t.commitN, err = batchHistograms(m, MetricRecorderCommitDuration, MetricRecorderCommitEntries,
+		"Time the flight recorder took to commit one batch.", "Entries per flight recorder commit."); err != nil {
+		return nil, err
 	}
-	if t.commitN, err = m.Int64Histogram(MetricRecorderCommitEntries, metric.WithUnit("{entry}"),
-		metric.WithDescription("Entries per flight recorder commit."),
-		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)); err != nil {
-		return nil, fmt.Errorf("kernel: metric %s: %w", MetricRecorderCommitEntries, err)
-	}
-	if t.syncDur, err = m.Float64Histogram(MetricRecorderSyncDuration, metric.WithUnit("s"),
-		metric.WithDescription("Time each fsync of the flight recorder took."),
-		metric.WithExplicitBucketBoundaries(commitBuckets...)); err != nil {
-		return nil, fmt.Errorf("kernel: metric %s: %w", MetricRecorderSyncDuration, err)
-	}
-	if t.syncN, err = m.Int64Histogram(MetricRecorderSyncEntries, metric.WithUnit("{entry}"),
-		metric.WithDescription("Entries each flight recorder fsync made durable."),
-		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)); err != nil {
-		return nil, fmt.Errorf("kernel: metric %s: %w", MetricRecorderSyncEntries, err)
+	if t.syncDur, t.syncN, err = batchHistograms(m, MetricRecorderSyncDuration, MetricRecorderSyncEntries,
+		"Time each fsync of the flight recorder took.", "Entries each flight recorder fsync made durable."); err != nil {
+		return nil, err
 	}
 	t.meter = true
 
@@ -398,26 +386,41 @@ func (t *telemetry) detach() {
 	})
 }
 
+// batchHistograms creates the pair of histograms of a recorder's batches
+// (commits or fsyncs): their time in seconds and their entries.
+func batchHistograms(m metric.Meter, durName, nName, durDesc, nDesc string) (metric.Float64Histogram, metric.Int64Histogram, error) {
+	dur, err := m.Float64Histogram(durName, metric.WithUnit("s"), metric.WithDescription(durDesc),
+		metric.WithExplicitBucketBoundaries(commitBuckets...))
+	if err != nil {
+		return nil, nil, fmt.Errorf("kernel: metric %s: %w", durName, err)
+	}
+	n, err := m.Int64Histogram(nName, metric.WithUnit("{entry}"), metric.WithDescription(nDesc),
+		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024))
+	if err != nil {
+		return nil, nil, fmt.Errorf("kernel: metric %s: %w", nName, err)
+	}
+	return dur, n, nil
+}
+
 // commit is the recorder's CommitFunc.
 func (t *telemetry) commit(n int, took time.Duration, err error) {
-	opt := t.commitOK[0]
-	if err != nil {
-		opt = t.commitOK[1]
-	}
-	ctx := context.Background()
-	t.commitDur.Record(ctx, took.Seconds(), opt...)
-	t.commitN.Record(ctx, int64(n), opt...)
+	t.batch(t.commitDur, t.commitN, n, took, err)
 }
 
 // sync is the recorder's sync function (Recorder.OnSync).
 func (t *telemetry) sync(n int, took time.Duration, err error) {
+	t.batch(t.syncDur, t.syncN, n, took, err)
+}
+
+// batch records one commit or fsync of n entries in dur and size.
+func (t *telemetry) batch(dur metric.Float64Histogram, size metric.Int64Histogram, n int, took time.Duration, err error) {
 	opt := t.commitOK[0]
 	if err != nil {
 		opt = t.commitOK[1]
 	}
 	ctx := context.Background()
-	t.syncDur.Record(ctx, took.Seconds(), opt...)
-	t.syncN.Record(ctx, int64(n), opt...)
+	dur.Record(ctx, took.Seconds(), opt...)
+	size.Record(ctx, int64(n), opt...)
 }
 
 // begin starts the span of a syscall whose action act has its trace id,

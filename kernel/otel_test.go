@@ -359,35 +359,12 @@ func TestOtelRecorderMetrics(t *testing.T) {
 	require.NoError(t, err)
 
 	got := ok.collect(t)
-	commits, isHist := got[kernel.MetricRecorderCommitDuration].(metricdata.Histogram[float64])
-	require.True(t, isHist)
-	var n uint64
-	for _, dp := range commits.DataPoints {
-		n += dp.Count
-	}
+	n := histCount(t, got, kernel.MetricRecorderCommitDuration)
 	require.Positive(t, n, "the decision's WriteAhead commit is timed")
-	entries, isHist := got[kernel.MetricRecorderCommitEntries].(metricdata.Histogram[int64])
-	require.True(t, isHist)
-	var sum int64
-	for _, dp := range entries.DataPoints {
-		sum += dp.Sum
-	}
-	require.GreaterOrEqual(t, sum, int64(2), "spawn and decision at least")
+	require.GreaterOrEqual(t, histSum(t, got, kernel.MetricRecorderCommitEntries), int64(2), "spawn and decision at least")
 	require.Contains(t, got, kernel.MetricRecorderQueueDepth)
-	syncs, isHist := got[kernel.MetricRecorderSyncDuration].(metricdata.Histogram[float64])
-	require.True(t, isHist, "the recorder's own fsync is timed")
-	var ns uint64
-	for _, dp := range syncs.DataPoints {
-		ns += dp.Count
-	}
-	require.Positive(t, ns, "the decision waited for an fsync")
-	synced, isHist := got[kernel.MetricRecorderSyncEntries].(metricdata.Histogram[int64])
-	require.True(t, isHist)
-	var ss int64
-	for _, dp := range synced.DataPoints {
-		ss += dp.Sum
-	}
-	require.GreaterOrEqual(t, ss, int64(2))
+	require.Positive(t, histCount(t, got, kernel.MetricRecorderSyncDuration), "the decision waited for an fsync")
+	require.GreaterOrEqual(t, histSum(t, got, kernel.MetricRecorderSyncEntries), int64(2))
 
 	// Close detaches the kernel from the recorder and the provider.
 	require.NoError(t, ok.Close())
@@ -395,11 +372,7 @@ func TestOtelRecorderMetrics(t *testing.T) {
 	_, err = rec.Append(context.Background(), recorder.Entry{Kind: recorder.KindLifecycle, Message: "after"})
 	require.NoError(t, err)
 	got = ok.collect(t)
-	commits = got[kernel.MetricRecorderCommitDuration].(metricdata.Histogram[float64])
-	n = 0
-	for _, dp := range commits.DataPoints {
-		n += dp.Count
-	}
+	n = histCount(t, got, kernel.MetricRecorderCommitDuration)
 	// Close's own lifecycle entry and flush are measured; the append after
 	// it is not.
 	require.LessOrEqual(t, n, before+2)
@@ -588,4 +561,28 @@ func TestOtelRecorderHooksReleased(t *testing.T) {
 	for _, k := range kernels {
 		require.NoError(t, k.Close())
 	}
+}
+
+// histCount is the number of observations of the float histogram name.
+func histCount(t *testing.T, got map[string]metricdata.Aggregation, name string) uint64 {
+	t.Helper()
+	h, ok := got[name].(metricdata.Histogram[float64])
+	require.True(t, ok, "%s is a histogram", name)
+	var n uint64
+	for _, dp := range h.DataPoints {
+		n += dp.Count
+	}
+	return n
+}
+
+// histSum is the sum of the observations of the integer histogram name.
+func histSum(t *testing.T, got map[string]metricdata.Aggregation, name string) int64 {
+	t.Helper()
+	h, ok := got[name].(metricdata.Histogram[int64])
+	require.True(t, ok, "%s is a histogram", name)
+	var sum int64
+	for _, dp := range h.DataPoints {
+		sum += dp.Sum
+	}
+	return sum
 }
